@@ -1,0 +1,33 @@
+// AdminServer: routes of the admin endpoint on a net::HttpServer.
+
+#include "admin/admin_server.h"
+
+#include <utility>
+
+#include "stats/metrics.h"
+
+namespace imapgate::admin {
+
+StatusOr<AdminServerPtr> AdminServer::Create(net::EventLoop* loop, const std::string& host,
+                                             uint16_t port, const stats::Metrics* metrics,
+                                             std::function<bool()> is_healthy) {
+  if (metrics == nullptr) return InvalidArgument("admin endpoint needs metrics");
+  StatusOr<net::HttpServerPtr> http = net::HttpServer::Create(loop, host, port);
+  if (!http.ok()) return http.status();
+  net::HttpServerPtr server = std::move(http.value());
+
+  server->Handle("/metrics", [metrics] {
+    return net::HttpResponse{200, kMetricsContentType, metrics->Serialize()};
+  });
+  server->Handle("/healthz", [is_healthy = std::move(is_healthy)] {
+    if (is_healthy && is_healthy()) {
+      return net::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    return net::HttpResponse{503, "text/plain; charset=utf-8", "draining\n"};
+  });
+  return AdminServerPtr(new AdminServer(std::move(server)));
+}
+
+AdminServer::AdminServer(net::HttpServerPtr http) : http_(std::move(http)) {}
+
+}  // namespace imapgate::admin

@@ -1,0 +1,51 @@
+// AdminServer: the HTTP admin endpoint, serving GET /metrics and GET /healthz.
+//
+// /metrics returns Metrics::Serialize() in the Prometheus text format (version 0.0.4). /healthz
+// returns 200 "ok" while is_healthy() is true and 503 "draining" otherwise, so a load balancer
+// stops sending new clients during a drain. Other paths are 404, other methods 405.
+//
+// Ownership: borrows loop and metrics, which must outlive the server. Thread: created, used and
+// destroyed on the loop's thread; is_healthy and Metrics::Serialize run there per request.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "net/http_server.h"
+
+namespace imapgate::net {
+class EventLoop;
+}
+namespace imapgate::stats {
+class Metrics;
+}
+
+namespace imapgate::admin {
+
+class AdminServer;
+using AdminServerPtr = std::unique_ptr<AdminServer>;
+
+class AdminServer {
+ public:
+  // Content-Type of /metrics: the Prometheus text exposition format.
+  static constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+  // Binds host:port (port 0 picks a free one, see bound_port()) and serves on loop. metrics must
+  // not be null (kInvalidArgument); a null is_healthy reads as unhealthy. Otherwise fails as
+  // net::HttpServer::Create() does.
+  static StatusOr<AdminServerPtr> Create(net::EventLoop* loop, const std::string& host,
+                                         uint16_t port, const stats::Metrics* metrics,
+                                         std::function<bool()> is_healthy);
+
+  uint16_t bound_port() const { return http_->bound_port(); }
+
+ private:
+  explicit AdminServer(net::HttpServerPtr http);
+
+  net::HttpServerPtr http_;
+};
+
+}  // namespace imapgate::admin

@@ -1,0 +1,322 @@
+#include "config/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <utility>
+
+#include "config/endpoint.h"
+#include "config/units.h"
+#include "config/yaml_reader.h"
+
+namespace imapgate::config {
+namespace {
+
+using internal::ErrorList;
+using internal::Field;
+using internal::MapReader;
+using std::chrono::milliseconds;
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+constexpr size_t kMaxListeners = 64;
+constexpr size_t kMaxFileBytes = 4 * kMiB;
+
+// Listener and backend labels: [a-z0-9_-]{1,32}, safe as metric labels and log values.
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+std::string Position(const YAML::Mark& mark) {
+  return std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// State shared by the section readers of one load.
+struct Loader {
+  ErrorList* errors;
+  std::filesystem::path base_dir;  // directory of the config file, for relative paths
+
+  // Resolves a path from the file against the config file's directory. Symlinks in the existing
+  // prefix are resolved so that "../x" means what the kernel would make of it.
+  std::string ResolvePath(const std::string& text) const {
+    std::filesystem::path path(text);
+    if (path.is_relative()) path = base_dir / path;
+    std::error_code ec;
+    std::filesystem::path resolved = std::filesystem::weakly_canonical(path, ec);
+    return ec ? path.lexically_normal().string() : resolved.string();
+  }
+
+  void CheckName(const MapReader& map, std::string_view key, const std::string& name) const {
+    if (IsValidName(name)) return;
+    errors->Add(map.MarkOf(key), map.PathOf(key) +
+                                     ": must be 1 to 32 characters of a-z, 0-9, '_' and '-', got " +
+                                     QuoteForMessage(name));
+  }
+
+  void ReadTls(const Field& field, TlsFiles* out) const {
+    MapReader tls(field.value, field.key.Mark(), field.path, {"certificate", "key"}, errors);
+    tls.Require("certificate");
+    tls.Require("key");
+    if (tls.String("certificate", false, &out->certificate)) {
+      out->certificate = ResolvePath(out->certificate);
+    }
+    if (tls.String("key", false, &out->key)) out->key = ResolvePath(out->key);
+    out->location = errors->Location(tls.mark());
+  }
+
+  // Reads one listener; *name_mark and *address_mark get where those values are, for the
+  // duplicate checks.
+  void ReadListener(const YAML::Node& node, size_t index, ListenerConfig* out,
+                    YAML::Mark* name_mark, YAML::Mark* address_mark) const {
+    MapReader map(node, node.Mark(), "listeners[" + std::to_string(index) + "]",
+                  {"name", "address", "mode", "tls"}, errors);
+    *name_mark = map.MarkOf("name");
+    *address_mark = map.MarkOf("address");
+    map.Require("name");
+    map.Require("address");
+    map.Require("tls");
+    if (map.String("name", false, &out->name)) CheckName(map, "name", out->name);
+    map.Address("address", false, &out->address);
+    size_t mode = 0;
+    if (map.Choice("mode", {"implicit", "starttls"}, &mode)) {
+      out->mode = mode == 0 ? ListenerMode::kImplicitTls : ListenerMode::kStartTls;
+    }
+    if (const Field* tls = map.Find("tls")) ReadTls(*tls, &out->tls);
+  }
+
+  // Reads the listener list and reports duplicate names and addresses.
+  void ReadListeners(const Field& field, Config* config) const {
+    const YAML::Node& list = field.value;
+    if (list.IsNull()) {
+      errors->Add(field.mark(), "listeners: at least one listener is required");
+      return;
+    }
+    if (!list.IsSequence()) {
+      errors->Add(field.mark(), "listeners: expected a list of listeners, got " +
+                                    std::string(internal::DescribeType(list)));
+      return;
+    }
+    if (list.size() == 0) {
+      errors->Add(field.mark(), "listeners: at least one listener is required");
+      return;
+    }
+    if (list.size() > kMaxListeners) {
+      errors->Add(field.mark(), "listeners: at most " + std::to_string(kMaxListeners) +
+                                    " listeners are allowed, got " + std::to_string(list.size()));
+      return;
+    }
+    std::vector<std::pair<std::string, YAML::Mark>> names, addresses;
+    for (size_t i = 0; i < list.size(); ++i) {
+      ListenerConfig listener;
+      YAML::Mark name_mark, address_mark;
+      ReadListener(list[i], i, &listener, &name_mark, &address_mark);
+      const std::string prefix = "listeners[" + std::to_string(i) + "]";
+      if (!listener.name.empty()) {
+        for (const auto& [name, mark] : names) {
+          if (name == listener.name) {
+            errors->Add(name_mark, prefix + ".name: duplicate listener name " +
+                                       QuoteForMessage(name) + " (first at " + Position(mark) +
+                                       ")");
+            break;
+          }
+        }
+        names.emplace_back(listener.name, name_mark);
+      }
+      if (listener.address.port != 0) {
+        const std::string address = FormatEndpoint(listener.address);
+        for (const auto& [other, mark] : addresses) {
+          if (other == address) {
+            errors->Add(address_mark, prefix + ".address: duplicate listener address " +
+                                          QuoteForMessage(address) + " (first at " +
+                                          Position(mark) + ")");
+            break;
+          }
+        }
+        addresses.emplace_back(address, address_mark);
+      }
+      config->listeners.push_back(std::move(listener));
+    }
+  }
+
+  void ReadBackend(const Field& field, BackendConfig* out) const {
+    MapReader map(field.value, field.key.Mark(), "backend",
+                  {"name", "address", "security", "tls_ca", "tls_verify", "tls_server_name"},
+                  errors);
+    map.Require("address");
+    if (map.String("name", false, &out->name)) CheckName(map, "name", out->name);
+    map.Address("address", false, &out->address);
+    size_t security = 0;
+    if (map.Choice("security", {"plaintext", "tls", "starttls"}, &security)) {
+      static constexpr BackendSecurity kValues[] = {
+          BackendSecurity::kPlaintext, BackendSecurity::kTls, BackendSecurity::kStartTls};
+      out->security = kValues[security];
+    }
+    if (map.String("tls_ca", true, &out->tls_ca_file) && !out->tls_ca_file.empty()) {
+      out->tls_ca_file = ResolvePath(out->tls_ca_file);
+    }
+    map.Bool("tls_verify", &out->tls_verify);
+    map.String("tls_server_name", true, &out->tls_server_name);
+    if (out->tls_server_name.empty()) out->tls_server_name = out->address.host;
+  }
+
+  void ReadLimits(const Field& field, Limits* out) const {
+    MapReader map(field.value, field.key.Mark(), "limits",
+                  {"max_command_line", "max_literal", "max_preauth_bytes", "max_bad_commands",
+                   "max_auth_attempts", "max_sessions_per_worker", "relay_high_watermark",
+                   "relay_low_watermark", "backend_max_line"},
+                  errors);
+    // Stores a valid value; returns false when the key is present but invalid (already reported).
+    auto size = [&](std::string_view key, uint64_t min, uint64_t max, size_t* value) {
+      if (map.Find(key) == nullptr) return true;
+      uint64_t parsed = 0;
+      if (!map.Size(key, min, max, &parsed)) return false;
+      *value = static_cast<size_t>(parsed);
+      return true;
+    };
+    auto count = [&](std::string_view key, int64_t min, int64_t max, auto* value) {
+      int64_t parsed = 0;
+      if (map.Int(key, min, max, &parsed))
+        *value = static_cast<std::decay_t<decltype(*value)>>(parsed);
+    };
+    size("max_command_line", 1 * kKiB, 1 * kMiB, &out->max_command_line_bytes);
+    size("max_literal", 1, 16 * kMiB, &out->max_literal_bytes);
+    size("max_preauth_bytes", 1 * kKiB, 64 * kMiB, &out->max_preauth_bytes);
+    count("max_bad_commands", 1, 1000, &out->max_bad_commands);
+    count("max_auth_attempts", 1, 100, &out->max_auth_attempts);
+    count("max_sessions_per_worker", 1, 10'000'000, &out->max_sessions_per_worker);
+    const bool high_ok =
+        size("relay_high_watermark", 4 * kKiB, 64 * kMiB, &out->relay_high_watermark_bytes);
+    const bool low_ok = size("relay_low_watermark", 0, 64 * kMiB, &out->relay_low_watermark_bytes);
+    size("backend_max_line", 1 * kKiB, 1 * kMiB, &out->backend_max_line_bytes);
+    // Only compare values that are both valid, so one bad value yields one error.
+    if (high_ok && low_ok && out->relay_low_watermark_bytes >= out->relay_high_watermark_bytes) {
+      const char* key = map.Find("relay_low_watermark") || !map.Find("relay_high_watermark")
+                            ? "relay_low_watermark"
+                            : "relay_high_watermark";
+      errors->Add(map.MarkOf(key), "limits: relay_low_watermark (" +
+                                       FormatSize(out->relay_low_watermark_bytes) +
+                                       ") must be below relay_high_watermark (" +
+                                       FormatSize(out->relay_high_watermark_bytes) + ")");
+    }
+  }
+
+  void ReadTimeouts(const Field& field, Timeouts* out) const {
+    MapReader map(
+        field.value, field.key.Mark(), "timeouts",
+        {"preauth", "tls_handshake", "idle", "backend_connect", "backend_login", "shutdown_grace"},
+        errors);
+    using std::chrono::hours;
+    using std::chrono::minutes;
+    using std::chrono::seconds;
+    map.Duration("preauth", seconds(1), hours(24), &out->preauth);
+    map.Duration("tls_handshake", milliseconds(100), minutes(10), &out->tls_handshake);
+    map.Duration("idle", seconds(1), hours(24), &out->idle);
+    map.Duration("backend_connect", milliseconds(100), minutes(10), &out->backend_connect);
+    map.Duration("backend_login", milliseconds(100), minutes(10), &out->backend_login);
+    map.Duration("shutdown_grace", milliseconds(0), hours(1), &out->shutdown_grace);
+  }
+
+  void ReadAdmin(const Field& field, const Config& config, AdminConfig* out) const {
+    MapReader map(field.value, field.key.Mark(), "admin", {"address"}, errors);
+    if (!map.Address("address", true, &out->address) || out->address.port == 0) return;
+    for (const ListenerConfig& listener : config.listeners) {
+      if (listener.address.port == out->address.port &&
+          listener.address.host == out->address.host) {
+        errors->Add(map.MarkOf("address"),
+                    "admin.address: " + QuoteForMessage(FormatEndpoint(out->address)) +
+                        " is also the address of listener " + QuoteForMessage(listener.name));
+      }
+    }
+  }
+
+  void ReadRoot(const YAML::Node& root, Config* config) const {
+    MapReader map(root, YAML::Mark(), "",
+                  {"workers", "log_level", "listeners", "backend", "limits", "timeouts", "admin"},
+                  errors);
+    map.Require("listeners");
+    map.Require("backend");
+    int64_t workers = 0;
+    if (map.Int("workers", 0, 256, &workers)) config->workers = static_cast<int>(workers);
+    size_t level = 0;
+    static constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
+    if (map.Choice("log_level", {kLevels[0], kLevels[1], kLevels[2], kLevels[3]}, &level)) {
+      config->log_level = std::string(kLevels[level]);
+    }
+    if (const Field* f = map.Find("listeners")) ReadListeners(*f, config);
+    if (const Field* f = map.Find("backend")) ReadBackend(*f, &config->backend);
+    if (const Field* f = map.Find("limits")) ReadLimits(*f, &config->limits);
+    if (const Field* f = map.Find("timeouts")) ReadTimeouts(*f, &config->timeouts);
+    if (const Field* f = map.Find("admin")) ReadAdmin(*f, *config, &config->admin);
+  }
+};
+
+std::filesystem::path DirectoryOf(const std::string& file_name) {
+  std::filesystem::path dir = std::filesystem::path(file_name).parent_path();
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(dir.empty() ? "." : dir, ec);
+  return ec ? dir : absolute;
+}
+
+}  // namespace
+
+std::string SourceLocation::ToString() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& file_name) {
+  ErrorList errors(file_name);
+  auto config = std::make_shared<Config>();
+  config->source_file = file_name;
+  Loader loader{&errors, DirectoryOf(file_name)};
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1) {
+      errors.Add(documents[1].Mark(), "only one YAML document is allowed per file");
+    }
+    // An empty file reads as an empty mapping, which then reports the missing required keys.
+    loader.ReadRoot(documents.empty() ? YAML::Node() : documents[0], config.get());
+  } catch (const YAML::Exception& e) {
+    errors.Add(e.mark, e.msg);
+  } catch (const std::exception& e) {
+    errors.AddAt(0, 0, std::string("internal error while reading the config: ") + e.what());
+  }
+  if (!errors.empty()) return InvalidArgument(errors.Join());
+  return ConfigPtr(std::move(config));
+}
+
+StatusOr<ConfigPtr> LoadConfigFile(const std::string& path) {
+  auto fail = [&path](const std::string& why) {
+    return InvalidArgument(path + ":0:0: cannot read file: " + why);
+  };
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::strerror(errno));
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return fail(std::strerror(error));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > kMaxFileBytes) {
+      close(fd);
+      return fail("larger than " + FormatSize(kMaxFileBytes));
+    }
+  }
+  close(fd);
+  return LoadConfigText(text, path);
+}
+
+}  // namespace imapgate::config

@@ -1,0 +1,104 @@
+// Config: the validated, immutable configuration snapshot, loaded from one YAML file.
+//
+// LoadConfigFile parses and validates the whole file and returns either a Config or every error
+// found, each as "FILE:LINE:COL: message" (1-based). Only config/ includes yaml-cpp; its
+// exceptions never leave this folder. A Config is shared read-only between threads as
+// std::shared_ptr<const Config>; a reload builds a new one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imapgate::config {
+
+// Where a value came from, for errors found after parsing (e.g. a certificate that won't load).
+struct SourceLocation {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  int column = 0;
+  // "FILE:LINE:COL"
+  std::string ToString() const;
+};
+
+// An address to bind or connect: IPv4/IPv6 literal or host name, and port.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+
+enum class ListenerMode { kImplicitTls, kStartTls };
+
+struct TlsFiles {
+  std::string certificate;  // PEM chain path
+  std::string key;          // PEM private key path
+  SourceLocation location;  // of the listener's "tls" node
+};
+
+struct ListenerConfig {
+  std::string name;  // used as the metrics/log label; unique; [a-z0-9_-]{1,32}
+  Endpoint address;
+  ListenerMode mode = ListenerMode::kImplicitTls;
+  TlsFiles tls;
+};
+
+enum class BackendSecurity { kPlaintext, kTls, kStartTls };
+
+struct BackendConfig {
+  std::string name = "default";
+  Endpoint address;
+  BackendSecurity security = BackendSecurity::kPlaintext;
+  std::string tls_ca_file;      // for kTls/kStartTls: CA bundle to verify the backend; empty = system default
+  bool tls_verify = true;       // verify the backend certificate and name
+  std::string tls_server_name;  // SNI and name to verify; defaults to address.host
+};
+
+struct Limits {
+  size_t max_command_line_bytes = 8192;
+  size_t max_literal_bytes = 8192;          // each literal before login
+  size_t max_preauth_bytes = 65536;         // all bytes a client may send before login
+  int max_bad_commands = 10;                // BAD answers before "* BYE"
+  int max_auth_attempts = 3;                // failed logins before "* BYE"
+  size_t max_sessions_per_worker = 100000;  // accept pauses beyond this
+  size_t relay_high_watermark_bytes = 262144;  // stop reading a side when this much is queued
+  size_t relay_low_watermark_bytes = 65536;    // resume below this
+  size_t backend_max_line_bytes = 65536;    // backend response lines before login
+};
+
+struct Timeouts {
+  std::chrono::milliseconds preauth{60000};          // from accept until login completes
+  std::chrono::milliseconds tls_handshake{10000};
+  std::chrono::milliseconds idle{30 * 60 * 1000};     // after login, no bytes either way
+  std::chrono::milliseconds backend_connect{5000};
+  std::chrono::milliseconds backend_login{15000};    // greeting through tagged LOGIN answer
+  std::chrono::milliseconds shutdown_grace{10000};   // SIGTERM drain
+};
+
+struct AdminConfig {
+  Endpoint address{"127.0.0.1", 9464};  // port 0 disables
+};
+
+struct Config {
+  std::string source_file;
+  int workers = 0;  // 0 = one per online core
+  std::vector<ListenerConfig> listeners;
+  BackendConfig backend;
+  Limits limits;
+  Timeouts timeouts;
+  AdminConfig admin;
+  std::string log_level = "info";  // debug | info | warn | error
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+// Loads and validates `path`. On failure the Status message holds one error per line, each
+// "FILE:LINE:COL: message".
+StatusOr<ConfigPtr> LoadConfigFile(const std::string& path);
+// Same, from text (file name used only in messages). For tests.
+StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& file_name);
+
+}  // namespace imapgate::config

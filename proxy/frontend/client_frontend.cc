@@ -1,0 +1,479 @@
+#include "frontend/client_frontend.h"
+
+#include "common/log.h"
+#include "imap/capabilities.h"
+#include "imap/response.h"
+#include "imap/sasl.h"
+
+namespace imapgate::frontend {
+namespace {
+
+constexpr std::chrono::milliseconds kCloseGrace{5000};
+// Largest decoded AUTHENTICATE PLAIN message: three fields of at most 1024 octets and two NULs.
+constexpr size_t kMaxSaslPlainBytes = 3 * 1024 + 2;
+
+FrontendEnd EndForFatal(const std::string& message) {
+  if (message.find("too long") != std::string::npos) return FrontendEnd::kLineTooLong;
+  if (message.find("iteral") != std::string::npos) return FrontendEnd::kLiteralTooLarge;
+  return FrontendEnd::kProtocolError;
+}
+
+}  // namespace
+
+const char* FrontendEndName(FrontendEnd end) {
+  switch (end) {
+    case FrontendEnd::kLogout: return "logout";
+    case FrontendEnd::kClientClosed: return "client_closed";
+    case FrontendEnd::kTlsFailed: return "tls_failed";
+    case FrontendEnd::kTimeout: return "preauth_timeout";
+    case FrontendEnd::kLineTooLong: return "line_too_long";
+    case FrontendEnd::kLiteralTooLarge: return "literal_too_large";
+    case FrontendEnd::kProtocolError: return "protocol_error";
+    case FrontendEnd::kPreauthBytes: return "preauth_bytes";
+    case FrontendEnd::kBadCommands: return "bad_commands";
+    case FrontendEnd::kStartTlsInjection: return "starttls_injection";
+    case FrontendEnd::kAuthAttempts: return "auth_attempts";
+    case FrontendEnd::kShutdown: return "shutdown";
+    case FrontendEnd::kInternalError: return "internal_error";
+  }
+  return "unknown";
+}
+
+StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop* loop, net::UniqueFd fd,
+                                                                 const FrontendOptions& options,
+                                                                 FrontendDelegate* delegate, char* scratch,
+                                                                 size_t scratch_size) {
+  std::unique_ptr<ClientFrontend> f(new ClientFrontend(loop, options, delegate, scratch, scratch_size));
+  net::SetNoDelay(fd.get());
+  int raw_fd = fd.get();
+  if (options.implicit_tls) {
+    auto tls = tls::NewServerTransport(*options.tls, fd.release());
+    if (!tls.ok()) return tls.status();
+    f->tls_ = tls->get();
+    f->transport_ = std::move(*tls);
+  } else {
+    f->transport_ = net::MakePlainTransport(fd.release());
+  }
+  auto watcher = net::IoWatcher::Create(loop, raw_fd, f.get());
+  if (!watcher.ok()) return watcher.status();
+  f->watcher_ = std::move(*watcher);
+  ClientFrontend* raw = f.get();
+  auto timer = net::Timer::Create(loop, [raw] { raw->OnTimeout(); });
+  if (!timer.ok()) return timer.status();
+  f->timer_ = std::move(*timer);
+  return f;
+}
+
+ClientFrontend::ClientFrontend(net::EventLoop* loop, const FrontendOptions& options, FrontendDelegate* delegate,
+                               char* scratch, size_t scratch_size)
+    : loop_(loop), options_(options), delegate_(delegate), scratch_(scratch), scratch_size_(scratch_size),
+      parser_(options.parser) {}
+
+ClientFrontend::~ClientFrontend() = default;
+
+std::string ClientFrontend::TlsVersion() const { return transport_ ? transport_->ProtocolName() : "none"; }
+
+void ClientFrontend::Start() {
+  if (options_.implicit_tls) {
+    state_ = State::kHandshake;
+    timer_->Arm(options_.tls_handshake_timeout);
+    DoHandshake();
+  } else {
+    state_ = State::kReading;
+    timer_->Arm(options_.preauth_timeout);
+    SendGreeting();
+    Flush();
+    UpdateInterest();
+  }
+}
+
+void ClientFrontend::SendGreeting() {
+  auto phase = tls_active() ? imap::PreAuthPhase::kTls : imap::PreAuthPhase::kCleartextTlsRequired;
+  Send("* OK [CAPABILITY " + imap::PreAuthCapabilities(phase) + "] imapgate ready\r\n");
+}
+
+void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
+  if (state_ == State::kDone) return;
+  if (state_ == State::kHandshake) {
+    DoHandshake();
+    return;
+  }
+  if (!output_.empty() && (writable || (readable && want_read_on_write_))) {
+    Flush();
+    if (state_ == State::kDone) return;
+  }
+  if (readable && (state_ == State::kReading || state_ == State::kAwaitingSasl)) {
+    ReadAndProcess();
+    if (state_ == State::kDone) return;
+  }
+  if (output_.empty()) {
+    if (state_ == State::kFlushThenTls) {
+      UpgradeToTls();
+      return;
+    }
+    if (state_ == State::kClosing) {
+      FinishClose();
+      return;
+    }
+  }
+  UpdateInterest();
+}
+
+void ClientFrontend::DoHandshake() {
+  net::IoResult r = tls_->Handshake();
+  switch (r.status) {
+    case net::IoStatus::kOk:
+      delegate_->OnTlsHandshake(true);
+      state_ = State::kReading;
+      timer_->Arm(options_.preauth_timeout);
+      if (!starttls_done_) SendGreeting();  // after STARTTLS the client speaks first
+      Flush();
+      if (state_ == State::kDone) return;
+      // TLS 1.3 clients may already have sent their first command with the Finished message.
+      if (tls_->HasBufferedInput()) watcher_->ActivateRead();
+      UpdateInterest();
+      return;
+    case net::IoStatus::kWantRead:
+      watcher_->WantRead(true);
+      watcher_->WantWrite(false);
+      return;
+    case net::IoStatus::kWantWrite:
+      watcher_->WantRead(false);
+      watcher_->WantWrite(true);
+      return;
+    default:
+      LogEvent(LogLevel::kDebug, "tls_handshake_failed").Add("reason", tls_->failure_reason());
+      delegate_->OnTlsHandshake(false);
+      end_ = FrontendEnd::kTlsFailed;
+      FinishClose();
+      return;
+  }
+}
+
+void ClientFrontend::ReadAndProcess() {
+  // Read once per readiness event (level-triggered), plus whatever TLS has already decrypted.
+  for (int round = 0; round < 8; ++round) {
+    net::IoResult r = transport_->Read(scratch_, scratch_size_);
+    if (r.status == net::IoStatus::kWantRead) return;
+    if (r.status == net::IoStatus::kWantWrite) {
+      want_read_on_write_ = false;
+      watcher_->WantWrite(true);
+      return;
+    }
+    if (r.status != net::IoStatus::kOk) {
+      end_ = FrontendEnd::kClientClosed;
+      FinishClose();
+      return;
+    }
+    preauth_bytes_ += r.bytes;
+    if (preauth_bytes_ > options_.max_preauth_bytes) {
+      SecureWipe(scratch_, r.bytes);
+      CloseWith(FrontendEnd::kPreauthBytes, "* BYE Too much data before login\r\n");
+      return;
+    }
+    parser_.Feed(std::string_view(scratch_, r.bytes));
+    SecureWipe(scratch_, r.bytes);  // the scratch buffer may have held a password
+    ProcessEvents();
+    if (state_ != State::kReading && state_ != State::kAwaitingSasl) return;
+    if (!transport_->HasBufferedInput()) return;
+  }
+  watcher_->ActivateRead();  // more decrypted input is waiting: continue on the next loop turn
+}
+
+void ClientFrontend::ProcessEvents() {
+  while (state_ == State::kReading || state_ == State::kAwaitingSasl) {
+    imap::ParseEvent ev = parser_.Next();
+    switch (ev) {
+      case imap::ParseEvent::kNeedMore:
+        Flush();
+        return;
+      case imap::ParseEvent::kContinuationNeeded:
+        Send("+ Ready for literal data\r\n");
+        break;
+      case imap::ParseEvent::kCommand:
+        HandleCommand(parser_.TakeCommand());
+        break;
+      case imap::ParseEvent::kSaslResponse:
+        HandleSaslResponse(parser_.TakeSaslResponse());
+        break;
+      case imap::ParseEvent::kBad:
+        if (state_ == State::kAwaitingSasl) state_ = State::kReading;
+        Send(imap::Tagged(parser_.error().tag, "BAD", parser_.error().message));
+        CountBad();
+        break;
+      case imap::ParseEvent::kFatal: {
+        const imap::ParseError& e = parser_.error();
+        CloseWith(EndForFatal(e.message), imap::Tagged(e.tag, "BAD", e.message) + "* BYE " + e.message + "\r\n");
+        return;
+      }
+    }
+  }
+  Flush();
+}
+
+void ClientFrontend::CountBad() {
+  if (++bad_commands_ >= options_.max_bad_commands) {
+    CloseWith(FrontendEnd::kBadCommands, "* BYE Too many invalid commands\r\n");
+  }
+}
+
+void ClientFrontend::HandleCommand(imap::Command command) {
+  std::string tag = command.tag;  // valid: the parser checked it
+  imap::PreAuthValidation v = imap::ValidatePreAuthCommand(std::move(command), options_.id);
+  if (!v.command) {
+    Send(imap::Tagged(tag, "BAD", v.bad_reason));
+    CountBad();
+    return;
+  }
+  imap::PreAuthCommand& c = *v.command;
+  auto phase = tls_active() ? imap::PreAuthPhase::kTls : imap::PreAuthPhase::kCleartextTlsRequired;
+  switch (c.verb) {
+    case imap::PreAuthVerb::kCapability:
+      Send("* CAPABILITY " + imap::PreAuthCapabilities(phase) + "\r\n");
+      Send(imap::Tagged(c.tag, "OK", "Capability completed"));
+      return;
+    case imap::PreAuthVerb::kNoop:
+      Send(imap::Tagged(c.tag, "OK", "NOOP completed"));
+      return;
+    case imap::PreAuthVerb::kLogout:
+      CloseWith(FrontendEnd::kLogout, "* BYE Logging out\r\n" + imap::Tagged(c.tag, "OK", "Logout completed"));
+      return;
+    case imap::PreAuthVerb::kId:
+      // Client ID parameters are accepted and bounded; nothing of them is echoed.
+      Send("* ID (\"name\" \"imapgate\")\r\n");
+      Send(imap::Tagged(c.tag, "OK", "ID completed"));
+      return;
+    case imap::PreAuthVerb::kStartTls:
+      HandleStartTls(c.tag);
+      return;
+    case imap::PreAuthVerb::kLogin:
+      if (!tls_active()) {
+        Send(imap::Tagged(c.tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS before LOGIN"));
+        CountBad();
+        return;
+      }
+      RequestLogin(c.tag, "LOGIN", std::move(c.user), std::move(c.password));
+      return;
+    case imap::PreAuthVerb::kAuthenticate:
+      HandleAuthenticate(c);
+      return;
+  }
+}
+
+void ClientFrontend::HandleAuthenticate(imap::PreAuthCommand& c) {
+  if (!tls_active()) {
+    Send(imap::Tagged(c.tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS before AUTHENTICATE"));
+    CountBad();
+    return;
+  }
+  if (c.mechanism != "PLAIN") {
+    Send(imap::Tagged(c.tag, "NO", "[CANNOT] Unsupported authentication mechanism"));
+    CountBad();
+    return;
+  }
+  if (!c.initial_response) {
+    sasl_tag_ = c.tag;
+    state_ = State::kAwaitingSasl;
+    parser_.ExpectSaslResponse();
+    Send("+ \r\n");
+    return;
+  }
+  sasl_tag_ = c.tag;
+  state_ = State::kAwaitingSasl;  // reuse the continuation path for the initial response
+  HandleSaslResponse(std::move(*c.initial_response));
+}
+
+void ClientFrontend::HandleSaslResponse(SecretString response) {
+  state_ = State::kReading;
+  std::string tag = std::move(sasl_tag_);
+  if (response.view() == "*") {
+    Send(imap::Tagged(tag, "BAD", "AUTHENTICATE cancelled"));
+    CountBad();
+    return;
+  }
+  std::optional<SecretString> decoded;
+  if (response.view() == "=") {
+    decoded.emplace();
+  } else {
+    decoded = imap::DecodeBase64(response.view(), kMaxSaslPlainBytes);
+  }
+  if (!decoded) {
+    Send(imap::Tagged(tag, "BAD", "Invalid base64 in SASL response"));
+    CountBad();
+    return;
+  }
+  std::optional<imap::SaslPlainCredentials> creds = imap::ParseSaslPlain(decoded->view());
+  if (!creds) {
+    Send(imap::Tagged(tag, "BAD", "Invalid SASL PLAIN message"));
+    CountBad();
+    return;
+  }
+  if (!creds->authzid.empty() && creds->authzid.view() != creds->authcid.view()) {
+    // Acting as another user needs master-user support in the auth chain (a later issue).
+    Send(imap::Tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
+    return;
+  }
+  RequestLogin(tag, "PLAIN", std::move(creds->authcid), std::move(creds->password));
+}
+
+void ClientFrontend::RequestLogin(std::string tag, std::string mechanism, SecretString user, SecretString password) {
+  state_ = State::kAwaitingLogin;
+  pending_tag_ = tag;
+  Flush();
+  if (state_ == State::kDone) return;
+  UpdateInterest();
+  delegate_->OnLoginRequested(LoginRequest{std::move(tag), std::move(mechanism), std::move(user), std::move(password)});
+}
+
+void ClientFrontend::LoginRejected(LoginRejection why) {
+  if (state_ != State::kAwaitingLogin) return;
+  state_ = State::kReading;
+  if (why == LoginRejection::kUnavailable) {
+    Send(imap::Tagged(pending_tag_, "NO", "[UNAVAILABLE] Backend unavailable, try again later"));
+  } else {
+    Send(imap::Tagged(pending_tag_, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
+    if (++auth_failures_ >= options_.max_auth_attempts) {
+      CloseWith(FrontendEnd::kAuthAttempts, "* BYE Too many authentication failures\r\n");
+      return;
+    }
+  }
+  ProcessEvents();  // commands the client pipelined behind the failed login
+  if (state_ == State::kDone) return;
+  if (transport_->HasBufferedInput()) watcher_->ActivateRead();
+  UpdateInterest();
+}
+
+ClientConnection ClientFrontend::TakeConnection(const std::string& client_capabilities) {
+  Send(imap::Tagged(pending_tag_, "OK", "[CAPABILITY " + client_capabilities + "] Logged in"));
+  timer_->Cancel();
+  state_ = State::kDone;
+  watcher_->WantRead(false);
+  watcher_->WantWrite(false);
+  watcher_->set_handler(nullptr);
+  ClientConnection c;
+  c.transport = std::move(transport_);
+  c.watcher = std::move(watcher_);
+  c.pending_output = std::move(output_);
+  c.pipelined_input = parser_.TakeBuffered();
+  tls_ = nullptr;
+  return c;
+}
+
+void ClientFrontend::Shutdown(const char* text) {
+  if (state_ == State::kDone || state_ == State::kClosing) return;
+  if (state_ == State::kHandshake) {
+    end_ = FrontendEnd::kShutdown;
+    FinishClose();
+    return;
+  }
+  CloseWith(FrontendEnd::kShutdown, std::string("* BYE ") + text + "\r\n");
+}
+
+void ClientFrontend::HandleStartTls(const std::string& tag) {
+  if (tls_active()) {
+    Send(imap::Tagged(tag, "BAD", "TLS is already active"));
+    CountBad();
+    return;
+  }
+  // Command injection defence (CVE-2011-0411 class): the client may send nothing after the
+  // STARTTLS line until it has read our answer. Any byte already buffered, by us or by the
+  // kernel, is an attack or a broken client: refuse and close; it is never executed.
+  if (parser_.buffered_bytes() > 0 || net::HasPendingInput(transport_->fd())) {
+    CloseWith(FrontendEnd::kStartTlsInjection, "* BYE Data after STARTTLS is not allowed\r\n");
+    return;
+  }
+  Send(imap::Tagged(tag, "OK", "Begin TLS negotiation now"));
+  state_ = State::kFlushThenTls;
+  Flush();
+  if (state_ == State::kFlushThenTls && output_.empty()) UpgradeToTls();
+}
+
+void ClientFrontend::UpgradeToTls() {
+  // The single place where a plaintext session becomes TLS. All pre-TLS state is discarded:
+  // parser buffers, the auth attempt count, the capability phase (derived from starttls_done_).
+  int fd = transport_->ReleaseFd();
+  transport_.reset();
+  auto tls = tls::NewServerTransport(*options_.tls, fd);
+  if (!tls.ok()) {
+    end_ = FrontendEnd::kInternalError;
+    FinishClose();
+    return;
+  }
+  tls_ = tls->get();
+  transport_ = std::move(*tls);
+  parser_ = imap::CommandParser(options_.parser);
+  auth_failures_ = 0;
+  starttls_done_ = true;
+  want_read_on_write_ = false;
+  state_ = State::kHandshake;
+  timer_->Arm(options_.tls_handshake_timeout);
+  DoHandshake();
+}
+
+void ClientFrontend::Send(std::string_view bytes) { output_.append(bytes); }
+
+void ClientFrontend::Flush() {
+  want_read_on_write_ = false;
+  size_t written = 0;
+  while (written < output_.size()) {
+    net::IoResult r = transport_->Write(output_.data() + written, output_.size() - written);
+    if (r.status == net::IoStatus::kOk) {
+      written += r.bytes;
+      continue;
+    }
+    if (r.status == net::IoStatus::kWantRead) want_read_on_write_ = true;
+    if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) break;
+    output_.clear();
+    if (state_ != State::kClosing) end_ = FrontendEnd::kClientClosed;
+    FinishClose();
+    return;
+  }
+  output_.erase(0, written);
+  if (output_.empty() && output_.capacity() > 4096) std::string().swap(output_);
+}
+
+void ClientFrontend::CloseWith(FrontendEnd end, std::string_view final_bytes) {
+  end_ = end;
+  Send(final_bytes);
+  state_ = State::kClosing;
+  timer_->Arm(kCloseGrace);
+  Flush();
+  if (state_ == State::kClosing && output_.empty()) FinishClose();
+}
+
+void ClientFrontend::FinishClose() {
+  if (state_ == State::kDone) return;
+  state_ = State::kDone;
+  timer_->Cancel();
+  watcher_->WantRead(false);
+  watcher_->WantWrite(false);
+  if (end_ != FrontendEnd::kClientClosed && end_ != FrontendEnd::kTlsFailed) transport_->ShutdownWrite();
+  delegate_->OnFrontendEnded(end_);
+}
+
+void ClientFrontend::OnTimeout() {
+  switch (state_) {
+    case State::kHandshake:
+      end_ = FrontendEnd::kTimeout;
+      FinishClose();
+      return;
+    case State::kClosing:
+      FinishClose();  // the client is not reading our last words
+      return;
+    case State::kDone:
+      return;
+    default:
+      CloseWith(FrontendEnd::kTimeout, "* BYE Pre-authentication timeout\r\n");
+      return;
+  }
+}
+
+void ClientFrontend::UpdateInterest() {
+  if (state_ == State::kDone || state_ == State::kHandshake) return;
+  bool reading = state_ == State::kReading || state_ == State::kAwaitingSasl;
+  bool pending = !output_.empty();
+  watcher_->WantRead(reading || (pending && want_read_on_write_));
+  watcher_->WantWrite(pending && !want_read_on_write_);
+}
+
+}  // namespace imapgate::frontend

@@ -1,0 +1,168 @@
+// ClientFrontend: the client side of a session before login — greeting, TLS (implicit or
+// STARTTLS), the pre-auth command loop, bounds, error budget and timeouts.
+//
+// Owned by the Session on the worker that accepted the connection; single-threaded. It owns the
+// client transport until login succeeds, then hands it over (TakeConnection). It talks to its
+// owner only through FrontendDelegate, and never calls into later stages: a login request goes
+// out as an event, and the owner answers with LoginRejected or TakeConnection, always from a
+// later callback (never inside OnLoginRequested).
+//
+// Security transitions that live here and only here: LOGIN/AUTHENTICATE refused before TLS
+// (NO [PRIVACYREQUIRED]); the STARTTLS upgrade, which refuses (BYE) if any byte follows the
+// STARTTLS line in the parser's buffer or the socket, and resets all pre-TLS state; the error
+// budget; the pre-auth byte budget; the pre-auth timeout.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/secret.h"
+#include "common/time_source.h"
+#include "imap/command_parser.h"
+#include "imap/preauth_command.h"
+#include "net/event_loop.h"
+#include "net/io_watcher.h"
+#include "net/socket.h"
+#include "net/timer.h"
+#include "net/transport.h"
+#include "tls/tls_context.h"
+#include "tls/tls_transport.h"
+
+namespace imapgate::frontend {
+
+struct FrontendOptions {
+  bool implicit_tls = true;                      // false: STARTTLS listener, TLS required before login
+  const tls::TlsServerContext* tls = nullptr;    // not owned; outlives the session
+  imap::ParserLimits parser;
+  imap::IdLimits id;
+  size_t max_preauth_bytes = 65536;
+  int max_bad_commands = 10;
+  int max_auth_attempts = 3;
+  std::chrono::milliseconds preauth_timeout{60000};
+  std::chrono::milliseconds tls_handshake_timeout{10000};
+};
+
+// Credentials the client presented; the owner verifies them (issue A: by logging in to the
+// backend). Secrets are wiped when the request is destroyed.
+struct LoginRequest {
+  std::string tag;
+  std::string mechanism;  // "LOGIN" or "PLAIN"
+  SecretString user;
+  SecretString password;
+};
+
+// Why the frontend ended a session (for logs and metrics).
+enum class FrontendEnd {
+  kLogout,             // client said LOGOUT
+  kClientClosed,       // EOF or reset before login
+  kTlsFailed,          // TLS handshake failed (incl. ALPN refusal)
+  kTimeout,            // pre-auth or handshake timeout
+  kLineTooLong,
+  kLiteralTooLarge,
+  kProtocolError,      // other fatal framing error
+  kPreauthBytes,       // pre-auth byte budget exhausted
+  kBadCommands,        // error budget exhausted
+  kStartTlsInjection,  // bytes after STARTTLS
+  kAuthAttempts,       // too many failed logins
+  kShutdown,           // server shutting down
+  kInternalError,
+};
+const char* FrontendEndName(FrontendEnd end);
+
+class FrontendDelegate {
+ public:
+  virtual ~FrontendDelegate() = default;
+  // The client asked to log in; the frontend reads nothing more until answered.
+  virtual void OnLoginRequested(LoginRequest request) = 0;
+  // The TLS handshake finished (ok) or failed.
+  virtual void OnTlsHandshake(bool ok) = 0;
+  // The session is over before login; the connection is closed. The owner may delete the
+  // frontend only after this call returns (defer the deletion).
+  virtual void OnFrontendEnded(FrontendEnd end) = 0;
+};
+
+// What the relay needs from the frontend after a successful login.
+struct ClientConnection {
+  net::TransportPtr transport;
+  net::IoWatcherPtr watcher;
+  std::string pending_output;  // bytes still to send to the client (starts with the tagged OK)
+  WipingBytes pipelined_input; // bytes the client sent behind LOGIN, to forward to the backend
+};
+
+enum class LoginRejection { kAuthFailed, kUnavailable };
+
+class ClientFrontend final : public net::IoHandler {
+ public:
+  static StatusOr<std::unique_ptr<ClientFrontend>> Create(net::EventLoop* loop, net::UniqueFd fd,
+                                                          const FrontendOptions& options,
+                                                          FrontendDelegate* delegate,
+                                                          char* scratch, size_t scratch_size);
+  ~ClientFrontend() override;
+
+  // Begins: TLS handshake (implicit) or the greeting (STARTTLS listener).
+  void Start();
+  // Answers a pending login with NO and resumes reading (or BYE after too many failures).
+  void LoginRejected(LoginRejection why);
+  // Answers a pending login with "<tag> OK [CAPABILITY caps] Logged in" and gives the
+  // connection to the caller. The frontend is inert afterwards.
+  ClientConnection TakeConnection(const std::string& client_capabilities);
+  // Sends "* BYE <text>" and closes (server shutdown).
+  void Shutdown(const char* text);
+
+  // "TLSv1.3", ... or "none".
+  std::string TlsVersion() const;
+
+  void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
+
+ private:
+  enum class State { kHandshake, kReading, kAwaitingSasl, kAwaitingLogin, kFlushThenTls, kClosing, kDone };
+
+  ClientFrontend(net::EventLoop* loop, const FrontendOptions& options, FrontendDelegate* delegate,
+                 char* scratch, size_t scratch_size);
+  void DoHandshake();
+  void SendGreeting();
+  void ReadAndProcess();
+  void ProcessEvents();
+  void HandleCommand(imap::Command command);
+  void HandleSaslResponse(SecretString response);
+  void HandleAuthenticate(imap::PreAuthCommand& command);
+  void HandleStartTls(const std::string& tag);
+  void UpgradeToTls();
+  void RequestLogin(std::string tag, std::string mechanism, SecretString user, SecretString password);
+  void CountBad();
+  void Send(std::string_view bytes);
+  void Flush();
+  void CloseWith(FrontendEnd end, std::string_view final_bytes);
+  void FinishClose();
+  void OnTimeout();
+  void UpdateInterest();
+  bool tls_active() const { return options_.implicit_tls || starttls_done_; }
+
+  net::EventLoop* loop_;
+  FrontendOptions options_;
+  FrontendDelegate* delegate_;
+  char* scratch_;
+  size_t scratch_size_;
+
+  State state_ = State::kHandshake;
+  net::TransportPtr transport_;
+  tls::TlsTransport* tls_ = nullptr;  // == transport_ once TLS is on; not owning
+  net::IoWatcherPtr watcher_;
+  net::TimerPtr timer_;
+  imap::CommandParser parser_;
+  std::string output_;
+  bool want_read_on_write_ = false;
+  FrontendEnd end_ = FrontendEnd::kClientClosed;
+
+  bool starttls_done_ = false;
+  size_t preauth_bytes_ = 0;
+  int bad_commands_ = 0;
+  int auth_failures_ = 0;
+  std::string pending_tag_;  // tag of the LOGIN/AUTHENTICATE awaiting an answer
+  std::string sasl_tag_;     // tag of the AUTHENTICATE awaiting its continuation line
+};
+
+using ClientFrontendPtr = std::unique_ptr<ClientFrontend>;
+
+}  // namespace imapgate::frontend

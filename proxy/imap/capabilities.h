@@ -1,0 +1,23 @@
+// Capability sets by session phase (shared/reference: protocol-and-tls.md "Capabilities by phase").
+//
+// Pure functions returning the capability list text (without "* CAPABILITY " and CRLF).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace imapgate::imap {
+
+enum class PreAuthPhase {
+  kCleartextTlsRequired,  // STARTTLS listener before the handshake: STARTTLS LOGINDISABLED, no AUTH=
+  kTls,                   // implicit TLS, or after STARTTLS: AUTH=PLAIN SASL-IR, no STARTTLS
+};
+
+// "IMAP4rev1 ..." for the given phase. Never contains STARTTLS after TLS.
+std::string PreAuthCapabilities(PreAuthPhase phase);
+
+// Filters a backend's capability list for the client after login: drops STARTTLS, LOGINDISABLED
+// and every AUTH=... (case-insensitive), keeps the rest in order, single-spaced.
+std::string FilterBackendCapabilities(std::string_view backend_caps);
+
+}  // namespace imapgate::imap

@@ -1,0 +1,93 @@
+// Session: one client connection from accept to close, and the owner of every stage it passes
+// through: ClientFrontend (pre-auth) → BackendLogin (issue A's pass-through auth; the auth
+// chain, 2FA, rate limits and routing of later issues slot in between these two) → Relay.
+//
+// Data flows forward: each stage reports to the Session through a callback, and the Session
+// starts the next stage. A stage is never destroyed inside its own callback; the Session hands
+// it to the loop for deletion. The Session lives on the worker that accepted the connection and
+// ends with exactly one "session_end" log line and its metrics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/time_source.h"
+#include "frontend/client_frontend.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+#include "relay/relay.h"
+#include "stats/metrics.h"
+#include "upstream/backend_login.h"
+
+namespace imapgate::session {
+
+class Session;
+
+// Per-listener settings, shared read-only by the sessions of one worker.
+struct ListenerContext {
+  int index = 0;  // metrics label index
+  std::string name;
+  frontend::FrontendOptions frontend;
+};
+
+// Per-worker state every session of that worker uses. Owned by the Worker; outlives sessions.
+struct WorkerContext {
+  net::EventLoop* loop = nullptr;
+  stats::Metrics* metrics = nullptr;
+  const TimeSource* time = nullptr;
+  const upstream::BackendTarget* backend = nullptr;
+  relay::RelayOptions relay;
+  char* scratch = nullptr;  // shared read buffer; only used inside one callback at a time
+  size_t scratch_size = 0;
+  std::string id_prefix;    // makes session ids unique across workers and restarts
+  uint64_t next_id = 1;
+  // Called once when a session is over; the worker forgets it and deletes it later.
+  std::function<void(Session*)> on_session_done;
+};
+
+class Session final : public frontend::FrontendDelegate {
+ public:
+  static StatusOr<std::unique_ptr<Session>> Create(WorkerContext* worker, const ListenerContext* listener,
+                                                   net::UniqueFd fd);
+  ~Session() override;
+
+  void Start();
+  // Server shutdown: BYE to the client and close.
+  void Shutdown();
+
+  // FrontendDelegate.
+  void OnLoginRequested(frontend::LoginRequest request) override;
+  void OnTlsHandshake(bool ok) override;
+  void OnFrontendEnded(frontend::FrontendEnd end) override;
+
+ private:
+  Session(WorkerContext* worker, const ListenerContext* listener);
+  void OnBackendLogin(upstream::BackendLoginResult result);
+  void OnRelayDone(const relay::RelayResult& result);
+  void Finish(const char* result);
+  template <typename T>
+  void DeleteSoon(std::unique_ptr<T> stage);
+
+  WorkerContext* worker_;
+  const ListenerContext* listener_;
+  std::string id_;
+  std::string client_address_;
+  std::string user_;
+  std::string tls_version_ = "none";
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point login_started_;
+  uint64_t preauth_bytes_ = 0;
+  relay::RelayResult relay_result_;
+  bool finished_ = false;
+
+  frontend::ClientFrontendPtr frontend_;
+  upstream::BackendLoginPtr login_;
+  relay::RelayPtr relay_;
+};
+
+using SessionPtr = std::unique_ptr<Session>;
+
+}  // namespace imapgate::session

@@ -1,0 +1,242 @@
+// Metrics implemented on prometheus-cpp (core only: no exposer, no civetweb, no TLS library).
+
+#include "stats/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <utility>
+
+namespace imapgate::stats {
+namespace {
+
+constexpr size_t kReasonCount = static_cast<size_t>(RejectReason::kCount);
+constexpr size_t kResultCount = static_cast<size_t>(LoginResult::kCount);
+
+// Sessions last from a refused greeting (well under a second) to an IDLE client held all day.
+const prometheus::Histogram::BucketBoundaries& SessionBuckets() {
+  static const auto* const kBuckets =
+      new prometheus::Histogram::BucketBoundaries{0.1, 1, 10, 60, 300, 1800, 7200, 86400};
+  return *kBuckets;
+}
+
+// A login is a backend round trip plus, for a local user file, a deliberately slow hash.
+const prometheus::Histogram::BucketBoundaries& LoginBuckets() {
+  static const auto* const kBuckets = new prometheus::Histogram::BucketBoundaries{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return *kBuckets;
+}
+
+// The series of one listener, created up front; the pointers are owned by their families.
+struct ListenerSeries {
+  prometheus::Counter* accepted = nullptr;
+  prometheus::Gauge* active = nullptr;
+  prometheus::Histogram* session_duration = nullptr;
+  std::array<prometheus::Counter*, kResultCount> logins{};
+  prometheus::Histogram* login_duration = nullptr;
+  std::array<prometheus::Counter*, kReasonCount> rejections{};
+  prometheus::Counter* tls_ok = nullptr;
+  prometheus::Counter* tls_failed = nullptr;
+};
+
+class PrometheusMetrics final : public Metrics {
+ public:
+  PrometheusMetrics() : registry_(std::make_shared<prometheus::Registry>()) {}
+
+  // Registers every family and creates every series. May throw (std::bad_alloc, or
+  // std::invalid_argument from prometheus-cpp); Create() catches.
+  void Build(const std::vector<std::string>& listener_names, const std::string& backend_name,
+             const std::string& version);
+
+  void ConnectionAccepted(int listener) override {
+    if (const ListenerSeries* s = At(listener)) s->accepted->Increment();
+  }
+  void SessionOpened(int listener) override {
+    if (const ListenerSeries* s = At(listener)) s->active->Increment();
+  }
+  void SessionClosed(int listener, double duration_seconds) override {
+    if (const ListenerSeries* s = At(listener)) {
+      s->active->Decrement();
+      s->session_duration->Observe(duration_seconds);
+    }
+  }
+  void LoginFinished(int listener, LoginResult result, double seconds) override {
+    const ListenerSeries* s = At(listener);
+    const auto i = static_cast<size_t>(result);
+    if (s == nullptr || i >= kResultCount) return;
+    s->logins[i]->Increment();
+    if (result == LoginResult::kOk) s->login_duration->Observe(seconds);
+  }
+  void PreauthRejected(int listener, RejectReason reason) override {
+    const ListenerSeries* s = At(listener);
+    const auto i = static_cast<size_t>(reason);
+    if (s == nullptr || i >= kReasonCount) return;
+    s->rejections[i]->Increment();
+  }
+  void TlsHandshake(int listener, bool ok) override {
+    if (const ListenerSeries* s = At(listener)) (ok ? s->tls_ok : s->tls_failed)->Increment();
+  }
+  void BackendError() override { backend_errors_->Increment(); }
+  void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) override {
+    relay_c2b_->Increment(static_cast<double>(client_to_backend));
+    relay_b2c_->Increment(static_cast<double>(backend_to_client));
+  }
+
+  std::string Serialize() const override {
+    return prometheus::TextSerializer().Serialize(registry_->Collect());
+  }
+
+ private:
+  // The series of listener index i, or null when i is out of range (the event is dropped
+  // rather than corrupting memory: a wrong index is a caller bug, not a reason to crash).
+  const ListenerSeries* At(int i) const {
+    if (i < 0 || static_cast<size_t>(i) >= listeners_.size()) return nullptr;
+    return &listeners_[static_cast<size_t>(i)];
+  }
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::vector<ListenerSeries> listeners_;
+  prometheus::Counter* backend_errors_ = nullptr;
+  prometheus::Counter* relay_c2b_ = nullptr;
+  prometheus::Counter* relay_b2c_ = nullptr;
+};
+
+void PrometheusMetrics::Build(const std::vector<std::string>& listener_names,
+                              const std::string& backend_name, const std::string& version) {
+  prometheus::Registry& r = *registry_;
+  prometheus::BuildGauge()
+      .Name("imapgate_build_info")
+      .Help("Always 1; the version label says which imapgate build is running.")
+      .Register(r)
+      .Add({{"version", version}})
+      .Set(1);
+  prometheus::BuildGauge()
+      .Name("imapgate_up")
+      .Help("Always 1 while the process serves its admin endpoint.")
+      .Register(r)
+      .Add({})
+      .Set(1);
+
+  auto& accepted = prometheus::BuildCounter()
+                       .Name("imapgate_connections_accepted_total")
+                       .Help("TCP connections accepted, per listener.")
+                       .Register(r);
+  auto& active = prometheus::BuildGauge()
+                     .Name("imapgate_sessions_active")
+                     .Help("Client sessions currently open, per listener.")
+                     .Register(r);
+  auto& session_duration = prometheus::BuildHistogram()
+                               .Name("imapgate_session_duration_seconds")
+                               .Help("Client session lifetime from accept to close.")
+                               .Register(r);
+  auto& logins = prometheus::BuildCounter()
+                     .Name("imapgate_logins_total")
+                     .Help("Login attempts, per listener and result.")
+                     .Register(r);
+  auto& login_duration = prometheus::BuildHistogram()
+                             .Name("imapgate_login_duration_seconds")
+                             .Help("Time from the client's login command to the backend's OK.")
+                             .Register(r);
+  auto& rejections = prometheus::BuildCounter()
+                         .Name("imapgate_preauth_rejections_total")
+                         .Help("Pre-auth sessions cut off or commands refused, per reason.")
+                         .Register(r);
+  auto& tls = prometheus::BuildCounter()
+                  .Name("imapgate_tls_handshakes_total")
+                  .Help("Client TLS handshakes completed or failed, per listener.")
+                  .Register(r);
+
+  listeners_.reserve(listener_names.size());
+  for (const std::string& name : listener_names) {
+    ListenerSeries s;
+    s.accepted = &accepted.Add({{"listener", name}});
+    s.active = &active.Add({{"listener", name}});
+    s.session_duration = &session_duration.Add({{"listener", name}}, SessionBuckets());
+    for (size_t i = 0; i < kResultCount; ++i) {
+      s.logins[i] = &logins.Add(
+          {{"listener", name}, {"result", LoginResultName(static_cast<LoginResult>(i))}});
+    }
+    s.login_duration = &login_duration.Add({{"listener", name}}, LoginBuckets());
+    for (size_t i = 0; i < kReasonCount; ++i) {
+      s.rejections[i] = &rejections.Add(
+          {{"listener", name}, {"reason", RejectReasonName(static_cast<RejectReason>(i))}});
+    }
+    s.tls_ok = &tls.Add({{"listener", name}, {"result", "ok"}});
+    s.tls_failed = &tls.Add({{"listener", name}, {"result", "failed"}});
+    listeners_.push_back(s);
+  }
+
+  backend_errors_ = &prometheus::BuildCounter()
+                         .Name("imapgate_backend_errors_total")
+                         .Help("Failures talking to a backend (connect, TLS, greeting, protocol).")
+                         .Register(r)
+                         .Add({{"backend", backend_name}});
+  auto& relay = prometheus::BuildCounter()
+                    .Name("imapgate_relay_bytes_total")
+                    .Help("Bytes relayed after login, counted when each session ends.")
+                    .Register(r);
+  relay_c2b_ = &relay.Add({{"direction", "client_to_backend"}});
+  relay_b2c_ = &relay.Add({{"direction", "backend_to_client"}});
+}
+
+}  // namespace
+
+const char* RejectReasonName(RejectReason r) {
+  switch (r) {
+    case RejectReason::kLineTooLong:
+      return "line_too_long";
+    case RejectReason::kLiteralTooLarge:
+      return "literal_too_large";
+    case RejectReason::kPreauthBytes:
+      return "preauth_bytes";
+    case RejectReason::kPreauthTimeout:
+      return "preauth_timeout";
+    case RejectReason::kBadCommands:
+      return "bad_commands";
+    case RejectReason::kStartTlsInjection:
+      return "starttls_injection";
+    case RejectReason::kTlsHandshake:
+      return "tls_handshake";
+    case RejectReason::kAuthAttempts:
+      return "auth_attempts";
+    case RejectReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+const char* LoginResultName(LoginResult r) {
+  switch (r) {
+    case LoginResult::kOk:
+      return "ok";
+    case LoginResult::kAuthFailed:
+      return "auth_failed";
+    case LoginResult::kUnavailable:
+      return "unavailable";
+    case LoginResult::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::unique_ptr<Metrics> Metrics::Create(const std::vector<std::string>& listener_names,
+                                         const std::string& backend_name,
+                                         const std::string& version) {
+  try {
+    auto metrics = std::make_unique<PrometheusMetrics>();
+    metrics->Build(listener_names, backend_name, version);
+    return metrics;
+  } catch (const std::exception&) {
+    return nullptr;  // prometheus-cpp throws on invalid names; ours are fixed, so only OOM.
+  }
+}
+
+}  // namespace imapgate::stats

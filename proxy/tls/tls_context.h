@@ -1,0 +1,51 @@
+// TLS contexts: BoringSSL SSL_CTX objects built from config, for clients (server side) and for
+// backends (client side). The only code besides tls_transport.cc that includes BoringSSL.
+//
+// Server contexts: TLS 1.2 and 1.3 only; Mozilla-intermediate AEAD suites for 1.2; key exchange
+// X25519 then P-256; session resumption with tickets (BoringSSL rotates the ticket key itself);
+// ALPN: a client that offers ALPN must offer "imap", else the handshake fails with the
+// no_application_protocol alert (ALPACA). A context is immutable once built and shared by all
+// workers (SSL_CTX is reference-counted and thread-safe for SSL_new).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+struct ssl_ctx_st;
+
+namespace imapgate::tls {
+
+struct SslCtxDeleter { void operator()(ssl_ctx_st* ctx) const; };
+using SslCtxPtr = std::unique_ptr<ssl_ctx_st, SslCtxDeleter>;
+
+class TlsServerContext {
+ public:
+  // Loads the PEM certificate chain and key; fails with a message naming the file and reason.
+  static StatusOr<std::shared_ptr<TlsServerContext>> Create(const std::string& certificate_file,
+                                                             const std::string& key_file);
+  ssl_ctx_st* get() const { return ctx_.get(); }
+
+ private:
+  explicit TlsServerContext(SslCtxPtr ctx) : ctx_(std::move(ctx)) {}
+  SslCtxPtr ctx_;
+};
+
+class TlsClientContext {
+ public:
+  // ca_file empty: the system trust store. verify false: no certificate check (tests only).
+  static StatusOr<std::shared_ptr<TlsClientContext>> Create(const std::string& ca_file, bool verify);
+  ssl_ctx_st* get() const { return ctx_.get(); }
+  bool verify() const { return verify_; }
+
+ private:
+  TlsClientContext(SslCtxPtr ctx, bool verify) : ctx_(std::move(ctx)), verify_(verify) {}
+  SslCtxPtr ctx_;
+  bool verify_;
+};
+
+// The last BoringSSL error on this thread as text (library:reason), and clears the queue.
+std::string TakeTlsErrorString();
+
+}  // namespace imapgate::tls

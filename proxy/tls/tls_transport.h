@@ -1,0 +1,39 @@
+// TlsTransport: a net::Transport that runs BoringSSL over a non-blocking socket, driven by the
+// owner's event loop (no libevent_openssl: it is built against OpenSSL 3).
+//
+// The owner calls Handshake() until it returns kOk, arming read or write interest as the result
+// says, then Read/Write. The transport owns the fd and the SSL object. BoringSSL frees its
+// record buffers whenever they are empty, so an idle session holds no TLS buffers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "net/transport.h"
+#include "tls/tls_context.h"
+
+namespace imapgate::tls {
+
+class TlsTransport : public net::Transport {
+ public:
+  ~TlsTransport() override = default;
+  // Drives the handshake. kOk when complete; kWantRead/kWantWrite to retry; kError or kEof on
+  // failure (failure_reason() says why).
+  virtual net::IoResult Handshake() = 0;
+  // Why the handshake failed, for logs (never secret).
+  virtual const std::string& failure_reason() const = 0;
+  // The ALPN protocol that was negotiated, or empty.
+  virtual std::string SelectedAlpn() const = 0;
+  virtual bool SessionReused() const = 0;
+};
+
+using TlsTransportPtr = std::unique_ptr<TlsTransport>;
+
+// Server side of a client connection; takes ownership of fd (also on failure).
+StatusOr<TlsTransportPtr> NewServerTransport(const TlsServerContext& ctx, int fd);
+// Client side towards a backend; server_name is sent as SNI and, when the context verifies, is
+// the name the certificate must match. Takes ownership of fd.
+StatusOr<TlsTransportPtr> NewClientTransport(const TlsClientContext& ctx, int fd,
+                                             const std::string& server_name);
+
+}  // namespace imapgate::tls

@@ -1,0 +1,392 @@
+#include "upstream/backend_login.h"
+
+#include <string.h>
+
+#include <algorithm>
+
+#include "imap/response_parser.h"
+
+namespace imapgate::upstream {
+namespace {
+
+// True if the space-separated capability list holds `name` (case-insensitive).
+bool HasCapability(std::string_view caps, std::string_view name) {
+  size_t pos = 0;
+  while (pos < caps.size()) {
+    size_t end = caps.find(' ', pos);
+    if (end == std::string_view::npos) end = caps.size();
+    std::string_view word = caps.substr(pos, end - pos);
+    if (word.size() == name.size() &&
+        std::equal(word.begin(), word.end(), name.begin(),
+                   [](char a, char b) { return toupper(static_cast<unsigned char>(a)) == b; })) {
+      return true;
+    }
+    pos = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::unique_ptr<BackendLogin> BackendLogin::Start(net::EventLoop* loop, const BackendTarget& target,
+                                                  SecretString user, SecretString password, DoneFn done,
+                                                  char* scratch, size_t scratch_size) {
+  std::unique_ptr<BackendLogin> b(
+      new BackendLogin(loop, target, std::move(user), std::move(password), std::move(done), scratch, scratch_size));
+  b->Begin();
+  return b;
+}
+
+BackendLogin::BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user,
+                           SecretString password, DoneFn done, char* scratch, size_t scratch_size)
+    : loop_(loop), target_(target), user_(std::move(user)), password_(std::move(password)),
+      done_(std::move(done)), scratch_(scratch), scratch_size_(scratch_size) {}
+
+BackendLogin::~BackendLogin() = default;
+
+void BackendLogin::Begin() {
+  BackendLogin* self = this;
+  auto complete = net::Timer::Create(loop_, [self] {
+    DoneFn done = std::move(self->done_);
+    done(std::move(self->result_));  // may destroy *this later; nothing follows
+  });
+  auto timer = net::Timer::Create(loop_, [self] {
+    self->Fail(BackendOutcome::kUnavailable,
+               self->state_ == State::kConnecting ? "connect timeout" : "login timeout");
+  });
+  if (!complete.ok() || !timer.ok()) {
+    // Without timers we cannot even report asynchronously; the loop is broken beyond repair.
+    abort();
+  }
+  complete_ = std::move(*complete);
+  timer_ = std::move(*timer);
+  auto fd = net::StartConnect(target_.address);
+  if (!fd.ok()) {
+    Fail(BackendOutcome::kUnavailable, fd.status().message());
+    return;
+  }
+  int raw = fd->get();
+  transport_ = net::MakePlainTransport(fd->release());
+  auto watcher = net::IoWatcher::Create(loop_, raw, this);
+  if (!watcher.ok()) {
+    Fail(BackendOutcome::kUnavailable, watcher.status().message());
+    return;
+  }
+  watcher_ = std::move(*watcher);
+  state_ = State::kConnecting;
+  timer_->Arm(target_.connect_timeout);
+  watcher_->WantWrite(true);
+}
+
+void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) { Advance(readable, writable); }
+
+void BackendLogin::Advance(bool readable, bool writable) {
+  switch (state_) {
+    case State::kDone:
+      return;
+    case State::kConnecting:
+      if (!writable) return;
+      if (int err = net::TakeSocketError(transport_->fd()); err != 0) {
+        Fail(BackendOutcome::kUnavailable, std::string("connect: ") + strerror(err));
+        return;
+      }
+      OnConnected();
+      return;
+    case State::kHandshake:
+      DoHandshake(State::kGreeting);
+      return;
+    case State::kStartTlsHandshake:
+      DoHandshake(State::kCapability);
+      return;
+    default:
+      break;
+  }
+  if (writable && !FlushOutput()) return;
+  if (readable && !ReadLines()) return;
+  UpdateInterest();
+}
+
+void BackendLogin::OnConnected() {
+  timer_->Arm(target_.login_timeout);
+  if (target_.security == BackendSecurityMode::kTls) {
+    int fd = transport_->ReleaseFd();
+    auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
+    if (!tls.ok()) {
+      Fail(BackendOutcome::kUnavailable, tls.status().message());
+      return;
+    }
+    tls_ = tls->get();
+    transport_ = std::move(*tls);
+    state_ = State::kHandshake;
+    DoHandshake(State::kGreeting);
+    return;
+  }
+  state_ = State::kGreeting;
+  UpdateInterest();
+}
+
+void BackendLogin::DoHandshake(State next) {
+  net::IoResult r = tls_->Handshake();
+  if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) {
+    watcher_->WantRead(r.status == net::IoStatus::kWantRead);
+    watcher_->WantWrite(r.status == net::IoStatus::kWantWrite);
+    return;
+  }
+  if (r.status != net::IoStatus::kOk) {
+    Fail(BackendOutcome::kUnavailable, "backend TLS handshake: " + tls_->failure_reason());
+    return;
+  }
+  state_ = next;
+  if (next == State::kCapability) {
+    capabilities_.clear();  // fetch again: pre-TLS capabilities are not trusted
+    Queue("A1 CAPABILITY\r\n");
+    if (!FlushOutput()) return;
+  }
+  if (tls_->HasBufferedInput() && !ReadLines()) return;
+  UpdateInterest();
+}
+
+bool BackendLogin::ReadLines() {
+  for (int round = 0; round < 16; ++round) {
+    net::IoResult r = transport_->Read(scratch_, scratch_size_);
+    if (r.status == net::IoStatus::kWantRead) return true;
+    if (r.status == net::IoStatus::kWantWrite) {
+      io_wants_write_ = true;
+      return true;
+    }
+    if (r.status != net::IoStatus::kOk) {
+      Fail(BackendOutcome::kUnavailable, r.status == net::IoStatus::kEof ? "backend closed the connection"
+                                                                          : "backend read error");
+      return false;
+    }
+    input_.append(scratch_, r.bytes);
+    for (;;) {
+      size_t nl = input_.find('\n');
+      if (nl == std::string::npos) break;
+      std::string line = input_.substr(0, nl);
+      input_.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!HandleLine(line)) return false;
+      if (state_ == State::kDone || state_ == State::kStartTlsHandshake) return false;
+    }
+    if (input_.size() > target_.max_line_bytes) {
+      Fail(BackendOutcome::kUnavailable, "backend response line too long");
+      return false;
+    }
+    if (!transport_->HasBufferedInput()) return true;
+  }
+  watcher_->ActivateRead();
+  return true;
+}
+
+bool BackendLogin::HandleLine(std::string_view raw) {
+  imap::ResponseLine line = imap::ParseResponseLine(raw);
+  if (line.ends_with_literal) {
+    Fail(BackendOutcome::kUnavailable, "backend sent a literal before login");
+    return false;
+  }
+  if (line.kind == imap::ResponseKind::kUntagged) {
+    if (line.status == imap::ResponseStatus::kBye) {
+      Fail(BackendOutcome::kUnavailable, "backend said BYE");
+      return false;
+    }
+    if (line.untagged_name == "CAPABILITY") capabilities_ = line.rest;
+    if (line.code == "CAPABILITY") capabilities_ = line.code_args;
+  }
+  switch (state_) {
+    case State::kGreeting:
+      if (line.kind != imap::ResponseKind::kUntagged || line.status == imap::ResponseStatus::kOther) {
+        Fail(BackendOutcome::kUnavailable, "backend greeting is not IMAP");
+        return false;
+      }
+      if (line.status == imap::ResponseStatus::kPreAuth) {
+        Fail(BackendOutcome::kUnavailable, "backend greeting is PREAUTH");
+        return false;
+      }
+      if (line.status != imap::ResponseStatus::kOk) {
+        Fail(BackendOutcome::kUnavailable, "backend greeting is not OK");
+        return false;
+      }
+      if (target_.security == BackendSecurityMode::kStartTls) {
+        if (!capabilities_.empty() && !HasCapability(capabilities_, "STARTTLS")) {
+          Fail(BackendOutcome::kUnavailable, "Remote doesn't support STARTTLS");
+          return false;
+        }
+        state_ = State::kStartTlsReply;
+        Queue("A0 STARTTLS\r\n");
+        return FlushOutput();
+      }
+      SendLogin();
+      return state_ != State::kDone;
+    case State::kStartTlsReply:
+      if (line.kind != imap::ResponseKind::kTagged) return true;
+      if (line.tag != "A0" || line.status != imap::ResponseStatus::kOk) {
+        Fail(BackendOutcome::kUnavailable, "backend refused STARTTLS");
+        return false;
+      }
+      {
+        input_.clear();  // never trust bytes that arrived in plaintext after the STARTTLS OK
+        int fd = transport_->ReleaseFd();
+        auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
+        if (!tls.ok()) {
+          Fail(BackendOutcome::kUnavailable, tls.status().message());
+          return false;
+        }
+        tls_ = tls->get();
+        transport_ = std::move(*tls);
+        state_ = State::kStartTlsHandshake;
+        DoHandshake(State::kCapability);
+      }
+      return false;
+    case State::kCapability:
+      if (line.kind != imap::ResponseKind::kTagged) return true;
+      if (line.tag != "A1" || line.status != imap::ResponseStatus::kOk) {
+        Fail(BackendOutcome::kUnavailable, "backend CAPABILITY failed");
+        return false;
+      }
+      SendLogin();
+      return state_ != State::kDone;
+    case State::kLoginUserContinuation:
+    case State::kLoginPassContinuation:
+      if (line.kind == imap::ResponseKind::kContinuation) {
+        if (state_ == State::kLoginUserContinuation) {
+          Queue(user_.view());
+          Queue(" {" + std::to_string(password_.size()) + "}\r\n");
+          state_ = State::kLoginPassContinuation;
+        } else {
+          Queue(password_.view());
+          Queue("\r\n");
+          user_.clear();
+          password_.clear();
+          state_ = State::kLoginReply;
+        }
+        return FlushOutput();
+      }
+      [[fallthrough]];
+    case State::kLoginReply:
+      if (line.kind == imap::ResponseKind::kContinuation) {
+        Fail(BackendOutcome::kUnavailable, "unexpected continuation from backend");
+        return false;
+      }
+      if (line.kind != imap::ResponseKind::kTagged) return true;
+      if (line.tag != "A2") {
+        Fail(BackendOutcome::kUnavailable, "unexpected tag from backend");
+        return false;
+      }
+      if (line.status == imap::ResponseStatus::kNo) {
+        bool unavailable = line.code == "UNAVAILABLE" || line.code == "SERVERBUG";
+        Fail(unavailable ? BackendOutcome::kUnavailable : BackendOutcome::kAuthFailed,
+             unavailable ? "backend unavailable for login" : "backend rejected credentials");
+        return false;
+      }
+      if (line.status != imap::ResponseStatus::kOk) {
+        Fail(BackendOutcome::kUnavailable, "backend answered LOGIN with BAD");
+        return false;
+      }
+      if (line.code == "CAPABILITY") {
+        Succeed();
+        return false;
+      }
+      capabilities_.clear();
+      state_ = State::kPostLoginCapability;
+      Queue("A3 CAPABILITY\r\n");
+      return FlushOutput();
+    case State::kPostLoginCapability:
+      if (line.kind != imap::ResponseKind::kTagged) return true;
+      if (line.tag != "A3" || line.status != imap::ResponseStatus::kOk) {
+        Fail(BackendOutcome::kUnavailable, "backend CAPABILITY failed after login");
+        return false;
+      }
+      Succeed();
+      return false;
+    default:
+      return true;
+  }
+}
+
+void BackendLogin::SendLogin() {
+  if (HasCapability(capabilities_, "LOGINDISABLED")) {
+    Fail(BackendOutcome::kUnavailable, "Remote advertised LOGINDISABLED");
+    return;
+  }
+  literal_plus_ = HasCapability(capabilities_, "LITERAL+");
+  // Credentials always travel as literals: no quoting rules to get wrong, any byte allowed.
+  if (literal_plus_) {
+    Queue("A2 LOGIN {" + std::to_string(user_.size()) + "+}\r\n");
+    Queue(user_.view());
+    Queue(" {" + std::to_string(password_.size()) + "+}\r\n");
+    Queue(password_.view());
+    Queue("\r\n");
+    user_.clear();
+    password_.clear();
+    state_ = State::kLoginReply;
+  } else {
+    Queue("A2 LOGIN {" + std::to_string(user_.size()) + "}\r\n");
+    state_ = State::kLoginUserContinuation;
+  }
+  FlushOutput();
+}
+
+void BackendLogin::Queue(std::string_view bytes) { output_.insert(output_.end(), bytes.begin(), bytes.end()); }
+
+bool BackendLogin::FlushOutput() {
+  io_wants_write_ = false;
+  while (output_sent_ < output_.size()) {
+    net::IoResult r = transport_->Write(output_.data() + output_sent_, output_.size() - output_sent_);
+    if (r.status == net::IoStatus::kOk) {
+      output_sent_ += r.bytes;
+      continue;
+    }
+    if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) {
+      io_wants_write_ = r.status == net::IoStatus::kWantWrite;
+      return true;
+    }
+    Fail(BackendOutcome::kUnavailable, "backend write error");
+    return false;
+  }
+  SecureWipe(output_.data(), output_.size());
+  output_.clear();
+  output_sent_ = 0;
+  return true;
+}
+
+void BackendLogin::UpdateInterest() {
+  if (state_ == State::kDone || !watcher_) return;
+  watcher_->WantRead(true);
+  watcher_->WantWrite(output_sent_ < output_.size() && io_wants_write_);
+}
+
+void BackendLogin::Fail(BackendOutcome outcome, std::string detail) {
+  if (state_ == State::kDone) return;
+  result_ = BackendLoginResult();
+  result_.outcome = outcome;
+  result_.detail = std::move(detail);
+  Complete();
+}
+
+void BackendLogin::Succeed() {
+  result_.outcome = BackendOutcome::kLoggedIn;
+  result_.detail = "logged in";
+  result_.capabilities = capabilities_;
+  result_.leftover = std::move(input_);
+  Complete();
+  result_.transport = std::move(transport_);
+  if (watcher_) watcher_->set_handler(nullptr);
+  result_.watcher = std::move(watcher_);
+}
+
+void BackendLogin::Complete() {
+  state_ = State::kDone;
+  user_.clear();
+  password_.clear();
+  SecureWipe(output_.data(), output_.size());
+  output_.clear();
+  if (timer_) timer_->Cancel();
+  if (watcher_) {
+    watcher_->WantRead(false);
+    watcher_->WantWrite(false);
+  }
+  complete_->Arm(std::chrono::milliseconds(0));
+}
+
+}  // namespace imapgate::upstream

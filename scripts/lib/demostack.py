@@ -1,0 +1,709 @@
+"""Reusable pieces of the imapgate demo stack and of the integration tests.
+
+Standard library only. Everything here talks to 127.0.0.1 and to nothing else.
+
+  * tls:      make_ca_and_server_cert()  -- a CA and an ECDSA P-256 server certificate (openssl CLI)
+  * ports:    free_port(), wait_for_port(), wait_for_greeting()
+  * Dovecot:  Dovecot(...)                -- a real Dovecot IMAP backend in its own directory
+  * mail:     make_message()               -- a small RFC 5322 message with CRLF line ends
+  * imapgate: imapgate_yaml(...), ImapGate(...) -- config text and process control
+
+Run `python3 scripts/lib/demostack.py demo` to start the demo stack in the foreground
+(scripts/demo does that after building).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import pwd
+import grp
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+LOOPBACK = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------------------------
+# Ports
+# --------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def port_accepts(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port: int, host: str = LOOPBACK, timeout: float = 15.0,
+                  proc: Optional[subprocess.Popen] = None) -> None:
+    """Wait until host:port accepts a TCP connection. Raise if `proc` exits meanwhile."""
+    if host not in (LOOPBACK, "localhost"):
+        raise ValueError("only loopback is ever a target")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        if port_accepts(port, host):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{host}:{port} did not accept connections within {timeout}s")
+
+
+def wait_for_greeting(port: int, expect: bytes = b"* OK", host: str = LOOPBACK,
+                      timeout: float = 15.0) -> bytes:
+    """Wait until a plaintext IMAP server on host:port sends a greeting starting with `expect`."""
+    deadline = time.monotonic() + timeout
+    last = b""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=2) as s:
+                buf = b""
+                while b"\r\n" not in buf:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                last = buf
+                if buf.startswith(expect):
+                    try:
+                        s.sendall(b"z LOGOUT\r\n")
+                    except OSError:
+                        pass
+                    return buf
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"no {expect!r} greeting on {host}:{port} within {timeout}s (last: {last!r})")
+
+
+# --------------------------------------------------------------------------------------------
+# TLS material
+# --------------------------------------------------------------------------------------------
+
+def _run(cmd: List[str], **kw) -> subprocess.CompletedProcess:
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n"
+                           f"{res.stdout.decode(errors='replace')}{res.stderr.decode(errors='replace')}")
+    return res
+
+
+def make_ca_and_server_cert(directory, dns_names: Iterable[str] = ("localhost", "imap.demo.test"),
+                            ips: Iterable[str] = ("127.0.0.1",), force: bool = False) -> Dict[str, Path]:
+    """Create DIR/ca.pem (+ca.key) and a CA-signed ECDSA P-256 DIR/server.pem + DIR/server.key.
+
+    Existing files are kept unless `force`. Returns the paths by name.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "ca": d / "ca.pem", "ca_key": d / "ca.key",
+        "cert": d / "server.pem", "key": d / "server.key",
+    }
+    if not force and all(p.exists() and p.stat().st_size > 0 for p in paths.values()):
+        return paths
+    ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    old_umask = os.umask(0o077)
+    try:
+        _run(["openssl", "genpkey", *ec, "-out", str(paths["ca_key"])])
+        _run(["openssl", "req", "-x509", "-new", "-key", str(paths["ca_key"]), "-sha256",
+              "-days", "3650", "-subj", "/O=imapgate demo/CN=imapgate demo CA",
+              "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+              "-addext", "subjectKeyIdentifier=hash",
+              "-out", str(paths["ca"])])
+        _run(["openssl", "genpkey", *ec, "-out", str(paths["key"])])
+        csr = d / "server.csr"
+        ext = d / "server.ext"
+        san = ",".join([f"DNS:{n}" for n in dns_names] + [f"IP:{i}" for i in ips])
+        ext.write_text(
+            "basicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature\n"
+            "extendedKeyUsage=serverAuth\n"
+            "subjectKeyIdentifier=hash\n"
+            "authorityKeyIdentifier=keyid\n"
+            f"subjectAltName={san}\n")
+        first = next(iter(dns_names), "localhost")
+        _run(["openssl", "req", "-new", "-key", str(paths["key"]), "-subj", f"/CN={first}",
+              "-out", str(csr)])
+        _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(paths["ca"]),
+              "-CAkey", str(paths["ca_key"]), "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+              "-days", "825", "-sha256", "-extfile", str(ext), "-out", str(paths["cert"])])
+        csr.unlink()
+        ext.unlink()
+    finally:
+        os.umask(old_umask)
+    for name in ("ca", "cert"):
+        paths[name].chmod(0o644)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Mail
+# --------------------------------------------------------------------------------------------
+
+def make_message(subject: str, body: str, to: str = "alice@demo.test",
+                 sender: str = "carol@demo.test", msgid: Optional[str] = None) -> bytes:
+    """A small RFC 5322 message with CRLF line ends (what an IMAP FETCH returns byte for byte)."""
+    msgid = msgid or f"<{os.urandom(6).hex()}@demo.test>"
+    lines = [
+        f"From: {sender}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        "Date: Mon, 02 Jun 2025 10:00:00 +0000",
+        f"Message-ID: {msgid}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+    ] + body.split("\n")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+# --------------------------------------------------------------------------------------------
+# Dovecot
+# --------------------------------------------------------------------------------------------
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _proc_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Dovecot:
+    """A real Dovecot IMAP backend on 127.0.0.1:port, plaintext, all state under `root`.
+
+    users: {"alice@demo.test": "alice-password", ...} (passwd-file, {PLAIN} scheme).
+    As root the mail is owned by `nobody`; otherwise by the calling user.
+    """
+
+    def __init__(self, root, port: Optional[int] = None, instance_name: Optional[str] = None,
+                 users: Optional[Dict[str, str]] = None, extra_config: str = ""):
+        self.root = Path(root).resolve()
+        self.port = port or free_port()
+        self.instance_name = instance_name or f"igt{os.getpid()}x{self.port}"
+        self.users: Dict[str, str] = dict(users or {})
+        self.extra_config = extra_config
+        self.proc: Optional[subprocess.Popen] = None
+        self.conf = self.root / "dovecot.conf"
+        self.base_dir = self.root / "run"
+        if len(str(self.base_dir)) > 70:
+            # Unix socket paths are limited to 108 bytes; keep the run dir short.
+            self.base_dir = Path("/tmp") / f"imapgate-dovecot-{self.instance_name}"
+        self.state_dir = self.root / "state"
+        self.home_dir = self.root / "home"
+        self.log_path = self.root / "dovecot.log"
+        self.stderr_path = self.root / "dovecot.stderr"
+        self.users_file = self.root / "users"
+        if os.geteuid() == 0:
+            self.mail_user, self.mail_group = "nobody", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+        else:
+            self.mail_user = pwd.getpwuid(os.getuid()).pw_name
+            self.mail_group = grp.getgrgid(os.getgid()).gr_name
+
+    # -- files --------------------------------------------------------------------------------
+    def config_text(self) -> str:
+        r = self.root
+        lines = [
+            f"base_dir = {self.base_dir}",
+            f"state_dir = {self.state_dir}",
+            f"instance_name = {self.instance_name}",
+            "protocols = imap",
+            "listen = 127.0.0.1",
+            "ssl = no",
+            "disable_plaintext_auth = no",
+            "auth_mechanisms = plain login",
+            "auth_failure_delay = 0",
+            f"log_path = {self.log_path}",
+            "login_trusted_networks = 127.0.0.1/32",
+            "imap_id_log = *",
+            "verbose_proctitle = yes",
+            "login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l mpid=%e %c session=<%{session}>",
+            "mail_max_userip_connections = 1000",
+            "mailbox_idle_check_interval = 1 secs",
+            "mail_location = maildir:~/Maildir",
+            "mail_plugins = $mail_plugins zlib",
+            "protocol imap {",
+            "  mail_plugins = $mail_plugins imap_zlib",
+            "}",
+            "passdb {",
+            "  driver = passwd-file",
+            f"  args = {self.users_file}",
+            "}",
+            "userdb {",
+            "  driver = static",
+            f"  args = uid={self.mail_user} gid={self.mail_group} home={self.home_dir}/%u",
+            "}",
+            "service imap-login {",
+            "  inet_listener imap {",
+            "    address = 127.0.0.1",
+            f"    port = {self.port}",
+            "  }",
+            "  inet_listener imaps {",
+            "    port = 0",
+            "  }",
+            "}",
+            "service pop3-login {",
+            "  inet_listener pop3 {",
+            "    port = 0",
+            "  }",
+            "}",
+        ]
+        if os.geteuid() != 0:
+            me = self.mail_user
+            lines += [
+                f"default_internal_user = {me}",
+                f"default_internal_group = {self.mail_group}",
+                f"default_login_user = {me}",
+                "service anvil {",
+                "  chroot =",
+                "}",
+                "service imap-login {",
+                "  chroot =",
+                "}",
+            ]
+        if self.extra_config:
+            lines.append(self.extra_config)
+        return "\n".join(lines) + "\n"
+
+    def _write_users(self) -> None:
+        text = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
+        tmp = self.users_file.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o644)
+        if os.geteuid() == 0:
+            try:  # readable by Dovecot's auth process (user dovecot), not by everyone
+                os.chown(tmp, 0, grp.getgrnam("dovecot").gr_gid)
+                tmp.chmod(0o640)
+            except KeyError:
+                pass
+        os.replace(tmp, self.users_file)
+
+    def add_user(self, user: str, password: str) -> None:
+        """Add (or change) a user; passwd-file is re-read by Dovecot when it changes."""
+        self.users[user] = password
+        self._write_users()
+
+    def _prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        # The mail uid and Dovecot's unprivileged users must be able to traverse the tree.
+        for p in [self.root, *self.root.parents]:
+            try:
+                st = p.stat()
+            except OSError:
+                break
+            if os.geteuid() == 0 and (st.st_mode & 0o001) == 0:
+                if p == self.root or str(p).startswith(str(self.root)):
+                    p.chmod(st.st_mode | 0o711)
+                else:
+                    raise RuntimeError(
+                        f"{p} is not searchable by other users; Dovecot's mail user cannot reach {self.root}")
+        self.state_dir.mkdir(exist_ok=True)
+        self.home_dir.mkdir(exist_ok=True)
+        uid = pwd.getpwnam(self.mail_user).pw_uid
+        gid = grp.getgrnam(self.mail_group).gr_gid
+        if os.geteuid() == 0:
+            os.chown(self.home_dir, uid, gid)
+        self.home_dir.chmod(0o700)
+        self.conf.write_text(self.config_text())
+        self._write_users()
+
+    # -- process ------------------------------------------------------------------------------
+    def cleanup_stale(self) -> None:
+        """Stop a Dovecot left running from an earlier run of the same directory, drop stale files."""
+        pidfile = self.base_dir / "master.pid"
+        if pidfile.exists():
+            try:
+                pid = int(pidfile.read_text().strip())
+            except ValueError:
+                pid = 0
+            if pid and _pid_alive(pid) and "dovecot" in _proc_cmdline(pid):
+                subprocess.run(["doveadm", "-c", str(self.conf), "stop"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                deadline = time.monotonic() + 10
+                while _pid_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if _pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        if self.base_dir.exists():
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def start(self, timeout: float = 20.0) -> "Dovecot":
+        if port_accepts(self.port):
+            raise RuntimeError(f"127.0.0.1:{self.port} is already in use")
+        self._prepare()
+        self.cleanup_stale()
+        err = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", str(self.conf)],
+                                     stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                     start_new_session=True)
+        err.close()
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"dovecot exited with {self.proc.returncode}:\n{self.diagnostics()}")
+                if port_accepts(self.port):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"dovecot did not listen on {self.port}:\n{self.diagnostics()}")
+                time.sleep(0.05)
+            wait_for_greeting(self.port, timeout=max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc else None
+
+    def diagnostics(self) -> str:
+        out = []
+        for p in (self.stderr_path, self.log_path):
+            try:
+                out.append(f"--- {p} ---\n" + p.read_text(errors="replace")[-4000:])
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def stop(self, timeout: float = 15.0, use_doveadm: bool = True) -> None:
+        """Stop the master (`doveadm stop`, or SIGTERM straight to it) and wait until it exits."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            if use_doveadm:
+                subprocess.run(["doveadm", "-c", str(self.conf), "stop"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        self.proc = None
+        if str(self.base_dir).startswith("/tmp/imapgate-dovecot-"):
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    # -- mail ---------------------------------------------------------------------------------
+    def deliver(self, user: str, message: bytes, mailbox: str = "INBOX") -> None:
+        """Store `message` in the user's mailbox with `doveadm save` (Dovecot must be running)."""
+        _run(["doveadm", "-c", str(self.conf), "save", "-u", user, "-m", mailbox], input=message)
+
+    def session_pids(self, user: Optional[str] = None) -> List[int]:
+        """Pids of the `imap` processes (one per logged-in session), optionally for one user."""
+        pids = []
+        if self.proc is None:
+            return pids
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid != self.proc.pid:
+                continue
+            cmd = _proc_cmdline(int(d.name))
+            title = cmd.strip().split(" ", 1)[0]
+            if title == "dovecot/imap" or title.endswith("/imap"):
+                if user is None or user in cmd:
+                    pids.append(int(d.name))
+        return pids
+
+
+# --------------------------------------------------------------------------------------------
+# imapgate
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_LIMITS = {
+    "max_command_line": "8KiB", "max_literal": "8KiB", "max_preauth_bytes": "64KiB",
+    "max_bad_commands": 10, "max_auth_attempts": 3, "relay_high_watermark": "256KiB",
+    "relay_low_watermark": "64KiB", "backend_max_line": "64KiB",
+}
+DEFAULT_TIMEOUTS = {
+    "preauth": "60s", "tls_handshake": "10s", "idle": "30m", "backend_connect": "5s",
+    "backend_login": "15s", "shutdown_grace": "10s",
+}
+
+
+def _flow(d: Dict) -> str:
+    return "{ " + ", ".join(f"{k}: {v}" for k, v in d.items()) + " }"
+
+
+def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optional[int] = None,
+                  starttls_port: Optional[int] = None, admin_port: Optional[int] = None,
+                  backend_security: str = "plaintext", backend_extra: Optional[Dict] = None,
+                  limits: Optional[Dict] = None, timeouts: Optional[Dict] = None,
+                  workers: int = 2, log_level: str = "info") -> str:
+    """The text of an imapgate YAML config with the schema's exact keys."""
+    out = [f"workers: {workers}", f"log_level: {log_level}", "listeners:"]
+    tls = _flow({"certificate": cert, "key": key})
+    if implicit_port:
+        out += ["  - name: imaps", f"    address: {LOOPBACK}:{implicit_port}",
+                "    mode: implicit", f"    tls: {tls}"]
+    if starttls_port:
+        out += ["  - name: imap", f"    address: {LOOPBACK}:{starttls_port}",
+                "    mode: starttls", f"    tls: {tls}"]
+    backend = {"name": "default", "address": f"{LOOPBACK}:{backend_port}", "security": backend_security}
+    backend.update(backend_extra or {})
+    out.append(f"backend: {_flow(backend)}")
+    lim = dict(DEFAULT_LIMITS)
+    lim.update(limits or {})
+    out.append(f"limits: {_flow(lim)}")
+    tmo = dict(DEFAULT_TIMEOUTS)
+    tmo.update(timeouts or {})
+    out.append(f"timeouts: {_flow(tmo)}")
+    if admin_port:
+        out.append(f"admin: {_flow({'address': f'{LOOPBACK}:{admin_port}'})}")
+    return "\n".join(out) + "\n"
+
+
+class ImapGate:
+    """An imapgate process: `BIN -c CONFIG`, stderr captured to a file."""
+
+    def __init__(self, binary, config, stderr_path, ports: Iterable[int] = (), env=None):
+        self.binary = str(binary)
+        self.config = str(config)
+        self.stderr_path = Path(stderr_path)
+        self.ports = [p for p in ports if p]
+        self.env = env
+        self.proc: Optional[subprocess.Popen] = None
+        self.returncode: Optional[int] = None
+
+    def start(self, timeout: float = 20.0, new_session: bool = True) -> "ImapGate":
+        err = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "-c", self.config], stdin=subprocess.DEVNULL,
+                                     stdout=err, stderr=err, env=self.env,
+                                     start_new_session=new_session)
+        err.close()
+        try:
+            for p in self.ports:
+                wait_for_port(p, timeout=timeout, proc=self.proc)
+        except BaseException as e:
+            self.stop(timeout=5)
+            raise RuntimeError(f"imapgate did not start: {e}\n--- stderr ---\n{self.stderr()[-4000:]}") from e
+        return self
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> Optional[int]:
+        """Send `sig`, wait; SIGKILL after `timeout`. Returns the exit code (negative = signal)."""
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.returncode = self.proc.returncode
+        self.proc = None
+        return self.returncode
+
+
+# --------------------------------------------------------------------------------------------
+# The demo (scripts/demo)
+# --------------------------------------------------------------------------------------------
+
+DEMO_USERS = {"alice@demo.test": "alice-password", "bob@demo.test": "bob-password"}
+DEMO_BACKEND_PORT = 11143
+DEMO_IMPLICIT_PORT = 10993
+DEMO_STARTTLS_PORT = 10143
+DEMO_ADMIN_PORT = 9464
+
+
+def _demo_messages(user: str) -> List[bytes]:
+    name = user.split("@")[0].capitalize()
+    return [
+        make_message(f"Welcome to imapgate, {name}",
+                     "This message came through a real Dovecot behind imapgate.", to=user),
+        make_message("Lunch on Friday?", "Are we still on for Friday at noon?\n-- Carol", to=user),
+        make_message("Quarterly report", "The numbers look good.\nSee you at the review.", to=user),
+    ]
+
+
+def run_demo(repo: Path, binary: Path) -> int:
+    demo = repo / ".demo"
+    demo.mkdir(exist_ok=True)
+    tls = make_ca_and_server_cert(demo / "tls")
+    print(f"[demo] TLS: CA {tls['ca'].relative_to(repo)}, server cert {tls['cert'].relative_to(repo)}")
+
+    # Stop leftovers of an earlier run (killed hard) before taking the ports.
+    pidfile = demo / "imapgate.pid"
+    if pidfile.exists():
+        try:
+            pid = int(pidfile.read_text().strip())
+            if _pid_alive(pid) and "imapgate" in _proc_cmdline(pid):
+                print(f"[demo] stopping a stale imapgate (pid {pid})")
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    if not _pid_alive(pid):
+                        break
+                    time.sleep(0.1)
+                if _pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+        except (ValueError, OSError):
+            pass
+        pidfile.unlink(missing_ok=True)
+
+    dove = Dovecot(demo / "dovecot", port=DEMO_BACKEND_PORT, instance_name="imapgate-demo",
+                   users=DEMO_USERS)
+    dove._prepare()
+    dove.cleanup_stale()
+    for port in (DEMO_BACKEND_PORT, DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT):
+        if port_accepts(port):
+            print(f"[demo] 127.0.0.1:{port} is already in use (another demo running?)", file=sys.stderr)
+            return 1
+
+    conf = repo / "conf" / "imapgate.yaml"
+    if not conf.exists():
+        conf = demo / "imapgate.yaml"
+        print(f"[demo] warning: conf/imapgate.yaml is missing; using a generated {conf.relative_to(repo)}")
+        conf.write_text(imapgate_yaml(str(tls["cert"]), str(tls["key"]), DEMO_BACKEND_PORT,
+                                      DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
+    check = subprocess.run([str(binary), "-t", "-c", str(conf)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    if check.returncode != 0:
+        print(f"[demo] {conf} does not check:\n{check.stdout.decode(errors='replace')}", file=sys.stderr)
+        return 1
+
+    gate: Optional[ImapGate] = None
+    stopping = {"flag": False}
+
+    def on_signal(signum, frame):
+        stopping["flag"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        print(f"[demo] starting Dovecot on 127.0.0.1:{DEMO_BACKEND_PORT} (state in .demo/dovecot/)")
+        dove.start()
+        for user in DEMO_USERS:
+            inbox = dove.home_dir / user / "Maildir"
+            have = len(list((inbox / "cur").glob("*"))) + len(list((inbox / "new").glob("*"))) \
+                if inbox.exists() else 0
+            if have < 3:
+                for msg in _demo_messages(user)[have:]:
+                    dove.deliver(user, msg)
+        log = demo / "imapgate.log"
+        print(f"[demo] starting imapgate: {binary.relative_to(repo) if binary.is_relative_to(repo) else binary}"
+              f" -c {conf.relative_to(repo)} (stderr also in .demo/imapgate.log)")
+        gate = ImapGate(binary, conf, log, ports=(DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
+        gate.start()
+        pidfile.write_text(f"{gate.pid}\n")
+        ca = tls["ca"].relative_to(repo)
+        print(f"""
+imapgate demo is running. Users: alice@demo.test / alice-password, bob@demo.test / bob-password
+
+  Fetch a message over implicit TLS (port {DEMO_IMPLICIT_PORT}):
+    curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX;UID=1' -u alice@demo.test:alice-password
+
+  Talk IMAP by hand over STARTTLS (port {DEMO_STARTTLS_PORT}), then type: a LOGIN alice@demo.test alice-password
+    openssl s_client -starttls imap -connect 127.0.0.1:{DEMO_STARTTLS_PORT} -CAfile {ca}
+
+  Metrics and health:
+    curl http://127.0.0.1:{DEMO_ADMIN_PORT}/metrics
+    curl http://127.0.0.1:{DEMO_ADMIN_PORT}/healthz
+
+Press Ctrl-C to stop. imapgate's log follows:
+""", flush=True)
+        # Follow imapgate's log until it exits or we are told to stop.
+        with open(log, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            while True:
+                chunk = f.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                if not gate.running():
+                    print(f"[demo] imapgate exited with {gate.proc.returncode}", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        print("\n[demo] stopping ...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if gate is not None:
+            rc = gate.stop(signal.SIGTERM, timeout=20)
+            print(f"[demo] imapgate stopped (exit {rc})")
+        pidfile.unlink(missing_ok=True)
+        dove.stop()
+        print("[demo] Dovecot stopped")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="run the demo stack in the foreground")
+    here = Path(__file__).resolve().parents[2]
+    d.add_argument("--repo", type=Path, default=here)
+    d.add_argument("--binary", type=Path, default=None)
+    c = sub.add_parser("certs", help="create a CA and server certificate in DIR")
+    c.add_argument("dir", type=Path)
+    args = ap.parse_args(argv)
+    if args.cmd == "demo":
+        repo = args.repo.resolve()
+        binary = (args.binary or repo / "build" / "imapgate").resolve()
+        if not binary.exists():
+            print(f"[demo] {binary} does not exist; build first", file=sys.stderr)
+            return 1
+        return run_demo(repo, binary)
+    if args.cmd == "certs":
+        for k, v in make_ca_and_server_cert(args.dir).items():
+            print(f"{k}: {v}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The command line: --version, -t on a good and on a bad config."""
+
+import re
+import tempfile
+import unittest
+from pathlib import Path
+
+from harness import ds, imapgate_bin, run_cmd
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = str(imapgate_bin())
+        cls.tmpdir = tempfile.TemporaryDirectory(prefix="imapgate-it-cli-")
+        cls.tmp = Path(cls.tmpdir.name)
+        cls.tls = ds.make_ca_and_server_cert(cls.tmp / "tls")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmpdir.cleanup()
+
+    def good_config(self) -> str:
+        return ds.imapgate_yaml(str(self.tls["cert"]), str(self.tls["key"]), backend_port=ds.free_port(),
+                                implicit_port=ds.free_port(), starttls_port=ds.free_port(),
+                                admin_port=ds.free_port())
+
+    def test_version_prints_name_and_version(self):
+        r = run_cmd([self.binary, "--version"])
+        self.assertEqual(r.returncode, 0, r)
+        out = (r.stdout + r.stderr).decode()
+        self.assertRegex(out, r"(?m)^imapgate 0\.1\.0$")
+
+    def test_check_good_config_exits_0(self):
+        cfg = self.tmp / "good.yaml"
+        cfg.write_text(self.good_config())
+        r = run_cmd([self.binary, "-t", "-c", str(cfg)])
+        self.assertEqual(r.returncode, 0, f"stdout={r.stdout!r} stderr={r.stderr!r}")
+
+    def test_check_bad_value_reports_file_line_col_and_exits_1(self):
+        lines = self.good_config().splitlines()
+        # Break the mode of the first listener: 'mode: implicit' -> 'mode: sometimes'.
+        idx = next(i for i, l in enumerate(lines) if l.strip().startswith("mode:"))
+        lines[idx] = lines[idx].replace("implicit", "sometimes")
+        cfg = self.tmp / "bad-mode.yaml"
+        cfg.write_text("\n".join(lines) + "\n")
+        r = run_cmd([self.binary, "-t", "-c", str(cfg)])
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 1, out)
+        m = re.search(re.escape(str(cfg)) + r":(\d+):(\d+): \S", out)
+        self.assertIsNotNone(m, f"no '{cfg}:LINE:COL: message' line in {out!r}")
+        self.assertEqual(int(m.group(1)), idx + 1, f"wrong line number in {out!r}")
+
+    def test_check_unknown_key_reports_file_line_col_and_exits_1(self):
+        lines = self.good_config().splitlines()
+        lines.insert(1, "wrokers: 4")
+        cfg = self.tmp / "bad-key.yaml"
+        cfg.write_text("\n".join(lines) + "\n")
+        r = run_cmd([self.binary, "-t", "-c", str(cfg)])
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 1, out)
+        self.assertRegex(out, re.escape(str(cfg)) + r":2:\d+: \S")
+
+    def test_check_yaml_syntax_error_exits_1(self):
+        cfg = self.tmp / "syntax.yaml"
+        cfg.write_text("workers: 2\nlisteners: [\n  - name: x\n")
+        r = run_cmd([self.binary, "-t", "-c", str(cfg)])
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 1, out)
+        self.assertRegex(out, re.escape(str(cfg)) + r":\d+:\d+: \S")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,169 @@
+// Tests for admin::AdminServer over real sockets: routes, status codes and the request bounds of
+// the underlying net::HttpServer.
+
+#include "admin/admin_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "net/event_loop.h"
+#include "stats/metrics.h"
+#include "test_http_client.h"
+
+namespace imapgate::admin {
+namespace {
+
+using ::imapgate::testing::LoopThread;
+using ::imapgate::testing::RawHttpReply;
+using ::imapgate::testing::Request;
+using ::imapgate::testing::SendRaw;
+
+class AdminServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(net::InitEventThreading().ok());
+    auto loop = net::EventLoop::Create();
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(loop.value());
+    metrics_ = stats::Metrics::Create({"imap"}, "dovecot", "9.8.7");
+    ASSERT_NE(metrics_, nullptr);
+    auto admin = AdminServer::Create(loop_.get(), "127.0.0.1", 0, metrics_.get(),
+                                     [this] { return healthy_.load(); });
+    ASSERT_TRUE(admin.ok()) << admin.status().message();
+    admin_ = std::move(admin.value());
+    ASSERT_NE(admin_->bound_port(), 0);
+    loop_thread_ = std::make_unique<LoopThread>(loop_.get());
+  }
+  void TearDown() override {
+    loop_thread_.reset();  // stops and joins the loop before the server goes away
+    admin_.reset();
+  }
+
+  uint16_t port() const { return admin_->bound_port(); }
+
+  std::atomic<bool> healthy_{true};
+  std::unique_ptr<net::EventLoop> loop_;
+  stats::MetricsPtr metrics_;
+  AdminServerPtr admin_;
+  std::unique_ptr<LoopThread> loop_thread_;
+};
+
+TEST_F(AdminServerTest, MetricsServesTheExposition) {
+  metrics_->ConnectionAccepted(0);
+  RawHttpReply r = Request(port(), "GET", "/metrics");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_NE(r.head.find("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+            std::string::npos)
+      << r.head;
+  EXPECT_NE(r.body.find("imapgate_build_info{version=\"9.8.7\"} 1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("imapgate_connections_accepted_total{listener=\"imap\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(r.body, metrics_->Serialize());
+}
+
+TEST_F(AdminServerTest, MetricsIgnoresQueryString) {
+  RawHttpReply r = Request(port(), "GET", "/metrics?name[]=imapgate_up");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_NE(r.body.find("imapgate_up 1"), std::string::npos);
+}
+
+TEST_F(AdminServerTest, HeadHasNoBody) {
+  RawHttpReply r = Request(port(), "HEAD", "/metrics");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_NE(r.head.find("Content-Length: " + std::to_string(metrics_->Serialize().size())),
+            std::string::npos)
+      << r.head;
+  EXPECT_TRUE(r.body.empty()) << r.body;
+}
+
+TEST_F(AdminServerTest, HealthzFollowsIsHealthy) {
+  RawHttpReply ok = Request(port(), "GET", "/healthz");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "ok\n");
+  healthy_ = false;
+  RawHttpReply draining = Request(port(), "GET", "/healthz");
+  EXPECT_EQ(draining.status, 503);
+  EXPECT_EQ(draining.body, "draining\n");
+}
+
+TEST_F(AdminServerTest, UnknownPathIs404) {
+  EXPECT_EQ(Request(port(), "GET", "/").status, 404);
+  EXPECT_EQ(Request(port(), "GET", "/metrics/").status, 404);
+  EXPECT_EQ(Request(port(), "GET", "/Metrics").status, 404);
+}
+
+TEST_F(AdminServerTest, OtherMethodsAre405WithAllow) {
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"}) {
+    RawHttpReply r = Request(port(), method, "/metrics");
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_NE(r.head.find("Allow: GET, HEAD"), std::string::npos) << method << r.head;
+  }
+  healthy_ = false;
+  EXPECT_EQ(Request(port(), "POST", "/healthz").status, 405);
+}
+
+TEST_F(AdminServerTest, RequestBodyIsRefused) {
+  RawHttpReply r = SendRaw(port(),
+                           "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                           "Connection: close\r\n\r\nhello");
+  EXPECT_GE(r.status, 400) << r.head;
+  EXPECT_LT(r.status, 500) << r.head;
+}
+
+TEST_F(AdminServerTest, OversizedHeadersAre4xx) {
+  const std::string big(10 * 1024, 'a');
+  RawHttpReply r = SendRaw(port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + big +
+                                       "\r\nConnection: close\r\n\r\n");
+  EXPECT_GE(r.status, 400) << r.head;
+  EXPECT_LT(r.status, 500) << r.head;
+  EXPECT_EQ(r.body.find("imapgate_"), std::string::npos);
+}
+
+TEST_F(AdminServerTest, OversizedRequestLineIs4xx) {
+  RawHttpReply r = Request(port(), "GET", "/metrics?" + std::string(10 * 1024, 'q'));
+  EXPECT_GE(r.status, 400) << r.head;
+  EXPECT_LT(r.status, 500) << r.head;
+}
+
+TEST_F(AdminServerTest, GarbageRequestIs400OrClosed) {
+  RawHttpReply r = SendRaw(port(), "\x16\x03\x01\x02\x00 hello\r\n\r\n");
+  EXPECT_TRUE(r.status == 0 || r.status == 400) << r.head;
+}
+
+TEST_F(AdminServerTest, KeepAliveServesSeveralRequests) {
+  RawHttpReply r = SendRaw(port(),
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                           /*half_close=*/false);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("ok\nHTTP/1.1 200"), std::string::npos) << r.body;
+}
+
+TEST(AdminServerCreateTest, NullMetricsIsInvalid) {
+  ASSERT_TRUE(net::InitEventThreading().ok());
+  auto loop = net::EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  auto admin = AdminServer::Create(loop->get(), "127.0.0.1", 0, nullptr, [] { return true; });
+  ASSERT_FALSE(admin.ok());
+  EXPECT_EQ(admin.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(AdminServerCreateTest, PortInUseIsUnavailable) {
+  ASSERT_TRUE(net::InitEventThreading().ok());
+  auto loop = net::EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  stats::MetricsPtr metrics = stats::Metrics::Create({}, "b", "0");
+  auto first = AdminServer::Create(loop->get(), "127.0.0.1", 0, metrics.get(), nullptr);
+  ASSERT_TRUE(first.ok());
+  auto second = AdminServer::Create(loop->get(), "127.0.0.1", first.value()->bound_port(),
+                                    metrics.get(), nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("127.0.0.1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imapgate::admin

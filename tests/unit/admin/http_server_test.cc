@@ -1,0 +1,99 @@
+// Tests for net::HttpServer itself: handler registration and failure containment. (Lives here
+// until tests/unit/net/ takes it; it needs only net and the test client.)
+
+#include "net/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "net/event_loop.h"
+#include "test_http_client.h"
+
+namespace imapgate::net {
+namespace {
+
+using ::imapgate::testing::LoopThread;
+using ::imapgate::testing::RawHttpReply;
+using ::imapgate::testing::Request;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitEventThreading().ok());
+    auto loop = EventLoop::Create();
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(loop.value());
+    auto server = HttpServer::Create(loop_.get(), "127.0.0.1", 0);
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    server_ = std::move(server.value());
+  }
+  void TearDown() override {
+    loop_thread_.reset();
+    server_.reset();
+  }
+  void Start() { loop_thread_ = std::make_unique<LoopThread>(loop_.get()); }
+
+  std::unique_ptr<EventLoop> loop_;
+  HttpServerPtr server_;
+  std::unique_ptr<LoopThread> loop_thread_;
+};
+
+TEST_F(HttpServerTest, ServesStatusTypeAndBody) {
+  server_->Handle("/x", [] { return HttpResponse{418, "application/json", "{}"}; });
+  Start();
+  RawHttpReply r = Request(server_->bound_port(), "GET", "/x");
+  EXPECT_EQ(r.status, 418);
+  EXPECT_NE(r.head.find("Content-Type: application/json"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("Content-Length: 2"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("X-Content-Type-Options: nosniff"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("Cache-Control: no-store"), std::string::npos) << r.head;
+  EXPECT_EQ(r.body, "{}");
+}
+
+TEST_F(HttpServerTest, LaterHandleReplacesEarlier) {
+  server_->Handle("/x", [] { return HttpResponse{200, "text/plain", "one"}; });
+  server_->Handle("/x", [] { return HttpResponse{200, "text/plain", "two"}; });
+  Start();
+  EXPECT_EQ(Request(server_->bound_port(), "GET", "/x").body, "two");
+}
+
+TEST_F(HttpServerTest, HandlerCanBeAddedOnTheLoopThread) {
+  Start();
+  EXPECT_EQ(Request(server_->bound_port(), "GET", "/late").status, 404);
+  loop_thread_->RunOnLoop([this] {
+    server_->Handle("/late", [] { return HttpResponse{200, "text/plain", "hi"}; });
+  });
+  EXPECT_EQ(Request(server_->bound_port(), "GET", "/late").body, "hi");
+}
+
+TEST_F(HttpServerTest, ThrowingHandlerIs500AndServerSurvives) {
+  server_->Handle("/boom", []() -> HttpResponse { throw std::runtime_error("boom"); });
+  server_->Handle("/ok", [] { return HttpResponse{200, "text/plain", "fine"}; });
+  Start();
+  RawHttpReply r = Request(server_->bound_port(), "GET", "/boom");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body.find("boom"), std::string::npos);  // no internals leak to the client
+  EXPECT_EQ(Request(server_->bound_port(), "GET", "/ok").body, "fine");
+}
+
+TEST_F(HttpServerTest, NoContentHasNoBody) {
+  server_->Handle("/empty", [] { return HttpResponse{204, "text/plain", "dropped"}; });
+  Start();
+  RawHttpReply r = Request(server_->bound_port(), "GET", "/empty");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST(HttpServerCreateTest, UnresolvableHostFails) {
+  ASSERT_TRUE(InitEventThreading().ok());
+  auto loop = EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  auto server = HttpServer::Create(loop->get(), "256.0.0.1", 0);
+  EXPECT_FALSE(server.ok());
+}
+
+}  // namespace
+}  // namespace imapgate::net
