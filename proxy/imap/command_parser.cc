@@ -11,6 +11,8 @@
 // no trailing space. No lenience was needed for the pre-auth command set.
 #include "imap/command_parser.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 

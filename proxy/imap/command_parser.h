@@ -49,15 +49,15 @@ struct Command {
 };
 
 enum class ParseEvent {
-  kNeedMore,            // feed more bytes; nothing else to do
-  kContinuationNeeded,  // a synchronizing literal was announced and is within bounds: the caller
-                        // sends "+ Ready for literal data" and then feeds the payload
-  kCommand,             // TakeCommand() returns a complete command
-  kSaslResponse,        // (after ExpectSaslResponse) TakeSaslResponse() returns the line
-  kBad,                 // the unit was consumed and is invalid: send "<tag> BAD <message>"
-                        // (tag "*" when none was parsed); parsing can continue
-  kFatal,               // framing cannot continue (line or literal over its bound, bad literal
-                        // marker): send BAD with the message, then BYE and close. Sticky.
+  kNeedMore,             // feed more bytes; nothing else to do
+  kContinuationNeeded,   // a synchronizing literal was announced and is within bounds: the caller
+                         // sends "+ Ready for literal data" and then feeds the payload
+  kCommand,              // TakeCommand() returns a complete command
+  kSaslResponse,         // (after ExpectSaslResponse) TakeSaslResponse() returns the line
+  kBad,                  // the unit was consumed and is invalid: send "<tag> BAD <message>"
+                         // (tag "*" when none was parsed); parsing can continue
+  kFatal,                // framing cannot continue (line or literal over its bound, bad literal
+                         // marker): send BAD with the message, then BYE and close. Sticky.
 };
 
 // Describes the last kBad or kFatal event. Messages are fixed texts, never client bytes.

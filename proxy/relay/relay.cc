@@ -113,7 +113,7 @@ void Relay::OnIo(net::IoWatcher* watcher, bool readable, bool writable) {
   }
   if (b2c_.dst_shut) {
     // The backend ended its stream and all of it reached the client: nobody is left to answer.
-    Finish(c2b_.src_eof ? RelayEnd::kClosed : RelayEnd::kBackendClosed);
+    Finish(backend_lost_ ? RelayEnd::kBackendClosed : RelayEnd::kClosed);
     return;
   }
   UpdateInterest();
@@ -144,9 +144,9 @@ bool Relay::Pump(Pipe& p) {
     }
     if (p.src_eof) {
       if (p.queue.empty() && !p.dst_shut) {
-        if (p.is_backend_to_client && !c2b_.src_eof && !backend_said_bye_) {
+        if (p.is_backend_to_client && !c2b_.src_eof && !backend_said_bye_ && !backend_lost_) {
           // The backend vanished mid-session: tell the client in IMAP terms before closing.
-          backend_said_bye_ = true;
+          backend_lost_ = true;
           p.queue.Append(kBackendLost, sizeof kBackendLost - 1);
           continue;
         }

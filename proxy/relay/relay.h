@@ -32,6 +32,8 @@ struct RelayOptions {
 };
 
 // How a relayed session ended.
+// kClosed: an orderly end (LOGOUT, or the client closed). kBackendClosed: the backend went away
+// without BYE mid-session, and the client was sent "* BYE Backend connection lost".
 enum class RelayEnd { kClosed, kClientError, kBackendClosed, kBackendError, kIdleTimeout, kShutdown };
 const char* RelayEndName(RelayEnd end);
 
@@ -115,7 +117,8 @@ class Relay final : public net::IoHandler {
   Pipe b2c_;
   net::TimerPtr idle_timer_;
   std::chrono::steady_clock::time_point last_activity_;
-  bool backend_said_bye_ = false;
+  bool backend_said_bye_ = false;  // the backend's last chunk carried "* BYE" (logout, shutdown)
+  bool backend_lost_ = false;      // the backend ended without BYE; the client got ours
   bool finished_ = false;
 };
 

@@ -284,6 +284,7 @@ bool BackendLogin::HandleLine(std::string_view raw) {
         return false;
       }
       if (line.code == "CAPABILITY") {
+        capabilities_ = line.code_args;
         Succeed();
         return false;
       }
