@@ -13,8 +13,8 @@ constexpr std::chrono::milliseconds kCloseGrace{5000};
 constexpr size_t kMaxSaslPlainBytes = 3 * 1024 + 2;
 
 FrontendEnd EndForFatal(const std::string& message) {
-  if (message.find("too long") != std::string::npos) return FrontendEnd::kLineTooLong;
-  if (message.find("iteral") != std::string::npos) return FrontendEnd::kLiteralTooLarge;
+  if (message == "Command line too long") return FrontendEnd::kLineTooLong;
+  if (message == "Literal too large") return FrontendEnd::kLiteralTooLarge;
   return FrontendEnd::kProtocolError;
 }
 

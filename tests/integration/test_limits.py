@@ -16,7 +16,8 @@ class DefaultLimitsTest(GateTestCase):
         c = self.implicit()
         c.greeting()
         pairs = " ".join(f'"k{i}" "{"v" * 1000}"' for i in range(7))
-        line = f'a ID ({pairs} "k7" "{"w" * 700}")'
+        head = f'a ID ({pairs} "k7" "'
+        line = head + "w" * (8000 - len(head) - 2) + '")'
         self.assertGreaterEqual(len(line), 7900)
         self.assertLessEqual(len(line) + 2, 8192)
         c.send(line.encode() + b"\r\n")
@@ -160,8 +161,9 @@ class TimeoutsTest(GateTestCase):
     TIMEOUTS = {"preauth": "2s", "tls_handshake": "2s"}
 
     def test_preauth_timeout_bye(self):
-        for c in (self.implicit(), self.plain()):
-            with self.subTest(tls=c.sock.__class__.__name__):
+        for connect in (self.implicit, self.plain):
+            with self.subTest(listener=connect.__name__):
+                c = connect()
                 c.greeting()
                 t0 = time.monotonic()
                 data = self.assert_bye_and_close(c, timeout=8, what="pre-auth timeout 2s")
