@@ -102,7 +102,8 @@ void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
     Flush();
     if (state_ == State::kDone) return;
   }
-  if (readable && (state_ == State::kReading || state_ == State::kAwaitingSasl)) {
+  if ((readable || (writable && read_wants_write_)) &&
+      (state_ == State::kReading || state_ == State::kAwaitingSasl)) {
     ReadAndProcess();
     if (state_ == State::kDone) return;
   }
@@ -153,11 +154,11 @@ void ClientFrontend::DoHandshake() {
 void ClientFrontend::ReadAndProcess() {
   // Read once per readiness event (level-triggered), plus whatever TLS has already decrypted.
   for (int round = 0; round < 8; ++round) {
+    read_wants_write_ = false;
     net::IoResult r = transport_->Read(scratch_, scratch_size_);
     if (r.status == net::IoStatus::kWantRead) return;
     if (r.status == net::IoStatus::kWantWrite) {
-      want_read_on_write_ = false;
-      watcher_->WantWrite(true);
+      read_wants_write_ = true;  // TLS must write before it can read: retry on writability
       return;
     }
     if (r.status != net::IoStatus::kOk) {
@@ -405,6 +406,7 @@ void ClientFrontend::UpgradeToTls() {
   auth_failures_ = 0;
   starttls_done_ = true;
   want_read_on_write_ = false;
+  read_wants_write_ = false;
   state_ = State::kHandshake;
   timer_->Arm(options_.tls_handshake_timeout);
   DoHandshake();
@@ -472,8 +474,8 @@ void ClientFrontend::UpdateInterest() {
   if (state_ == State::kDone || state_ == State::kHandshake) return;
   bool reading = state_ == State::kReading || state_ == State::kAwaitingSasl;
   bool pending = !output_.empty();
-  watcher_->WantRead(reading || (pending && want_read_on_write_));
-  watcher_->WantWrite(pending && !want_read_on_write_);
+  watcher_->WantRead((reading && !read_wants_write_) || (pending && want_read_on_write_));
+  watcher_->WantWrite((pending && !want_read_on_write_) || (reading && read_wants_write_));
 }
 
 }  // namespace imapgate::frontend

@@ -152,7 +152,8 @@ class ClientFrontend final : public net::IoHandler {
   net::TimerPtr timer_;
   imap::CommandParser parser_;
   std::string output_;
-  bool want_read_on_write_ = false;
+  bool want_read_on_write_ = false;  // the last TLS write returned WANT_READ
+  bool read_wants_write_ = false;    // the last TLS read returned WANT_WRITE
   FrontendEnd end_ = FrontendEnd::kClientClosed;
 
   bool starttls_done_ = false;

@@ -3,6 +3,8 @@
 // AsciiUpper.
 #pragma once
 
+#include "common/utf8.h"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -16,10 +18,8 @@ bool IsAstringChar(unsigned char c);
 // A tag character: ASTRING-CHAR except '+'.
 bool IsTagChar(unsigned char c);
 
-// Length of the well-formed UTF-8 sequence starting at s[i] (1 for ASCII), or 0 when the bytes
-// there are not well-formed UTF-8 (overlong forms, surrogates, > U+10FFFF, truncation).
-size_t Utf8SequenceLength(std::string_view s, size_t i);
-bool IsValidUtf8(std::string_view s);
+using ::imapgate::IsValidUtf8;         // from common/utf8.h
+using ::imapgate::Utf8SequenceLength;  // from common/utf8.h
 
 std::string AsciiUpper(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

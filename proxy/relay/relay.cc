@@ -11,6 +11,9 @@ namespace {
 constexpr int kMaxRoundsPerEvent = 16;
 // How far back from the end of a backend chunk to look for "* BYE".
 constexpr size_t kByeScanBytes = 128;
+// An untagged BYE at the start of a line.
+constexpr char kByePattern[] = "\n* BYE ";
+constexpr size_t kByePatternLength = sizeof kByePattern - 1;
 constexpr char kBackendLost[] = "* BYE Backend connection lost\r\n";
 
 }  // namespace
@@ -93,10 +96,30 @@ Relay::~Relay() {
   if (backend_.watcher) backend_.watcher->set_handler(nullptr);
 }
 
+void Relay::ScanForBye(const char* data, size_t n) {
+  // Matches "\n* BYE " across chunk boundaries, looking only at the tail of each chunk so the
+  // cost per read is constant. Bytes skipped reset the match (to "after a newline" if the last
+  // skipped byte was one). A BYE inside a literal's content can still be mistaken for one.
+  size_t from = n > kByeScanBytes ? n - kByeScanBytes : 0;
+  if (from > 0) bye_match_ = data[from - 1] == '\n' ? 1 : 0;
+  for (size_t i = from; i < n && !backend_said_bye_; ++i) {
+    char c = data[i];
+    if (c == kByePattern[bye_match_]) {
+      if (++bye_match_ == kByePatternLength) backend_said_bye_ = true;
+    } else {
+      bye_match_ = c == '\n' ? 1 : 0;
+    }
+  }
+}
+
+bool Relay::holds_buffers() const { return c2b_.queue.holds_memory() || b2c_.queue.holds_memory(); }
+
 void Relay::Start() {
   last_activity_ = time_->MonotonicNow();
   idle_timer_->Arm(options_.idle_timeout);
   if (!Pump(b2c_) || !Pump(c2b_)) return;
+  // If the backend was already gone, finish from a loop callback (never inside Start()).
+  if (b2c_.dst_shut) client_.watcher->ActivateRead();
   UpdateInterest();
 }
 
@@ -165,10 +188,7 @@ bool Relay::Pump(Pipe& p) {
         p.bytes += r.bytes;
         p.src_wants_write = false;
         last_activity_ = time_->MonotonicNow();
-        if (p.is_backend_to_client) {
-          size_t scan = std::min(r.bytes, kByeScanBytes);
-          backend_said_bye_ = memmem(scratch_ + r.bytes - scan, scan, "* BYE ", 6) != nullptr;
-        }
+        if (p.is_backend_to_client) ScanForBye(scratch_, r.bytes);
         size_t written = 0;
         if (p.queue.empty()) {  // fast path: straight from the scratch buffer, no copy
           net::IoResult w = p.dst->Write(scratch_, r.bytes);

@@ -62,6 +62,8 @@ class Relay final : public net::IoHandler {
   ~Relay() override;
 
   void Start();
+  // True if either direction's queue holds memory (for tests: an idle relay holds none).
+  bool holds_buffers() const;
   // Sends "* BYE <text>" to the client (if it can go out now) and ends the relay.
   void Shutdown(const char* text);
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
@@ -75,6 +77,7 @@ class Relay final : public net::IoHandler {
     const char* data() const { return data_.get() + begin_; }
     void Append(const char* p, size_t n);
     void Consume(size_t n);
+    bool holds_memory() const { return data_ != nullptr; }
    private:
     std::unique_ptr<char[]> data_;
     size_t capacity_ = 0, begin_ = 0, end_ = 0;
@@ -104,6 +107,7 @@ class Relay final : public net::IoHandler {
   void UpdateInterest();
   void Finish(RelayEnd end);
   void OnIdleTimer();
+  void ScanForBye(const char* data, size_t n);
 
   net::EventLoop* loop_;
   RelaySide client_;
@@ -118,7 +122,8 @@ class Relay final : public net::IoHandler {
   net::TimerPtr idle_timer_;
   std::chrono::steady_clock::time_point last_activity_;
   bool backend_said_bye_ = false;  // the backend's last chunk carried "* BYE" (logout, shutdown)
-  bool backend_lost_ = false;      // the backend ended without BYE; the client got ours
+  bool backend_lost_ = false;
+  size_t bye_match_ = 1;  // bytes of "\n* BYE " matched so far; the stream starts at a line start      // the backend ended without BYE; the client got ours
   bool finished_ = false;
 };
 

@@ -66,6 +66,7 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
 
 void Session::OnBackendLogin(upstream::BackendLoginResult result) {
   DeleteSoon(std::move(login_));
+  if (finished_) return;  // the client went away (or timed out) while the login ran
   double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
   if (result.outcome != upstream::BackendOutcome::kLoggedIn) {
     bool unavailable = result.outcome == upstream::BackendOutcome::kUnavailable;

@@ -102,7 +102,7 @@ void BackendLogin::Advance(bool readable, bool writable) {
       break;
   }
   if (writable && !FlushOutput()) return;
-  if (readable && !ReadLines()) return;
+  if ((readable || (writable && read_wants_write_)) && !ReadLines()) return;
   UpdateInterest();
 }
 
@@ -148,10 +148,11 @@ void BackendLogin::DoHandshake(State next) {
 
 bool BackendLogin::ReadLines() {
   for (int round = 0; round < 16; ++round) {
+    read_wants_write_ = false;
     net::IoResult r = transport_->Read(scratch_, scratch_size_);
     if (r.status == net::IoStatus::kWantRead) return true;
     if (r.status == net::IoStatus::kWantWrite) {
-      io_wants_write_ = true;
+      read_wants_write_ = true;  // TLS must write before it can read: retry on writability
       return true;
     }
     if (r.status != net::IoStatus::kOk) {
@@ -163,6 +164,10 @@ bool BackendLogin::ReadLines() {
     for (;;) {
       size_t nl = input_.find('\n');
       if (nl == std::string::npos) break;
+      if (nl > target_.max_line_bytes) {
+        Fail(BackendOutcome::kUnavailable, "backend response line too long");
+        return false;
+      }
       std::string line = input_.substr(0, nl);
       input_.erase(0, nl + 1);
       if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -354,7 +359,8 @@ bool BackendLogin::FlushOutput() {
 void BackendLogin::UpdateInterest() {
   if (state_ == State::kDone || !watcher_) return;
   watcher_->WantRead(true);
-  watcher_->WantWrite(output_sent_ < output_.size() && io_wants_write_);
+  // Write interest: queued bytes blocked on a full socket, or a TLS read that must write first.
+  watcher_->WantWrite(io_wants_write_ || read_wants_write_);
 }
 
 void BackendLogin::Fail(BackendOutcome outcome, std::string detail) {

@@ -103,7 +103,8 @@ class BackendLogin final : public net::IoHandler {
   std::string input_;       // partial response line
   WipingBytes output_;      // may hold the credentials; wiped when freed
   size_t output_sent_ = 0;
-  bool io_wants_write_ = false;
+  bool io_wants_write_ = false;    // queued output is blocked on a full socket
+  bool read_wants_write_ = false;  // the last TLS read returned WANT_WRITE
   bool literal_plus_ = false;
   std::string capabilities_;
   BackendLoginResult result_;

@@ -11,8 +11,8 @@ import signal
 import time
 import unittest
 
-from fake_backend import FakeBackend
-from harness import ALICE, ALICE_PW, BOB, BOB_PW, GateTestCase, ds, tagged_status
+from harness import ALICE, ALICE_PW, BOB, BOB_PW, GateTestCase, ds, tagged_status  # sets sys.path
+from fake_backend import FakeBackend  # tests/fixtures
 
 
 class UnavailableMixin:

@@ -3,6 +3,7 @@ PRIVACYREQUIRED before TLS, no PREAUTH, no STARTTLS after TLS."""
 
 import base64
 import socket
+import ssl
 import time
 import unittest
 
@@ -108,6 +109,36 @@ class StarttlsSecurityTest(GateTestCase):
         self.assertTrue(closed, data)
         self.assertRegex(data, rb"(^|\r\n)\* BYE", data)
         self.assertNotRegex(data, rb"(^|\r\n)b ", data)
+
+    # -- ALPN (ALPACA), with the ssl module --------------------------------------------------------
+    def test_alpn_foreign_protocol_refused(self):
+        for alpn in (["http/1.1"], ["h2", "http/1.1"], ["smtp"]):
+            with self.subTest(alpn=alpn):
+                with self.assertRaises(ssl.SSLError) as cm:
+                    c = self.implicit(ctx=self.client_ctx(alpn))
+                    c.greeting()
+                self.assertRegex(str(cm.exception).upper(), r"NO.APPLICATION.PROTOCOL")
+                # The same on the STARTTLS listener, after a STARTTLS OK.
+                c = self.plain()
+                c.greeting()
+                lines = c.command("a", "STARTTLS")
+                self.assertEqual(tagged_status(lines, "a"), b"OK", lines)
+                with self.assertRaises(ssl.SSLError) as cm:
+                    c.upgrade(self.client_ctx(alpn))
+                    c.command("b", "NOOP")
+                self.assertRegex(str(cm.exception).upper(), r"NO.APPLICATION.PROTOCOL")
+
+    def test_alpn_imap_selected(self):
+        c = self.implicit(ctx=self.client_ctx(["imap"]))
+        self.assertEqual(c.sock.selected_alpn_protocol(), "imap")
+        self.assertTrue(c.greeting().startswith(b"* OK"))
+        c = self.implicit(ctx=self.client_ctx(["http/1.1", "imap"]))
+        self.assertEqual(c.sock.selected_alpn_protocol(), "imap")
+
+    def test_no_alpn_accepted(self):
+        c = self.implicit()
+        self.assertIsNone(c.sock.selected_alpn_protocol())
+        self.assertTrue(c.greeting().startswith(b"* OK"))
 
     # -- after TLS --------------------------------------------------------------------------------
     def test_starttls_refused_inside_tls(self):

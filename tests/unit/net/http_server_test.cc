@@ -1,5 +1,5 @@
-// Tests for net::HttpServer itself: handler registration and failure containment. (Lives here
-// until tests/unit/net/ takes it; it needs only net and the test client.)
+// Tests for net::HttpServer itself: handler registration and failure containment. The blocking
+// HTTP client and the loop thread are shared with the admin tests.
 
 #include "net/http_server.h"
 
@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "../admin/test_http_client.h"
 #include "net/event_loop.h"
-#include "test_http_client.h"
 
 namespace imapgate::net {
 namespace {

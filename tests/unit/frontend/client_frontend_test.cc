@@ -1,0 +1,472 @@
+// Tests for frontend::ClientFrontend, the pre-auth state machine: greeting and capabilities by
+// phase, the pre-auth commands, the security transitions (LOGIN refused before TLS, STARTTLS
+// injection, the upgrade and its state reset), every bound (error budget, line, literal, byte
+// budget, timeouts) and the login handoff (request, rejection, TakeConnection).
+//
+// See frontend_fixture.h: the test is the client on one end of a socketpair.
+
+#include "frontend/client_frontend.h"
+
+#include <sys/ioctl.h>
+
+#include <string>
+
+#include "frontend_fixture.h"
+
+namespace imapgate::frontend {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kCleartextCaps[] = "IMAP4rev1 ID LITERAL+ STARTTLS LOGINDISABLED";
+
+std::string AsString(const WipingBytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+// --- Plaintext (STARTTLS listener) -------------------------------------------------------------
+
+TEST_F(ClientFrontendTest, CleartextGreetingOffersStartTlsAndNoAuth) {
+  StartFrontend(/*implicit_tls=*/false);
+  ASSERT_TRUE(Receive("\r\n"));
+  EXPECT_EQ(received_, std::string("* OK [CAPABILITY ") + kCleartextCaps + "] imapgate ready\r\n");
+  EXPECT_FALSE(Received("AUTH="));
+  EXPECT_EQ(frontend_->TlsVersion(), "none");
+  EXPECT_EQ(delegate_.handshakes_ok, 0);
+}
+
+TEST_F(ClientFrontendTest, CapabilityBeforeTlsListsCleartextCaps) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  TakeReceived();
+  Send("c1 CAPABILITY\r\n");
+  ASSERT_TRUE(Receive("c1 OK"));
+  EXPECT_EQ(received_,
+            std::string("* CAPABILITY ") + kCleartextCaps + "\r\nc1 OK Capability completed\r\n");
+}
+
+TEST_F(ClientFrontendTest, NoopAndIdAreAnswered) {
+  StartFrontend(false);
+  Send("n1 NOOP\r\ni1 ID (\"name\" \"test-client\")\r\ni2 ID NIL\r\n");
+  ASSERT_TRUE(Receive("i2 OK"));
+  EXPECT_TRUE(Received("n1 OK NOOP completed\r\n"));
+  EXPECT_TRUE(Received("* ID (\"name\" \"imapgate\")\r\ni1 OK ID completed\r\n"));
+  EXPECT_FALSE(Received("test-client"));  // nothing of the client's ID is echoed
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+TEST_F(ClientFrontendTest, LogoutSaysByeAndEnds) {
+  StartFrontend(false);
+  Send("z LOGOUT\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kLogout);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("* BYE Logging out\r\nz OK Logout completed\r\n")) << received_;
+  EXPECT_EQ(delegate_.ended_calls, 1);
+}
+
+TEST_F(ClientFrontendTest, LoginBeforeTlsIsRefusedWithPrivacyRequired) {
+  StartFrontend(false);
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(Receive("l1 "));
+  ASSERT_TRUE(Receive("\r\n"));
+  EXPECT_TRUE(Received("l1 NO [PRIVACYREQUIRED]")) << received_;
+  PumpFor(20ms);
+  EXPECT_TRUE(delegate_.logins.empty());
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateBeforeTlsIsRefusedWithPrivacyRequired) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  TakeReceived();
+  Send("a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\na2 AUTHENTICATE PLAIN\r\n");
+  ASSERT_TRUE(Receive("a2 NO"));
+  EXPECT_TRUE(Received("a1 NO [PRIVACYREQUIRED]")) << received_;
+  EXPECT_TRUE(Received("a2 NO [PRIVACYREQUIRED]")) << received_;
+  EXPECT_FALSE(Received("+ "));  // no SASL continuation in cleartext
+  PumpFor(20ms);
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, UnknownCommandGetsBad) {
+  StartFrontend(false);
+  Send("s1 SELECT INBOX\r\n");
+  ASSERT_TRUE(Receive("s1 BAD"));
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));  // one BAD does not end the session
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+TEST_F(ClientFrontendTest, ErrorBudgetEndsSessionWithBye) {
+  options_.max_bad_commands = 3;
+  StartFrontend(false);
+  Send("b1 FOO\r\nb2 BAR\r\n");
+  ASSERT_TRUE(Receive("b2 BAD"));
+  PumpFor(10ms);
+  EXPECT_FALSE(delegate_.ended.has_value());
+  EXPECT_FALSE(Received("* BYE"));
+  Send("b3 LOGIN a b\r\n");  // LOGIN refused before TLS counts as well
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kBadCommands);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("b3 NO [PRIVACYREQUIRED]"));
+  EXPECT_TRUE(Received("* BYE Too many invalid commands\r\n")) << received_;
+}
+
+TEST_F(ClientFrontendTest, OverlongLineEndsSession) {
+  options_.parser.max_line_bytes = 64;
+  StartFrontend(false);
+  Send("t1 NOOP " + std::string(200, 'x') + "\r\nt2 NOOP\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kLineTooLong);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received(" BAD ")) << received_;
+  EXPECT_TRUE(Received("* BYE ")) << received_;
+  EXPECT_FALSE(Received("t2 OK"));
+}
+
+TEST_F(ClientFrontendTest, OversizedLiteralEndsSessionAndPayloadIsNeverACommand) {
+  options_.parser.max_literal_bytes = 16;
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  // The "payload" is a command: if it were parsed, the client would get a LOGOUT answer.
+  Send("l2 LOGIN {100+}\r\nx LOGOUT\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kLiteralTooLarge);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("l2 BAD")) << received_;
+  EXPECT_TRUE(Received("* BYE ")) << received_;
+  EXPECT_FALSE(Received("x OK")) << received_;
+  EXPECT_FALSE(Received("x BAD")) << received_;
+  EXPECT_FALSE(Received("Logging out")) << received_;
+}
+
+TEST_F(ClientFrontendTest, PreauthByteBudgetEndsSession) {
+  options_.max_preauth_bytes = 100;
+  StartFrontend(false);
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "n" + std::to_string(i + 2) + " NOOP\r\n";
+  Send(many);
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kPreauthBytes);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("* BYE Too much data before login\r\n")) << received_;
+  EXPECT_FALSE(Received("n21 OK"));
+}
+
+TEST_F(ClientFrontendTest, PreauthTimeoutSaysBye) {
+  options_.preauth_timeout = 50ms;
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  EXPECT_FALSE(delegate_.ended.has_value());
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("* BYE Pre-authentication timeout\r\n")) << received_;
+}
+
+TEST_F(ClientFrontendTest, ClientEofEndsWithClientClosed) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  shutdown(peer_.get(), SHUT_WR);
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kClientClosed);
+}
+
+TEST_F(ClientFrontendTest, ShutdownSaysBye) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  frontend_->Shutdown("Server shutting down");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kShutdown);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("* BYE Server shutting down\r\n"));
+}
+
+TEST_F(ClientFrontendTest, SynchronizingLiteralGetsContinuation) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  TakeReceived();
+  Send("l1 LOGIN {5}\r\n");
+  ASSERT_TRUE(Receive("+ "));
+  EXPECT_EQ(received_.substr(0, 2), "+ ");
+  TakeReceived();
+  Send("alice {6}\r\n");
+  ASSERT_TRUE(Receive("+ "));
+  TakeReceived();
+  Send("secret\r\n");
+  ASSERT_TRUE(Receive("l1 NO [PRIVACYREQUIRED]"));  // still cleartext
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, SlowReaderReceivesEveryAnswer) {
+  // A tiny send buffer and a client that does not read: the frontend's writes return EAGAIN
+  // and it must keep the rest until the socket drains.
+  StartFrontend(false, /*sndbuf=*/4096);
+  std::string commands;
+  constexpr int kCount = 600;
+  for (int i = 0; i < kCount; ++i) commands += "t" + std::to_string(i) + " NOOP\r\n";
+  Send(commands);
+  size_t expected_bytes = 0;
+  for (int i = 0; i < kCount; ++i)
+    expected_bytes += ("t" + std::to_string(i) + " OK NOOP completed\r\n").size();
+  for (int i = 0; i < 50; ++i) PumpOnce();  // no ReadAvailable: the client is slow
+  int queued = 0;
+  ASSERT_EQ(ioctl(peer_.get(), FIONREAD, &queued), 0);
+  EXPECT_LT(static_cast<size_t>(queued), expected_bytes);  // the frontend really had to wait
+  ASSERT_TRUE(Receive("t" + std::to_string(kCount - 1) + " OK NOOP completed\r\n"));
+  size_t answers = 0;
+  for (size_t pos = 0; (pos = received_.find(" OK NOOP completed\r\n", pos)) != std::string::npos;
+       ++pos) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, static_cast<size_t>(kCount));
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+// --- STARTTLS -----------------------------------------------------------------------------------
+
+TEST_F(ClientFrontendTest, StartTlsWithPipelinedCommandIsRefused) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  Send("a STARTTLS\r\nb NOOP\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kStartTlsInjection);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("* BYE ")) << received_;
+  EXPECT_FALSE(Received("b OK")) << received_;
+  EXPECT_FALSE(Received("a OK")) << received_;
+  EXPECT_EQ(delegate_.handshakes_ok, 0);
+}
+
+TEST_F(ClientFrontendTest, StartTlsUpgradesAndResetsPreTlsState) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  Send("c0 CAPABILITY\r\n");
+  ASSERT_TRUE(Receive("c0 OK"));
+  TakeReceived();
+  Send("a STARTTLS\r\n");
+  ASSERT_TRUE(Receive("\r\n"));
+  EXPECT_EQ(received_, "a OK Begin TLS negotiation now\r\n");
+  TakeReceived();
+
+  ASSERT_TRUE(ClientHandshake());
+  ASSERT_TRUE(PumpUntil([&] { return delegate_.handshakes_ok == 1; }));
+  EXPECT_EQ(frontend_->TlsVersion(), "TLSv1.3");
+  PumpFor(10ms);
+  EXPECT_EQ(received_, "");  // no second greeting after STARTTLS: the client speaks first
+
+  Send("c1 CAPABILITY\r\n");
+  ASSERT_TRUE(Receive("c1 OK"));
+  EXPECT_TRUE(Received("AUTH=PLAIN")) << received_;
+  EXPECT_FALSE(Received("STARTTLS")) << received_;
+  EXPECT_FALSE(Received("LOGINDISABLED")) << received_;
+  TakeReceived();
+
+  Send("a2 STARTTLS\r\n");
+  ASSERT_TRUE(Receive("a2 BAD"));
+
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "secret");
+}
+
+TEST_F(ClientFrontendTest, CommandRightBehindTheClientFinishedIsAnswered) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  Send("a STARTTLS\r\n");
+  ASSERT_TRUE(Receive("Begin TLS negotiation now\r\n"));
+  TakeReceived();
+  // ClientHandshake returns as soon as the client sent its Finished; the command follows it at
+  // once, before the frontend has turned the loop to complete its side.
+  ASSERT_TRUE(ClientHandshake());
+  Send("c1 CAPABILITY\r\n");
+  ASSERT_TRUE(Receive("c1 OK"));
+  EXPECT_EQ(delegate_.handshakes_ok, 1);
+}
+
+TEST_F(ClientFrontendTest, StartTlsOnImplicitTlsIsBad) {
+  StartImplicitTls();
+  Send("s STARTTLS\r\n");
+  ASSERT_TRUE(Receive("s BAD"));
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+// --- Implicit TLS -------------------------------------------------------------------------------
+
+TEST_F(ClientFrontendTest, ImplicitTlsGreetingOffersAuthPlainWithoutStartTls) {
+  StartFrontend(/*implicit_tls=*/true);
+  ASSERT_TRUE(ClientHandshake());
+  ASSERT_TRUE(Receive("ready\r\n"));
+  EXPECT_EQ(received_,
+            "* OK [CAPABILITY IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN] imapgate ready\r\n");
+  EXPECT_EQ(delegate_.handshakes_ok, 1);
+  EXPECT_EQ(frontend_->TlsVersion(), "TLSv1.3");
+}
+
+TEST_F(ClientFrontendTest, GarbageInsteadOfClientHelloFailsTls) {
+  StartFrontend(true);
+  Send("a1 CAPABILITY\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTlsFailed);
+  EXPECT_EQ(delegate_.handshakes_failed, 1);
+}
+
+TEST_F(ClientFrontendTest, SilentClientHitsHandshakeTimeout) {
+  options_.tls_handshake_timeout = 50ms;
+  StartFrontend(true);
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
+  EXPECT_EQ(delegate_.handshakes_ok, 0);
+}
+
+TEST_F(ClientFrontendTest, LoginAfterTlsIsRequestedAndNothingMoreIsRead) {
+  StartImplicitTls();
+  Send("l1 LOGIN alice \"pass word\"\r\n");
+  ASSERT_TRUE(WaitLogin());
+  ASSERT_EQ(delegate_.logins.size(), 1u);
+  EXPECT_EQ(delegate_.logins[0].tag, "l1");
+  EXPECT_EQ(delegate_.logins[0].mechanism, "LOGIN");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "pass word");
+  Send("n1 NOOP\r\n");
+  PumpFor(30ms);
+  EXPECT_EQ(received_, "");  // awaiting the owner: no answer to l1, and n1 not processed
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(Received("l1 NO [AUTHENTICATIONFAILED] ")) << received_;
+  EXPECT_LT(received_.find("l1 NO"), received_.find("n1 OK"));
+}
+
+TEST_F(ClientFrontendTest, RejectedLoginResumesReadingUntilAttemptsRunOut) {
+  options_.max_auth_attempts = 2;
+  StartImplicitTls();
+  Send("l1 LOGIN alice wrong\r\n");
+  ASSERT_TRUE(WaitLogin(1));
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("l1 NO [AUTHENTICATIONFAILED]"));
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_FALSE(delegate_.ended.has_value());
+
+  Send("l2 LOGIN alice wrong-again\r\n");
+  ASSERT_TRUE(WaitLogin(2));
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kAuthAttempts);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("l2 NO [AUTHENTICATIONFAILED]")) << received_;
+  EXPECT_TRUE(Received("* BYE Too many authentication failures\r\n")) << received_;
+}
+
+TEST_F(ClientFrontendTest, UnavailableBackendIsNotAnAuthFailure) {
+  options_.max_auth_attempts = 1;
+  StartImplicitTls();
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(WaitLogin(1));
+  frontend_->LoginRejected(LoginRejection::kUnavailable);
+  ASSERT_TRUE(Receive("l1 NO [UNAVAILABLE]"));
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+TEST_F(ClientFrontendTest, LoginRejectedWithoutPendingLoginIsIgnored) {
+  StartImplicitTls();
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  PumpFor(10ms);
+  EXPECT_EQ(received_, "");
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+}
+
+TEST_F(ClientFrontendTest, TakeConnectionHandsOverOutputAndPipelinedInput) {
+  StartImplicitTls();
+  Send("l1 LOGIN alice secret\r\nn1 NOOP\r\ns1 SELECT INBOX\r\n");
+  ASSERT_TRUE(WaitLogin());
+  ClientConnection conn = frontend_->TakeConnection("IMAP4rev1 IDLE");
+  EXPECT_EQ(conn.pending_output, "l1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
+  EXPECT_EQ(AsString(conn.pipelined_input), "n1 NOOP\r\ns1 SELECT INBOX\r\n");
+  ASSERT_NE(conn.transport, nullptr);
+  ASSERT_NE(conn.watcher, nullptr);
+  EXPECT_EQ(conn.transport->ProtocolName(), "TLSv1.3");
+  EXPECT_FALSE(conn.watcher->wants_read());
+  // The frontend is inert: more client bytes and loop turns reach nobody, nothing is answered.
+  Send("n2 NOOP\r\n");
+  PumpFor(20ms);
+  EXPECT_EQ(received_, "");
+  EXPECT_FALSE(delegate_.ended.has_value());
+  frontend_.reset();  // the connection outlives the frontend
+  std::string out = conn.pending_output;
+  EXPECT_EQ(conn.transport->Write(out.data(), out.size()).status, net::IoStatus::kOk);
+  ASSERT_TRUE(Receive("Logged in\r\n"));
+}
+
+TEST_F(ClientFrontendTest, AuthenticatePlainWithInitialResponse) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].tag, "a1");
+  EXPECT_EQ(delegate_.logins[0].mechanism, "PLAIN");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "secret");
+  EXPECT_FALSE(Received("+ "));
+}
+
+TEST_F(ClientFrontendTest, AuthenticatePlainWithContinuation) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  EXPECT_TRUE(delegate_.logins.empty());
+  Send("YWxpY2UAYWxpY2UAc2VjcmV0\r\n");  // authzid == authcid is allowed
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].tag, "a1");
+  EXPECT_EQ(delegate_.logins[0].mechanism, "PLAIN");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "secret");
+}
+
+TEST_F(ClientFrontendTest, AuthenticateCancelledIsBad) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send("*\r\n");
+  ASSERT_TRUE(Receive("a1 BAD"));
+  Send("n1 NOOP\r\n");  // back to commands
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateWithInvalidBase64IsBad) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send("!!!not-base64!!!\r\n");
+  ASSERT_TRUE(Receive("a1 BAD"));
+  Send("a2 AUTHENTICATE PLAIN %%%%\r\n");
+  ASSERT_TRUE(Receive("a2 BAD"));
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateAsAnotherUserIsRefused) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n");  // authzid bob, authcid alice
+  ASSERT_TRUE(Receive("a1 NO [AUTHENTICATIONFAILED]"));
+  PumpFor(10ms);
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateUnsupportedMechanismIsRefused) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE CRAM-MD5\r\n");
+  ASSERT_TRUE(Receive("a1 NO"));
+  EXPECT_FALSE(Received("+ "));
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+}  // namespace
+}  // namespace imapgate::frontend

@@ -1,0 +1,154 @@
+// Tests for net/event_loop.h: Run/Stop and Post across threads.
+
+#include "net/event_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "loop_test_util.h"
+#include "net/timer.h"
+
+namespace imapgate::net {
+namespace {
+
+using ::imapgate::testing::NewLoop;
+
+// Stops the loop after a generous delay so a broken Post/Stop fails the test instead of hanging.
+class Watchdog {
+ public:
+  explicit Watchdog(EventLoop* loop) {
+    auto t = Timer::Create(loop, [this, loop] {
+      fired_ = true;
+      loop->Stop();
+    });
+    if (t.ok()) timer_ = std::move(*t);
+    if (timer_) timer_->Arm(std::chrono::seconds(10));
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  TimerPtr timer_;
+  bool fired_ = false;
+};
+
+TEST(EventLoopTest, CreateGivesAnEventBase) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  EXPECT_NE(loop->base(), nullptr);
+}
+
+TEST(EventLoopTest, PostBeforeRunRunsOnceRunStarts) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  Watchdog watchdog(loop.get());
+  bool ran = false;
+  loop->Post([&] {
+    ran = true;
+    loop->Stop();
+  });
+  EXPECT_FALSE(ran);  // not synchronously
+  loop->Run();
+  EXPECT_TRUE(ran);
+  EXPECT_FALSE(watchdog.fired());
+}
+
+TEST(EventLoopTest, PostsRunInOrder) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  Watchdog watchdog(loop.get());
+  std::vector<int> order;
+  for (int i = 0; i < 5; ++i) loop->Post([&order, i] { order.push_back(i); });
+  loop->Post([&] { loop->Stop(); });
+  loop->Run();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_FALSE(watchdog.fired());
+}
+
+TEST(EventLoopTest, PostFromAnotherThreadRunsOnTheLoopThread) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  Watchdog watchdog(loop.get());
+  const std::thread::id loop_thread = std::this_thread::get_id();
+  std::thread::id ran_on;
+  std::thread poster([&] {
+    loop->Post([&] {
+      ran_on = std::this_thread::get_id();
+      loop->Stop();
+    });
+  });
+  loop->Run();
+  poster.join();
+  EXPECT_FALSE(watchdog.fired());
+  EXPECT_EQ(ran_on, loop_thread);
+}
+
+TEST(EventLoopTest, PostIsAlsoCalledFromInsideAPostedFunction) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  Watchdog watchdog(loop.get());
+  int steps = 0;
+  loop->Post([&] {
+    ++steps;
+    loop->Post([&] {
+      ++steps;
+      loop->Stop();
+    });
+  });
+  loop->Run();
+  EXPECT_EQ(steps, 2);
+  EXPECT_FALSE(watchdog.fired());
+}
+
+TEST(EventLoopTest, ManyThreadsPostingLoseNothing) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  Watchdog watchdog(loop.get());
+  constexpr int kThreads = 4;
+  constexpr int kPostsPerThread = 1000;
+  int count = 0;  // touched only on the loop thread
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPostsPerThread; ++i) {
+        loop->Post([&] {
+          if (++count == kThreads * kPostsPerThread) loop->Stop();
+        });
+      }
+    });
+  }
+  loop->Run();
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(watchdog.fired());
+  EXPECT_EQ(count, kThreads * kPostsPerThread);
+}
+
+TEST(EventLoopTest, StopFromAnotherThreadEndsRun) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  Watchdog watchdog(loop.get());
+  std::atomic<bool> running{false};
+  loop->Post([&] { running = true; });  // proves Run() has started
+  std::thread stopper([&] {
+    while (!running) std::this_thread::yield();
+    loop->Stop();
+  });
+  loop->Run();
+  stopper.join();
+  EXPECT_FALSE(watchdog.fired());
+}
+
+TEST(EventLoopTest, DestructorRunsWhatIsStillPosted) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  bool ran = false;
+  loop->Post([&] { ran = true; });
+  loop.reset();
+  EXPECT_TRUE(ran);
+}
+
+}  // namespace
+}  // namespace imapgate::net
