@@ -34,6 +34,37 @@ class DefaultLimitsTest(GateTestCase):
         bye = data.index(b"* BYE")
         self.assertRegex(data[:bye], rb"(^|\r\n)(a|\*) BAD", f"no BAD before the BYE: {data!r}")
 
+    def test_endless_line_is_cut_off_without_memory_growth(self):
+        """50 clients, held open at once, each stream 1 MiB of one endless line: each is cut off
+        at the bound, and the proxy's memory does not grow with what they sent (if it buffered
+        the lines, it would hold 50 MiB while they are open)."""
+        def rss_kib() -> int:
+            with open(f"/proc/{self.gate.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            raise AssertionError("no VmRSS")
+        chunk = b"a NOOP " + b"x" * (1 << 20)
+        warm = self.implicit()  # allocator pools and TLS state exist before the baseline
+        warm.greeting()
+        baseline = rss_kib()
+        clients = []
+        for _ in range(50):
+            c = self.implicit()
+            c.greeting()
+            clients.append(c)
+            try:
+                c.send(chunk)
+            except (OSError, Closed):
+                pass  # the proxy closed the connection at the bound: that is the point
+        growth = rss_kib() - baseline
+        for c in clients:
+            data, closed = c.read_until_close(10)
+            self.assertTrue(closed, "an endless line did not end the session")
+            c.close()
+        warm.close()
+        self.assertLess(growth, 8192, f"RSS grew by {growth} KiB with 50 x 1 MiB endless lines open")
+
     def test_nonsync_literal_over_limit_never_executed(self):
         payload = b"z1 CAPABILITY\r\n" * 700          # 10500 octets > 8KiB
         c = self.implicit()
