@@ -34,7 +34,18 @@ void IoWatcher::WantWrite(bool on) {
   }
 }
 
-void IoWatcher::ActivateRead() { event_active(read_event_.get(), EV_READ, 0); }
+void IoWatcher::ActivateRead() {
+  if (!kick_event_) {
+    kick_event_.reset(event_new(event_get_base(read_event_.get()), -1, 0, &IoWatcher::Kick, this));
+    if (!kick_event_) return;  // out of memory: level-triggered readiness still arrives
+  }
+  event_active(kick_event_.get(), EV_READ, 0);
+}
+
+void IoWatcher::Kick(int, short, void* arg) {
+  auto* self = static_cast<IoWatcher*>(arg);
+  if (self->handler_ != nullptr) self->handler_->OnIo(self, true, false);
+}
 
 void IoWatcher::Dispatch(int, short what, void* arg) {
   auto* self = static_cast<IoWatcher*>(arg);

@@ -33,18 +33,22 @@ class IoWatcher {
   bool wants_read() const { return want_read_; }
   bool wants_write() const { return want_write_; }
   // Runs the handler soon with `readable` set, even without new bytes (for data that TLS has
-  // already buffered).
+  // already buffered, or a pump that yielded). Uses a separate kick event, created on first use:
+  // activating the persistent I/O event itself by hand was seen to leave it unregistered from
+  // epoll under load (libevent 2.1), stalling the session.
   void ActivateRead();
   int fd() const { return fd_; }
 
  private:
   IoWatcher(int fd, IoHandler* handler) : fd_(fd), handler_(handler) {}
   static void Dispatch(int fd, short what, void* arg);
+  static void Kick(int fd, short what, void* arg);
 
   int fd_;
   IoHandler* handler_;
   EventPtr read_event_;
   EventPtr write_event_;
+  EventPtr kick_event_;  // created by the first ActivateRead()
   bool want_read_ = false;
   bool want_write_ = false;
 };

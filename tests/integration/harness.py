@@ -212,6 +212,7 @@ class GateTestCase(unittest.TestCase):
     NEEDS_DOVECOT = True
     IMPLICIT = True          # an implicit-TLS listener
     STARTTLS = True          # a STARTTLS listener
+    WORKERS = 2              # imapgate worker threads
     ADMIN = True
     LIMITS: Dict = {}
     TIMEOUTS: Dict = {}
@@ -265,7 +266,7 @@ class GateTestCase(unittest.TestCase):
                 str(cls.tls["cert"]), str(cls.tls["key"]), cls.backend_port,
                 implicit_port=cls.implicit_port, starttls_port=cls.starttls_port,
                 admin_port=cls.admin_port, backend_security=cls.BACKEND_SECURITY,
-                limits=cls.LIMITS, timeouts=cls.TIMEOUTS))
+                limits=cls.LIMITS, timeouts=cls.TIMEOUTS, workers=cls.WORKERS))
             cls.gate = ds.ImapGate(cls.binary, cls.config_path, cls.tmp / "imapgate.stderr",
                                    ports=(cls.implicit_port, cls.starttls_port, cls.admin_port))
             cls.gate.start()

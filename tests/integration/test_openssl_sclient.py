@@ -84,6 +84,24 @@ class SClientTest(GateTestCase):
                     self.assertEqual(r.returncode, 0, out)
                     self.assertRegex(out, rf"Protocol\s*:\s*{re.escape(name)}")
 
+    def test_key_exchange_groups_x25519_and_p256_only(self):
+        for group, ok in (("X25519", True), ("P-256", True), ("P-384", False), ("ffdhe2048", False)):
+            with self.subTest(group=group):
+                r, out = self.s_client(self.implicit_port, "-tls1_3", "-groups", group)
+                if ok:
+                    self.assertEqual(r.returncode, 0, out)
+                    self.assertRegex(out, r"Protocol\s*:\s*TLSv1.3")
+                else:
+                    self.assertIn("Cipher is (NONE)", out, f"{group} was accepted")
+
+    def test_tls12_non_ecdhe_or_non_aead_suites_refused(self):
+        for cipher in ("AES128-SHA", "AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-SHA"):
+            with self.subTest(cipher=cipher):
+                r, out = self.s_client(self.implicit_port, "-tls1_2", "-cipher", cipher)
+                self.assertIn("Cipher is (NONE)", out, f"{cipher} was accepted")
+        r, out = self.s_client(self.implicit_port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256")
+        self.assertEqual(r.returncode, 0, out)
+
     # -- resumption -------------------------------------------------------------------------
     def test_session_resumption_with_tickets(self):
         for flag in ("-tls1_3", "-tls1_2"):
