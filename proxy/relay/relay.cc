@@ -202,6 +202,9 @@ bool Relay::Pump(Pipe& p) {
           }
         }
         p.queue.Append(scratch_ + written, r.bytes - written);
+        // A short read drained the socket: reading again now would only return EAGAIN. The
+        // level-triggered watcher reports anything that arrives later.
+        if (r.bytes < scratch_size_ && !p.src->HasBufferedInput()) return true;
         continue;
       }
       case net::IoStatus::kWantRead:

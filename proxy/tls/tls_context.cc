@@ -80,8 +80,9 @@ StatusOr<std::shared_ptr<TlsServerContext>> TlsServerContext::Create(const std::
     return InvalidArgument("key '" + key_file + "' does not match certificate '" + certificate_file + "'");
   }
   SSL_CTX_set_alpn_select_cb(ctx.get(), SelectAlpn, nullptr);
-  // Resumption: stateless tickets (BoringSSL rotates its ticket key) plus the server cache.
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
+  // Resumption: stateless tickets only (BoringSSL rotates its ticket key). No server-side session
+  // cache: it would hold memory for every past session and take a lock per handshake.
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   static const unsigned char kSessionContext[] = "imapgate";
   SSL_CTX_set_session_id_context(ctx.get(), kSessionContext, sizeof kSessionContext - 1);
   return std::shared_ptr<TlsServerContext>(new TlsServerContext(std::move(ctx)));

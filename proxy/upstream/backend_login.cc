@@ -178,7 +178,8 @@ bool BackendLogin::ReadLines() {
       Fail(BackendOutcome::kUnavailable, "backend response line too long");
       return false;
     }
-    if (!transport_->HasBufferedInput()) return true;
+    // Done when TLS holds nothing more; a short read also means the socket is drained.
+    if (!transport_->HasBufferedInput() && r.bytes < scratch_size_) return true;
   }
   watcher_->ActivateRead();
   return true;
