@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+
+#include "bench/common/loopback_server.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -176,25 +178,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   server.message = MakeFixtureMessage(static_cast<size_t>(message_bytes));
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-  signal(SIGPIPE, SIG_IGN);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 4096) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::fprintf(stderr, "cannot listen on 127.0.0.1:%ld: %s\n", port, std::strerror(errno));
-    return 1;
-  }
+  uint16_t bound_port = 0;
+  int fd = bench::ListenOnLoopbackForBench(port, &bound_port);
+  if (fd < 0) return 1;
   server.base = event_base_new();
   event* accept_event = event_new(server.base, fd, EV_READ | EV_PERSIST, OnAccept, &server);
   event_add(accept_event, nullptr);
@@ -202,7 +188,7 @@ int Main(int argc, char** argv) {
   event* intr = evsignal_new(server.base, SIGINT, OnSignal, server.base);
   event_add(term, nullptr);
   event_add(intr, nullptr);
-  std::printf("LISTENING %d\n", ntohs(addr.sin_port));
+  std::printf("LISTENING %d\n", bound_port);
   std::fflush(stdout);
   event_base_dispatch(server.base);
   std::fprintf(stderr, "fixture-backend: %llu connections served\n",
