@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "bench/common/loopback_server.h"
+#include "net/socket.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -125,8 +126,7 @@ void OnAccept(int listen_fd, short, void* arg) {
   for (int i = 0; i < 256; ++i) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or EMFILE (retried on the next readiness)
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    net::SetNoDelay(fd);
     ++server->connections;
     new Connection(server, fd);
   }

@@ -43,7 +43,7 @@ StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop*
                                                                  const FrontendOptions& options,
                                                                  FrontendDelegate* delegate, char* scratch,
                                                                  size_t scratch_size) {
-  std::unique_ptr<ClientFrontend> f(new ClientFrontend(loop, options, delegate, scratch, scratch_size));
+  std::unique_ptr<ClientFrontend> f(new ClientFrontend(options, delegate, scratch, scratch_size));
   net::SetNoDelay(fd.get());
   int raw_fd = fd.get();
   if (options.implicit_tls) {
@@ -64,9 +64,9 @@ StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop*
   return f;
 }
 
-ClientFrontend::ClientFrontend(net::EventLoop* loop, const FrontendOptions& options, FrontendDelegate* delegate,
-                               char* scratch, size_t scratch_size)
-    : loop_(loop), options_(options), delegate_(delegate), scratch_(scratch), scratch_size_(scratch_size),
+ClientFrontend::ClientFrontend(const FrontendOptions& options, FrontendDelegate* delegate, char* scratch,
+                               size_t scratch_size)
+    : options_(options), delegate_(delegate), scratch_(scratch), scratch_size_(scratch_size),
       parser_(options.parser) {}
 
 ClientFrontend::~ClientFrontend() = default;

@@ -118,8 +118,8 @@ class ClientFrontend final : public net::IoHandler {
  private:
   enum class State { kHandshake, kReading, kAwaitingSasl, kAwaitingLogin, kFlushThenTls, kClosing, kDone };
 
-  ClientFrontend(net::EventLoop* loop, const FrontendOptions& options, FrontendDelegate* delegate,
-                 char* scratch, size_t scratch_size);
+  ClientFrontend(const FrontendOptions& options, FrontendDelegate* delegate, char* scratch,
+                 size_t scratch_size);
   void DoHandshake();
   void SendGreeting();
   void ReadAndProcess();
@@ -139,7 +139,6 @@ class ClientFrontend final : public net::IoHandler {
   void UpdateInterest();
   bool tls_active() const { return options_.implicit_tls || starttls_done_; }
 
-  net::EventLoop* loop_;
   FrontendOptions options_;
   FrontendDelegate* delegate_;
   char* scratch_;

@@ -63,8 +63,8 @@ StatusOr<std::unique_ptr<Relay>> Relay::Create(net::EventLoop* loop, RelaySide c
                                                std::string_view initial_to_backend, const RelayOptions& options,
                                                const TimeSource* time, char* scratch, size_t scratch_size,
                                                DoneFn done) {
-  std::unique_ptr<Relay> r(new Relay(loop, std::move(client), std::move(backend), options, time, scratch,
-                                     scratch_size, std::move(done)));
+  std::unique_ptr<Relay> r(
+      new Relay(std::move(client), std::move(backend), options, time, scratch, scratch_size, std::move(done)));
   Relay* raw = r.get();
   auto timer = net::Timer::Create(loop, [raw] { raw->OnIdleTimer(); });
   if (!timer.ok()) return timer.status();
@@ -74,9 +74,9 @@ StatusOr<std::unique_ptr<Relay>> Relay::Create(net::EventLoop* loop, RelaySide c
   return r;
 }
 
-Relay::Relay(net::EventLoop* loop, RelaySide client, RelaySide backend, const RelayOptions& options,
-             const TimeSource* time, char* scratch, size_t scratch_size, DoneFn done)
-    : loop_(loop), client_(std::move(client)), backend_(std::move(backend)), options_(options), time_(time),
+Relay::Relay(RelaySide client, RelaySide backend, const RelayOptions& options, const TimeSource* time,
+             char* scratch, size_t scratch_size, DoneFn done)
+    : client_(std::move(client)), backend_(std::move(backend)), options_(options), time_(time),
       scratch_(scratch), scratch_size_(scratch_size), done_(std::move(done)) {
   c2b_.src = client_.transport.get();
   c2b_.dst = backend_.transport.get();

@@ -99,7 +99,7 @@ class Relay final : public net::IoHandler {
     bool is_backend_to_client = false;
   };
 
-  Relay(net::EventLoop* loop, RelaySide client, RelaySide backend, const RelayOptions& options,
+  Relay(RelaySide client, RelaySide backend, const RelayOptions& options,
         const TimeSource* time, char* scratch, size_t scratch_size, DoneFn done);
   // Moves bytes along one pipe until it would block. Returns false if the relay ended.
   bool Pump(Pipe& p);
@@ -109,7 +109,6 @@ class Relay final : public net::IoHandler {
   void OnIdleTimer();
   void ScanForBye(const char* data, size_t n);
 
-  net::EventLoop* loop_;
   RelaySide client_;
   RelaySide backend_;
   RelayOptions options_;

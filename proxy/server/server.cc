@@ -183,9 +183,9 @@ int RunServer(config::ConfigPtr config) {
     (*main_loop)->Stop();
   };
   auto deadline = std::chrono::steady_clock::now();
-  auto drain_timer = net::Timer::Create(main_loop->get(), [] {});
-  std::function<void()> poll_drain;
-  poll_drain = [&] {
+  // While draining, the main loop checks every 100 ms whether the workers' sessions are gone.
+  net::TimerPtr drain_timer;
+  std::function<void()> poll_drain = [&] {
     size_t active = 0;
     for (auto& w : workers) active += w->active_sessions();
     if (active == 0 || std::chrono::steady_clock::now() >= deadline) {
@@ -193,9 +193,11 @@ int RunServer(config::ConfigPtr config) {
       stop_all();
       return;
     }
-    (*drain_timer)->Arm(std::chrono::milliseconds(100));
+    drain_timer->Arm(std::chrono::milliseconds(100));
   };
-  drain_timer = net::Timer::Create(main_loop->get(), [&] { poll_drain(); });
+  auto drain_timer_or = net::Timer::Create(main_loop->get(), [&] { poll_drain(); });
+  if (!drain_timer_or.ok()) return 1;
+  drain_timer = std::move(*drain_timer_or);
 
   auto on_term = net::SignalWatcher::Create(main_loop->get(), SIGTERM, [&] {
     if (draining.exchange(true)) return;
@@ -212,7 +214,7 @@ int RunServer(config::ConfigPtr config) {
   auto on_hup = net::SignalWatcher::Create(main_loop->get(), SIGHUP, [] {
     LogEvent(LogLevel::kWarn, "reload_unsupported").Add("detail", "configuration reload is not implemented yet; restart to apply changes");
   });
-  if (!on_term.ok() || !on_int.ok() || !on_hup.ok() || !drain_timer.ok()) return 1;
+  if (!on_term.ok() || !on_int.ok() || !on_hup.ok()) return 1;
 
   for (auto& w : workers) w->StartThread();
   LogEvent(LogLevel::kInfo, "started")

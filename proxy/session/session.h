@@ -79,7 +79,6 @@ class Session final : public frontend::FrontendDelegate {
   std::string tls_version_ = "none";
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point login_started_;
-  uint64_t preauth_bytes_ = 0;
   relay::RelayResult relay_result_;
   bool finished_ = false;
 
