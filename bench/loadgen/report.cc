@@ -70,6 +70,7 @@ std::string FormatJson(const Options& o, const RunStats& s, const RunTimes& t) {
          (unsigned long long)l.count, (unsigned long long)l.p50, (unsigned long long)l.p90,
          (unsigned long long)l.p99);
   Append(&out, "\"max\":%llu,\"mean\":%.1f},", (unsigned long long)l.max, l.mean);
+  Append(&out, "\"selected\":%llu,", (unsigned long long)s.selected);
   Append(&out, "\"held\":%llu,\"open_s\":%.6f,\"ops\":%llu,\"ops_per_s\":%.2f,",
          (unsigned long long)s.held, t.open_s, (unsigned long long)s.ops,
          t.elapsed_s > 0 ? static_cast<double>(s.ops) / t.elapsed_s : 0.0);

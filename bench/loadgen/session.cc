@@ -271,7 +271,6 @@ void Session::OnTagged(const LineInfo& info) {
       return;
     case State::kLogin:
       if (!ok) return Fail(FailReason::kLogin);
-      if (o.mode == Mode::kLogin) return Logout();
       if (o.mode == Mode::kNoop) {
         state_ = State::kWarm;
         deadline_us_ = 0;
@@ -281,6 +280,8 @@ void Session::OnTagged(const LineInfo& info) {
       return SendCommand("SELECT INBOX");
     case State::kSelect:
       if (!ok) return Fail(FailReason::kSelect);
+      worker_->mutable_stats()->selected++;
+      if (o.mode == Mode::kLogin) return Logout();  // a full session: LOGIN, SELECT, LOGOUT
       if (o.mode == Mode::kIdle) {
         state_ = State::kIdleSent;
         return SendCommand("IDLE");

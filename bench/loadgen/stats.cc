@@ -38,6 +38,7 @@ void RunStats::Merge(const RunStats& other) {
   ok += other.ok;
   for (size_t i = 0; i < failures.size(); ++i) failures[i] += other.failures[i];
   held += other.held;
+  selected += other.selected;
   resumed += other.resumed;
   ops += other.ops;
   fetch_bytes += other.fetch_bytes;

@@ -27,6 +27,7 @@ struct RunStats {
   uint64_t ok = 0;
   std::array<uint64_t, static_cast<size_t>(FailReason::kCount)> failures{};
   uint64_t held = 0;         // idle: sessions that reached "+ idling"
+  uint64_t selected = 0;     // sessions whose SELECT INBOX was answered OK
   uint64_t resumed = 0;      // TLS handshakes that resumed a session
   uint64_t ops = 0;          // fetch/noop: completed round trips
   uint64_t fetch_bytes = 0;  // fetch: literal payload bytes

@@ -27,7 +27,7 @@ import demostack as ds  # noqa: E402
 
 PASSWORD = "bench-password"
 JSON_KEYS = ("mode", "target", "tls", "ok", "failed", "failures", "elapsed_s", "sessions_per_s",
-             "latency_us", "held", "fetch_bytes", "fetch_mb_per_s", "client_cpu_s",
+             "latency_us", "held", "fetch_bytes", "fetch_mb_per_s", "selected", "client_cpu_s",
              "client_cpu_us_per_session", "resumed")
 LATENCY_KEYS = ("p50", "p90", "p99", "max", "mean")
 
@@ -130,6 +130,7 @@ class BenchSmokeTest(unittest.TestCase):
         r, _ = self.run_loadgen("--mode", "login", *self.gate_login("--cafile", self.ca),
                                 "--sessions", "200", "--concurrency", "10")
         self.assertEqual(r["ok"], 200)
+        self.assertEqual(r["selected"], 200)  # a full session: LOGIN, SELECT INBOX, LOGOUT
         self.assertEqual(r["resumed"], 0)
         self.assertGreater(r["latency_us"]["p50"], 0)
         self.assertGreater(r["sessions_per_s"], 0)

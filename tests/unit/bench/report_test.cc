@@ -13,6 +13,7 @@ TEST(ReportTest, JsonHasEveryField) {
   s.Fail(FailReason::kLogin, 2);
   s.Fail(FailReason::kTimeout);
   s.resumed = 3;
+  s.selected = 4;
   for (uint64_t v : {100, 200, 300, 400}) s.latency.Record(v);
   RunTimes t{2.0, 0, 0.5};
   std::string j = FormatJson(o, s, t);
@@ -20,7 +21,7 @@ TEST(ReportTest, JsonHasEveryField) {
        {"\"mode\":\"login\"", "\"target\":\"127.0.0.1:993\"", "\"tls\":\"implicit\"", "\"ok\":4",
         "\"failed\":3", "\"failures\":{\"login\":2,\"timeout\":1}", "\"elapsed_s\":2.0",
         "\"sessions_per_s\":2.00", "\"p50\":200", "\"p90\":400", "\"p99\":400", "\"max\":400",
-        "\"mean\":250.0", "\"held\":0", "\"fetch_bytes\":0", "\"fetch_mb_per_s\":0.000",
+        "\"mean\":250.0", "\"selected\":4", "\"held\":0", "\"fetch_bytes\":0", "\"fetch_mb_per_s\":0.000",
         "\"client_cpu_s\":0.5", "\"client_cpu_us_per_session\":125000.0", "\"resumed\":3"}) {
     EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
   }
