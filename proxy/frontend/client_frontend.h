@@ -153,6 +153,7 @@ class ClientFrontend final : public net::IoHandler {
   std::string output_;
   bool want_read_on_write_ = false;  // the last TLS write returned WANT_READ
   bool read_wants_write_ = false;    // the last TLS read returned WANT_WRITE
+  bool input_during_login_ = false;  // readable while a login was in flight (pipelining)
   FrontendEnd end_ = FrontendEnd::kClientClosed;
 
   bool starttls_done_ = false;

@@ -49,9 +49,14 @@ void IoWatcher::Kick(int, short, void* arg) {
 
 void IoWatcher::Dispatch(int, short what, void* arg) {
   auto* self = static_cast<IoWatcher*>(arg);
-  if (self->handler_ != nullptr) {
-    self->handler_->OnIo(self, (what & EV_READ) != 0, (what & EV_WRITE) != 0);
+  if (self->handler_ == nullptr) {
+    // Between owners (a stage hand-over): nobody would consume the readiness, and a
+    // level-triggered event would fire again on every loop turn. The next owner re-arms.
+    self->WantRead(false);
+    self->WantWrite(false);
+    return;
   }
+  self->handler_->OnIo(self, (what & EV_READ) != 0, (what & EV_WRITE) != 0);
 }
 
 }  // namespace imapgate::net

@@ -26,6 +26,7 @@ class IoWatcher {
   static StatusOr<std::unique_ptr<IoWatcher>> Create(EventLoop* loop, int fd, IoHandler* handler);
   ~IoWatcher();
 
+  // With no handler (between two owners) the first readiness event disarms the watcher.
   void set_handler(IoHandler* handler) { handler_ = handler; }
   // Arms or disarms interest in each direction (level-triggered while armed).
   void WantRead(bool on);

@@ -36,9 +36,12 @@ void Listener::OnIo(IoWatcher*, bool readable, bool) {
   if (!readable) return;
   // Accept a bounded batch per event so one busy listener cannot starve the loop.
   for (int i = 0; i < 64 && !paused_; ++i) {
-    int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      on_accept_(UniqueFd(fd));
+      on_accept_(UniqueFd(fd), peer);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

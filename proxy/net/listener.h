@@ -1,7 +1,7 @@
 // Listener: accepts connections on one listening socket of one worker's EventLoop.
 //
 // Each accepted connection is handed to on_accept as a non-blocking, close-on-exec fd that the
-// callee owns. On EMFILE/ENFILE the listener pauses for 100 ms instead of spinning. Pause()
+// callee owns, with the peer's address (from accept4, no getpeername). On EMFILE/ENFILE the listener pauses for 100 ms instead of spinning. Pause()
 // and Resume() let the owner stop accepting (e.g. at the session cap, or when draining).
 #pragma once
 
@@ -17,7 +17,7 @@ namespace imapgate::net {
 
 class Listener final : public IoHandler {
  public:
-  using AcceptFn = std::function<void(UniqueFd fd)>;
+  using AcceptFn = std::function<void(UniqueFd fd, const SocketAddress& peer)>;
   static StatusOr<std::unique_ptr<Listener>> Create(EventLoop* loop, UniqueFd listen_fd, AcceptFn on_accept);
 
   void Pause();

@@ -56,6 +56,7 @@ StatusOr<UniqueFd> ListenOn(const SocketAddress& address, bool reuse_port, int b
   int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  SetNoDelay(fd.get());  // inherited by accepted sockets
   if (::bind(fd.get(), address.get(), address.length) != 0) {
     return Unavailable("bind " + address.ToString() + ": " + strerror(errno));
   }

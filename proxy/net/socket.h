@@ -54,7 +54,9 @@ struct SocketAddress {
 StatusOr<SocketAddress> ResolveAddress(const std::string& host, uint16_t port);
 
 // A non-blocking, close-on-exec listening socket. With reuse_port, several workers can each bind
-// the same address (SO_REUSEPORT) and the kernel spreads connections between them.
+// the same address (SO_REUSEPORT) and the kernel spreads connections between them. TCP_NODELAY
+// is set on the listening socket; Linux copies it to every accepted socket, which saves a
+// setsockopt per connection.
 StatusOr<UniqueFd> ListenOn(const SocketAddress& address, bool reuse_port, int backlog = 1024);
 
 // Starts a non-blocking connect. The fd becomes writable when the connect completes; then check

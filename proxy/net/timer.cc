@@ -22,6 +22,11 @@ void Timer::Arm(std::chrono::milliseconds delay) {
   event_add(event_.get(), &tv);
 }
 
+void Timer::FireSoon() {
+  event_del(event_.get());  // drop a pending timeout; the callback runs once
+  event_active(event_.get(), EV_TIMEOUT, 1);
+}
+
 void Timer::Cancel() { event_del(event_.get()); }
 
 bool Timer::armed() const { return event_pending(event_.get(), EV_TIMEOUT, nullptr) != 0; }

@@ -19,6 +19,9 @@ class Timer {
 
   // (Re)arms the timer to fire once after `delay`.
   void Arm(std::chrono::milliseconds delay);
+  // Fires from its own loop callback once the current callbacks are done, without a timeout:
+  // unlike Arm(0ms) it costs no extra epoll_wait round. Cancel() still cancels it.
+  void FireSoon();
   void Cancel();
   bool armed() const;
 

@@ -29,7 +29,9 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
     if (!fd.ok()) return Status(fd.status().code(), "listener " + spec.context.name + ": " + fd.status().message());
     const ListenerSpec* spec_ptr = &spec;
     auto listener = net::Listener::Create(w->loop_.get(), std::move(*fd),
-                                          [raw, spec_ptr](net::UniqueFd client) { raw->Accept(*spec_ptr, std::move(client)); });
+                                          [raw, spec_ptr](net::UniqueFd client, const net::SocketAddress& peer) {
+                                            raw->Accept(*spec_ptr, std::move(client), peer);
+                                          });
     if (!listener.ok()) return listener.status();
     w->listeners_.push_back(std::move(*listener));
   }
@@ -69,8 +71,8 @@ void Worker::Stop() {
   });
 }
 
-void Worker::Accept(const ListenerSpec& spec, net::UniqueFd fd) {
-  auto s = session::Session::Create(&context_, &spec.context, std::move(fd));
+void Worker::Accept(const ListenerSpec& spec, net::UniqueFd fd, const net::SocketAddress& peer) {
+  auto s = session::Session::Create(&context_, &spec.context, std::move(fd), peer);
   if (!s.ok()) {
     LogEvent(LogLevel::kError, "session_create_failed").Add("error", s.status().message());
     return;

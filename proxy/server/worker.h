@@ -50,7 +50,7 @@ class Worker {
 
  private:
   explicit Worker(const WorkerOptions& options) : options_(options) {}
-  void Accept(const ListenerSpec& spec, net::UniqueFd fd);
+  void Accept(const ListenerSpec& spec, net::UniqueFd fd, const net::SocketAddress& peer);
   void OnSessionDone(session::Session* s);
   void UpdateAccepting();
 

@@ -8,9 +8,9 @@
 namespace imapgate::session {
 
 StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const ListenerContext* listener,
-                                                   net::UniqueFd fd) {
+                                                   net::UniqueFd fd, const net::SocketAddress& peer) {
   std::unique_ptr<Session> s(new Session(worker, listener));
-  s->client_address_ = net::PeerAddress(fd.get()).ToString();
+  s->client_address_ = peer.ToString();
   auto frontend = frontend::ClientFrontend::Create(worker->loop, std::move(fd), listener->frontend, s.get(),
                                                    worker->scratch, worker->scratch_size);
   if (!frontend.ok()) return frontend.status();

@@ -51,7 +51,7 @@ struct WorkerContext {
 class Session final : public frontend::FrontendDelegate {
  public:
   static StatusOr<std::unique_ptr<Session>> Create(WorkerContext* worker, const ListenerContext* listener,
-                                                   net::UniqueFd fd);
+                                                   net::UniqueFd fd, const net::SocketAddress& peer);
   ~Session() override;
 
   void Start();

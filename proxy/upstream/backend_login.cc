@@ -50,10 +50,7 @@ void BackendLogin::Begin() {
     DoneFn done = std::move(self->done_);
     done(std::move(self->result_));  // may destroy *this later; nothing follows
   });
-  auto timer = net::Timer::Create(loop_, [self] {
-    self->Fail(BackendOutcome::kUnavailable,
-               self->state_ == State::kConnecting ? "connect timeout" : "login timeout");
-  });
+  auto timer = net::Timer::Create(loop_, [self] { self->OnTimer(); });
   if (!complete.ok() || !timer.ok()) {
     // Without timers we cannot even report asynchronously; the loop is broken beyond repair.
     abort();
@@ -74,8 +71,38 @@ void BackendLogin::Begin() {
   }
   watcher_ = std::move(*watcher);
   state_ = State::kConnecting;
-  timer_->Arm(target_.connect_timeout);
-  watcher_->WantWrite(true);
+  connect_started_ = std::chrono::steady_clock::now();
+  timer_->Arm(std::min(target_.connect_timeout, target_.login_timeout));
+  // Over implicit TLS we speak first, so we wait until the socket is writable. Otherwise the
+  // backend speaks first: waiting for its greeting also tells us the connect completed (a
+  // failed connect reports readable too), which saves an epoll round and two epoll_ctl calls.
+  if (target_.security == BackendSecurityMode::kTls) {
+    watcher_->WantWrite(true);
+  } else {
+    watcher_->WantRead(true);
+  }
+}
+
+void BackendLogin::OnTimer() {
+  // Before the greeting arrives we cannot tell from readiness whether the connect completed:
+  // a connected socket (getpeername succeeds) waiting for its greeting is on the login clock,
+  // which runs from the start of the connect.
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                       connect_started_);
+  if (state_ == State::kConnecting && target_.security != BackendSecurityMode::kTls &&
+      net::TakeSocketError(transport_->fd()) == 0 && net::PeerAddress(transport_->fd()).length > 0) {
+    if (elapsed < target_.login_timeout) {
+      timer_->Arm(target_.login_timeout - elapsed);
+      return;
+    }
+    Fail(BackendOutcome::kUnavailable, "login timeout");
+    return;
+  }
+  if (state_ == State::kConnecting && elapsed < target_.connect_timeout) {
+    timer_->Arm(target_.connect_timeout - elapsed);
+    return;
+  }
+  Fail(BackendOutcome::kUnavailable, state_ == State::kConnecting ? "connect timeout" : "login timeout");
 }
 
 void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) { Advance(readable, writable); }
@@ -85,13 +112,14 @@ void BackendLogin::Advance(bool readable, bool writable) {
     case State::kDone:
       return;
     case State::kConnecting:
-      if (!writable) return;
+      if (!writable && !readable) return;
       if (int err = net::TakeSocketError(transport_->fd()); err != 0) {
         Fail(BackendOutcome::kUnavailable, std::string("connect: ") + strerror(err));
         return;
       }
       OnConnected();
-      return;
+      if (state_ != State::kGreeting || !readable) return;
+      break;  // the greeting is here already: read it in this callback
     case State::kHandshake:
       DoHandshake(State::kGreeting);
       return;
@@ -107,6 +135,8 @@ void BackendLogin::Advance(bool readable, bool writable) {
 }
 
 void BackendLogin::OnConnected() {
+  // The login clock starts when the connect is seen complete: writable (implicit TLS) or the
+  // first greeting bytes. A backend that accepts but stays silent is caught by OnTimer().
   timer_->Arm(target_.login_timeout);
   if (target_.security == BackendSecurityMode::kTls) {
     int fd = transport_->ReleaseFd();
@@ -391,10 +421,13 @@ void BackendLogin::Complete() {
   output_.clear();
   if (timer_) timer_->Cancel();
   if (watcher_) {
-    watcher_->WantRead(false);
+    // After a successful login the read interest stays armed for the relay, which takes the
+    // watcher over (re-arming it would cost two epoll_ctl calls per login); Succeed() detaches
+    // the handler so nothing is read meanwhile.
+    if (result_.outcome != BackendOutcome::kLoggedIn) watcher_->WantRead(false);
     watcher_->WantWrite(false);
   }
-  complete_->Arm(std::chrono::milliseconds(0));
+  complete_->FireSoon();
 }
 
 }  // namespace imapgate::upstream

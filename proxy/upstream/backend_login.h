@@ -73,6 +73,7 @@ class BackendLogin final : public net::IoHandler {
   BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user, SecretString password,
                DoneFn done, char* scratch, size_t scratch_size);
   void Begin();
+  void OnTimer();
   void Advance(bool readable, bool writable);
   void OnConnected();
   void DoHandshake(State next);
@@ -99,6 +100,7 @@ class BackendLogin final : public net::IoHandler {
   tls::TlsTransport* tls_ = nullptr;
   net::IoWatcherPtr watcher_;
   net::TimerPtr timer_;     // connect, then login deadline
+  std::chrono::steady_clock::time_point connect_started_;
   net::TimerPtr complete_;  // zero-delay: delivers the result from a fresh loop callback
   std::string input_;       // partial response line
   WipingBytes output_;      // may hold the credentials; wiped when freed

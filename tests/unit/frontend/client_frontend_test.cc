@@ -392,12 +392,15 @@ TEST_F(ClientFrontendTest, TakeConnectionHandsOverOutputAndPipelinedInput) {
   ASSERT_NE(conn.transport, nullptr);
   ASSERT_NE(conn.watcher, nullptr);
   EXPECT_EQ(conn.transport->ProtocolName(), "TLSv1.3");
-  EXPECT_FALSE(conn.watcher->wants_read());
-  // The frontend is inert: more client bytes and loop turns reach nobody, nothing is answered.
+  // Handed over still registered for reading (the relay needs no epoll_ctl to take it).
+  EXPECT_TRUE(conn.watcher->wants_read());
+  // The frontend is inert: more client bytes and loop turns reach nobody, nothing is answered,
+  // and the ownerless watcher disarms itself instead of firing on every loop turn.
   Send("n2 NOOP\r\n");
   PumpFor(20ms);
   EXPECT_EQ(received_, "");
   EXPECT_FALSE(delegate_.ended.has_value());
+  EXPECT_FALSE(conn.watcher->wants_read());
   frontend_.reset();  // the connection outlives the frontend
   std::string out = conn.pending_output;
   EXPECT_EQ(conn.transport->Write(out.data(), out.size()).status, net::IoStatus::kOk);

@@ -30,7 +30,10 @@ class ListenerTest : public ::testing::Test {
     ASSERT_TRUE(fd.ok());
     address_ = LocalAddress(fd->get());
     auto l = Listener::Create(loop_.get(), std::move(*fd),
-                              [this](UniqueFd client) { accepted_.push_back(std::move(client)); });
+                              [this](UniqueFd client, const SocketAddress& peer) {
+                                peers_.push_back(peer.ToString());
+                                accepted_.push_back(std::move(client));
+                              });
     ASSERT_TRUE(l.ok());
     listener_ = std::move(*l);
   }
@@ -52,6 +55,7 @@ class ListenerTest : public ::testing::Test {
   SocketAddress address_;
   ListenerPtr listener_;
   std::vector<UniqueFd> accepted_;
+  std::vector<std::string> peers_;  // the address the listener reported with each fd
 };
 
 TEST_F(ListenerTest, AcceptsAConnection) {
@@ -61,6 +65,7 @@ TEST_F(ListenerTest, AcceptsAConnection) {
   EXPECT_TRUE(IsNonBlocking(fd));
   EXPECT_TRUE(IsCloseOnExec(fd));
   EXPECT_EQ(PeerAddress(fd).ToString(), LocalAddress(client.get()).ToString());
+  EXPECT_EQ(peers_[0], LocalAddress(client.get()).ToString());  // reported by accept4 itself
   // The accepted socket is connected to the client.
   ASSERT_EQ(::send(client.get(), "hi", 2, MSG_NOSIGNAL), 2);
   pollfd p{fd, POLLIN, 0};

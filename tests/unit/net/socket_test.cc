@@ -113,6 +113,10 @@ TEST(ListenConnectTest, ConnectToAListenerOnAnEphemeralPort) {
   ASSERT_TRUE(server.valid());
   EXPECT_EQ(PeerAddress(server.get()).ToString(), LocalAddress(conn->get()).ToString());
   EXPECT_EQ(PeerAddress(conn->get()).ToString(), bound.ToString());
+  // Accepted sockets inherit TCP_NODELAY from the listener (no setsockopt per connection).
+  nodelay = 0;
+  ASSERT_EQ(getsockopt(server.get(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_NE(nodelay, 0);
 }
 
 TEST(ListenConnectTest, ConnectToAClosedPortReportsRefused) {

@@ -64,6 +64,29 @@ TEST_F(TimerTest, ZeroDelayFiresOnTheNextIteration) {
       loop_.get(), [&] { return fired; }, 10));
 }
 
+TEST_F(TimerTest, FireSoonRunsOnceFromTheLoopNotInline) {
+  int fired = 0;
+  TimerPtr t = MakeTimer([&] { ++fired; });
+  t->Arm(milliseconds(3600 * 1000));  // a pending deadline is replaced, not added to
+  t->FireSoon();
+  EXPECT_EQ(fired, 0);  // never inside the caller
+  EXPECT_TRUE(t->armed());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return fired > 0; }, 10));
+  EXPECT_FALSE(t->armed());
+  ASSERT_TRUE(RunFor(milliseconds(20)));
+  EXPECT_EQ(fired, 1);
+}
+
+TEST_F(TimerTest, CancelStopsFireSoon) {
+  bool fired = false;
+  TimerPtr t = MakeTimer([&] { fired = true; });
+  t->FireSoon();
+  t->Cancel();
+  EXPECT_FALSE(t->armed());
+  ASSERT_TRUE(RunFor(milliseconds(20)));
+  EXPECT_FALSE(fired);
+}
+
 TEST_F(TimerTest, CancelPreventsFiring) {
   bool fired = false;
   TimerPtr t = MakeTimer([&] { fired = true; });

@@ -319,6 +319,16 @@ TEST_F(BackendLoginTest, SilentBackendHitsLoginTimeout) {
   ExpectOutcome(BackendOutcome::kUnavailable, "login timeout");
 }
 
+TEST_F(BackendLoginTest, SilentBackendPastTheConnectTimeoutIsALoginTimeout) {
+  // The connect is only seen complete when the greeting arrives; a backend that accepted and
+  // says nothing must still be reported as a login timeout, not a connect timeout.
+  target_.connect_timeout = 50ms;
+  target_.login_timeout = 300ms;
+  backend_.Run([](Conn& c) { c.ReadUntilClose(); });
+  StartLogin();
+  ExpectOutcome(BackendOutcome::kUnavailable, "login timeout");
+}
+
 TEST_F(BackendLoginTest, BackendClosingDuringLoginIsUnavailable) {
   backend_.Run([](Conn& c) {
     c.Send("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n");
