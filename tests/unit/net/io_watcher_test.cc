@@ -133,14 +133,22 @@ TEST_F(IoWatcherTest, HandlerCanBeSwapped) {
   EXPECT_EQ(handler_.reads, 0);
 }
 
-TEST_F(IoWatcherTest, NullHandlerIgnoresEvents) {
+TEST_F(IoWatcherTest, NullHandlerIgnoresEventsAndDisarms) {
   watcher_->set_handler(nullptr);
   watcher_->WantRead(true);
+  watcher_->WantWrite(true);
   watcher_->ActivateRead();
   PeerWrites("x");
-  // Level-triggered and never consumed: every iteration dispatches to the (absent) handler.
+  // Between owners: the first readiness event disarms the watcher, so unconsumed
+  // level-triggered input cannot make every loop turn dispatch to nobody.
   ::imapgate::testing::RunLoopFor(loop_.get(), 10);  // must not crash
   EXPECT_EQ(handler_.reads, 0);
+  EXPECT_FALSE(watcher_->wants_read());
+  EXPECT_FALSE(watcher_->wants_write());
+  // The next owner re-arms and gets the bytes that are still waiting.
+  watcher_->set_handler(&handler_);
+  watcher_->WantRead(true);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return handler_.reads > 0; }));
 }
 
 TEST_F(IoWatcherTest, DestroyingTheWatcherStopsEvents) {
