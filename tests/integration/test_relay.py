@@ -146,9 +146,6 @@ class RelayTest(GateTestCase):
                          "Dovecot did not see the client's port (no x-originating-port forwarded?)")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class OneWorkerRelayTest(GateTestCase):
     """Sessions sharing one worker (and its scratch buffer and loop)."""
@@ -184,3 +181,6 @@ class OneWorkerRelayTest(GateTestCase):
             [t.join() for t in threads]
         self.assertEqual(list(results.values()), [True] * 30, results)
 
+
+if __name__ == "__main__":
+    unittest.main()
