@@ -112,6 +112,10 @@ class ClientFrontend final : public net::IoHandler {
 
   // "TLSv1.3", ... or "none".
   std::string TlsVersion() const;
+  // The client socket (-1 once the connection was taken); for getsockname and the like.
+  int fd() const { return transport_ ? transport_->fd() : -1; }
+  // True once the client's connection is TLS (implicit, or after STARTTLS).
+  bool IsTls() const { return tls_active(); }
 
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
 

@@ -48,6 +48,10 @@ struct SocketAddress {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
   // "1.2.3.4:993" or "[::1]:993".
   std::string ToString() const;
+  // "1.2.3.4" or "::1" (no brackets, no port); empty if not an IP address.
+  std::string Host() const;
+  // The port, or 0 if not an IP address.
+  uint16_t Port() const;
 };
 
 // Resolves host (IP literal or name) and port to the first address. May block.

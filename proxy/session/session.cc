@@ -11,6 +11,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const 
                                                    net::UniqueFd fd, const net::SocketAddress& peer) {
   std::unique_ptr<Session> s(new Session(worker, listener));
   s->client_address_ = peer.ToString();
+  s->peer_ = peer;
   auto frontend = frontend::ClientFrontend::Create(worker->loop, std::move(fd), listener->frontend, s.get(),
                                                    worker->scratch, worker->scratch_size);
   if (!frontend.ok()) return frontend.status();
@@ -58,10 +59,15 @@ void Session::OnTlsHandshake(bool ok) {
 void Session::OnLoginRequested(frontend::LoginRequest request) {
   user_ = std::string(request.user.view());
   login_started_ = worker_->time->MonotonicNow();
+  upstream::ClientIdentity identity;
+  identity.session_id = id_;
+  identity.client = peer_;
+  identity.local = net::LocalAddress(frontend_->fd());
+  identity.tls = frontend_->IsTls();
   login_ = upstream::BackendLogin::Start(
       worker_->loop, *worker_->backend, std::move(request.user), std::move(request.password),
       [this](upstream::BackendLoginResult result) { OnBackendLogin(std::move(result)); }, worker_->scratch,
-      worker_->scratch_size);
+      worker_->scratch_size, &identity);
 }
 
 void Session::OnBackendLogin(upstream::BackendLoginResult result) {

@@ -75,6 +75,7 @@ class Session final : public frontend::FrontendDelegate {
   const ListenerContext* listener_;
   std::string id_;
   std::string client_address_;
+  net::SocketAddress peer_;  // the client's address, forwarded to the backend with ID
   std::string user_;
   std::string tls_version_ = "none";
   std::chrono::steady_clock::time_point started_;

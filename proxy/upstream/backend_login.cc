@@ -26,21 +26,27 @@ bool HasCapability(std::string_view caps, std::string_view name) {
   return false;
 }
 
+// The tag of the ID command; its answer is read and ignored while the LOGIN is answered.
+constexpr std::string_view kIdTag = "A4";
+
 }  // namespace
 
 std::unique_ptr<BackendLogin> BackendLogin::Start(net::EventLoop* loop, const BackendTarget& target,
                                                   SecretString user, SecretString password, DoneFn done,
-                                                  char* scratch, size_t scratch_size) {
-  std::unique_ptr<BackendLogin> b(
-      new BackendLogin(loop, target, std::move(user), std::move(password), std::move(done), scratch, scratch_size));
+                                                  char* scratch, size_t scratch_size, const ClientIdentity* client) {
+  std::unique_ptr<BackendLogin> b(new BackendLogin(loop, target, std::move(user), std::move(password),
+                                                   std::move(done), scratch, scratch_size, client));
   b->Begin();
   return b;
 }
 
 BackendLogin::BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user,
-                           SecretString password, DoneFn done, char* scratch, size_t scratch_size)
+                           SecretString password, DoneFn done, char* scratch, size_t scratch_size,
+                           const ClientIdentity* client)
     : loop_(loop), target_(target), user_(std::move(user)), password_(std::move(password)),
-      done_(std::move(done)), scratch_(scratch), scratch_size_(scratch_size) {}
+      done_(std::move(done)), scratch_(scratch), scratch_size_(scratch_size) {
+  if (client != nullptr) id_command_ = FormatIdCommand(kIdTag, *client);
+}
 
 BackendLogin::~BackendLogin() = default;
 
@@ -284,7 +290,10 @@ bool BackendLogin::HandleLine(std::string_view raw) {
       return state_ != State::kDone;
     case State::kLoginUserContinuation:
     case State::kLoginPassContinuation:
-      if (line.kind == imap::ResponseKind::kContinuation) {
+    case State::kLoginReply:
+      // The answer to our ID (OK, or NO/BAD from a backend that refuses it) changes nothing.
+      if (line.kind == imap::ResponseKind::kTagged && line.tag == kIdTag) return true;
+      if (state_ != State::kLoginReply && line.kind == imap::ResponseKind::kContinuation) {
         if (state_ == State::kLoginUserContinuation) {
           Queue(user_.view());
           Queue(" {" + std::to_string(password_.size()) + "}\r\n");
@@ -298,8 +307,6 @@ bool BackendLogin::HandleLine(std::string_view raw) {
         }
         return FlushOutput();
       }
-      [[fallthrough]];
-    case State::kLoginReply:
       if (line.kind == imap::ResponseKind::kContinuation) {
         Fail(BackendOutcome::kUnavailable, "unexpected continuation from backend");
         return false;
@@ -347,6 +354,8 @@ void BackendLogin::SendLogin() {
     return;
   }
   literal_plus_ = HasCapability(capabilities_, "LITERAL+");
+  // The client's identity goes first, in the same write as the LOGIN (its answer is skipped).
+  if (!id_command_.empty() && HasCapability(capabilities_, "ID")) Queue(id_command_);
   // Credentials always travel as literals: no quoting rules to get wrong, any byte allowed.
   if (literal_plus_) {
     Queue("A2 LOGIN {" + std::to_string(user_.size()) + "+}\r\n");

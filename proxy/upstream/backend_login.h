@@ -24,6 +24,7 @@
 #include "net/transport.h"
 #include "tls/tls_context.h"
 #include "tls/tls_transport.h"
+#include "upstream/client_identity.h"
 
 namespace imapgate::upstream {
 
@@ -56,10 +57,12 @@ struct BackendLoginResult {
 class BackendLogin final : public net::IoHandler {
  public:
   using DoneFn = std::function<void(BackendLoginResult)>;
-  // Starts the attempt. Never calls `done` before returning.
+  // Starts the attempt. Never calls `done` before returning. With `client`, a backend that
+  // advertises ID is sent the client's identity just before LOGIN (see client_identity.h).
   static std::unique_ptr<BackendLogin> Start(net::EventLoop* loop, const BackendTarget& target,
                                              SecretString user, SecretString password, DoneFn done,
-                                             char* scratch, size_t scratch_size);
+                                             char* scratch, size_t scratch_size,
+                                             const ClientIdentity* client = nullptr);
   ~BackendLogin() override;
 
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
@@ -71,7 +74,7 @@ class BackendLogin final : public net::IoHandler {
   };
 
   BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user, SecretString password,
-               DoneFn done, char* scratch, size_t scratch_size);
+               DoneFn done, char* scratch, size_t scratch_size, const ClientIdentity* client);
   void Begin();
   void OnTimer();
   void Advance(bool readable, bool writable);
@@ -108,6 +111,7 @@ class BackendLogin final : public net::IoHandler {
   bool io_wants_write_ = false;    // queued output is blocked on a full socket
   bool read_wants_write_ = false;  // the last TLS read returned WANT_WRITE
   bool literal_plus_ = false;
+  std::string id_command_;  // "A4 ID (...)\r\n", sent before LOGIN if the backend has ID
   std::string capabilities_;
   BackendLoginResult result_;
 };

@@ -130,9 +130,6 @@ class RelayTest(GateTestCase):
         lines = c.read_response("i")
         self.assertEqual(tagged_status(lines, "i"), b"OK", lines)
 
-    @unittest.skipUnless(os.environ.get("IMAPGATE_TEST_ID_FORWARDING") == "1",
-                         "ID forwarding (x-originating-ip/port) is not a stated requirement yet; "
-                         "set IMAPGATE_TEST_ID_FORWARDING=1 to check it")
     def test_id_forwarded_to_dovecot_with_client_address(self):
         c = self.implicit()
         c.greeting()

@@ -70,14 +70,15 @@ class BackendLoginTest : public ::testing::Test {
     target_.tls = client_ctx_.get();
   }
 
-  void StartLogin(std::string_view user = "alice", std::string_view password = "password") {
+  void StartLogin(std::string_view user = "alice", std::string_view password = "password",
+                  const ClientIdentity* client = nullptr) {
     login_ = BackendLogin::Start(
         loop_.get(), target_, SecretString(user), SecretString(password),
         [this](BackendLoginResult r) {
           ++done_calls_;
           result_ = std::move(r);
         },
-        scratch_.data(), scratch_.size());
+        scratch_.data(), scratch_.size(), client);
     ASSERT_NE(login_, nullptr);
     EXPECT_EQ(done_calls_, 0) << "the completion ran inside Start()";
   }
@@ -140,6 +141,63 @@ TEST_F(BackendLoginTest, LiteralPlusLoginWithCapabilitiesInTheOk) {
   ASSERT_NE(result_->transport, nullptr);
   ASSERT_NE(result_->watcher, nullptr);
   EXPECT_EQ(result_->transport->ProtocolName(), "none");
+}
+
+// --- ID forwarding (client_identity.h) -------------------------------------------------------
+
+ClientIdentity TestIdentity() {
+  ClientIdentity id;
+  id.session_id = "s-0-1a";
+  id.client = *net::ResolveAddress("192.0.2.7", 40001);
+  id.local = *net::ResolveAddress("127.0.0.1", 993);
+  id.tls = true;
+  return id;
+}
+
+TEST_F(BackendLoginTest, BackendWithIdGetsTheClientIdentityBeforeLogin) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 LITERAL+ ID] hi\r\n");
+    EXPECT_EQ(c.ReadLine(),
+              "A4 ID (\"x-session-id\" \"s-0-1a\" \"x-originating-ip\" \"192.0.2.7\" "
+              "\"x-originating-port\" \"40001\" \"x-connected-ip\" \"127.0.0.1\" \"x-connected-port\" "
+              "\"993\" \"x-proxy-ttl\" \"5\" \"x-client-transport\" \"TLS\")\r\n");
+    EXPECT_EQ(c.ReadLines(3), kLiteralPlusLogin);  // pipelined behind the ID, no round trip
+    c.Send("* ID NIL\r\nA4 OK ID completed\r\nA2 OK [CAPABILITY IMAP4rev1 IDLE] ok\r\n");
+    c.ReadUntilClose();
+  });
+  ClientIdentity id = TestIdentity();
+  StartLogin("alice", "password", &id);
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+  EXPECT_EQ(result_->leftover, "");  // the ID answer is consumed, not relayed to the client
+}
+
+TEST_F(BackendLoginTest, BackendWithoutIdGetsNoIdCommand) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n");
+    EXPECT_EQ(c.ReadLines(3), kLiteralPlusLogin);
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  ClientIdentity id = TestIdentity();
+  StartLogin("alice", "password", &id);
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, IdRefusedByTheBackendDoesNotStopTheLogin) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 ID] hi\r\n");
+    EXPECT_EQ(c.ReadLine().substr(0, 6), "A4 ID ");
+    EXPECT_EQ(c.ReadLine(), "A2 LOGIN {5}\r\n");
+    c.Send("A4 BAD not from you\r\n+ go ahead\r\n");
+    EXPECT_EQ(c.ReadLine(), "alice {8}\r\n");
+    c.Send("+ \r\n");
+    EXPECT_EQ(c.ReadLine(), "password\r\n");
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  ClientIdentity id = TestIdentity();
+  StartLogin("alice", "password", &id);
+  ExpectOutcome(BackendOutcome::kLoggedIn);
 }
 
 TEST_F(BackendLoginTest, BytesAfterTheTaggedOkAreLeftOver) {
