@@ -1,8 +1,9 @@
 // Listener: accepts connections on one listening socket of one worker's EventLoop.
 //
 // Each accepted connection is handed to on_accept as a non-blocking, close-on-exec fd that the
-// callee owns, with the peer's address (from accept4, no getpeername). On EMFILE/ENFILE the listener pauses for 100 ms instead of spinning. Pause()
-// and Resume() let the owner stop accepting (e.g. at the session cap, or when draining).
+// callee owns, with the peer's address (from accept4, no getpeername). On EMFILE/ENFILE the
+// listener pauses for 100 ms instead of spinning. Pause() and Resume() let the owner stop
+// accepting (e.g. at the session cap, or when draining).
 #pragma once
 
 #include <functional>
