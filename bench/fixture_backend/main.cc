@@ -10,7 +10,6 @@
 #include <event2/event.h>
 
 #include "bench/common/loopback_server.h"
-#include "net/socket.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -126,7 +125,7 @@ void OnAccept(int listen_fd, short, void* arg) {
   for (int i = 0; i < 256; ++i) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or EMFILE (retried on the next readiness)
-    net::SetNoDelay(fd);
+    // TCP_NODELAY is inherited from the listener (net::ListenOn), as in imapgate.
     ++server->connections;
     new Connection(server, fd);
   }
