@@ -142,6 +142,21 @@ class RelayTest(GateTestCase):
         self.assertRegex(log, rf"Login: user=<{re.escape(ALICE)}>.*rport={client_port}\b",
                          "Dovecot did not see the client's port (no x-originating-port forwarded?)")
 
+    def test_client_cannot_claim_another_origin_with_its_own_id(self):
+        c = self.implicit()
+        c.greeting()
+        lines = c.command("i", 'ID ("x-originating-ip" "198.51.100.66" "x-originating-port" "4242" '
+                               '"x-session-id" "forged")')
+        self.assertEqual(tagged_status(lines, "i"), b"OK", lines)
+        self.login(c)
+        lines = c.command("x", "NOOP")
+        self.assertEqual(tagged_status(lines, "x"), b"OK")
+        client_port = c.sock.getsockname()[1]
+        log = self.dovecot.log_path.read_text(errors="replace")
+        self.assertRegex(log, rf"Login: user=<{re.escape(ALICE)}>.*rip=127\.0\.0\.1, rport={client_port}\b")
+        self.assertNotIn("198.51.100.66", log, "the client's own x-originating-ip reached the backend")
+        self.assertNotIn("forged", log, "the client's own x-session-id reached the backend")
+
 
 
 class OneWorkerRelayTest(GateTestCase):
