@@ -1,6 +1,7 @@
 #include "bench/common/loopback_server.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -26,9 +27,16 @@ int ListenOnLoopbackForBench(long port, uint16_t* bound_port) {
     std::fprintf(stderr, "cannot listen: %s\n", fd.status().message().c_str());
     return -1;
   }
-  net::SocketAddress bound = net::LocalAddress(fd->get());
-  *bound_port = ntohs(reinterpret_cast<const sockaddr_in*>(&bound.storage)->sin_port);
+  *bound_port = net::LocalAddress(fd->get()).Port();
   return fd->release();
+}
+
+void AcceptPending(int listen_fd, const std::function<void(int fd)>& on_accept) {
+  for (int i = 0; i < 256; ++i) {
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    on_accept(fd);
+  }
 }
 
 }  // namespace imapgate::bench

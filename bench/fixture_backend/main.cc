@@ -122,13 +122,10 @@ class Connection {
 
 void OnAccept(int listen_fd, short, void* arg) {
   auto* server = static_cast<Server*>(arg);
-  for (int i = 0; i < 256; ++i) {
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or EMFILE (retried on the next readiness)
-    // TCP_NODELAY is inherited from the listener (net::ListenOn), as in imapgate.
+  AcceptPending(listen_fd, [server](int fd) {
     ++server->connections;
     new Connection(server, fd);
-  }
+  });
 }
 
 void OnSignal(int, short, void* arg) { event_base_loopbreak(static_cast<event_base*>(arg)); }

@@ -104,13 +104,10 @@ class Conn {
 
 void OnAccept(int listen_fd, short, void* arg) {
   auto* sink = static_cast<Sink*>(arg);
-  for (int i = 0; i < 256; ++i) {
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    // TCP_NODELAY is inherited from the listener (net::ListenOn), as in imapgate.
+  AcceptPending(listen_fd, [sink](int fd) {
     ++sink->accepted;
     new Conn(sink, fd);
-  }
+  });
 }
 
 void OnSignal(int, short, void* arg) { event_base_loopbreak(static_cast<event_base*>(arg)); }
