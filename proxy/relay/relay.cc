@@ -9,17 +9,12 @@ namespace {
 
 // Rounds of read+write per pipe and callback, so one busy session cannot starve the others.
 constexpr int kMaxRoundsPerEvent = 16;
-// How far back from the end of a backend chunk to look for "* BYE".
-constexpr size_t kByeScanBytes = 128;
-// An untagged BYE at the start of a line.
-constexpr char kByePattern[] = "\n* BYE ";
-constexpr size_t kByePatternLength = sizeof kByePattern - 1;
-constexpr char kBackendLost[] = "* BYE Backend connection lost\r\n";
 
 }  // namespace
 
 const char* RelayEndName(RelayEnd end) {
   switch (end) {
+    case RelayEnd::kLogout: return "logout";
     case RelayEnd::kClosed: return "closed";
     case RelayEnd::kClientError: return "client_error";
     case RelayEnd::kBackendClosed: return "backend_closed";
@@ -71,6 +66,8 @@ StatusOr<std::unique_ptr<Relay>> Relay::Create(net::EventLoop* loop, RelaySide c
   r->idle_timer_ = std::move(*timer);
   r->b2c_.queue.Append(initial_to_client.data(), initial_to_client.size());
   r->c2b_.queue.Append(initial_to_backend.data(), initial_to_backend.size());
+  r->framing_.FromBackend(initial_to_client.data(), initial_to_client.size());
+  r->framing_.FromClient(initial_to_backend.data(), initial_to_backend.size());
   return r;
 }
 
@@ -96,22 +93,6 @@ Relay::~Relay() {
   if (backend_.watcher) backend_.watcher->set_handler(nullptr);
 }
 
-void Relay::ScanForBye(const char* data, size_t n) {
-  // Matches "\n* BYE " across chunk boundaries, looking only at the tail of each chunk so the
-  // cost per read is constant. Bytes skipped reset the match (to "after a newline" if the last
-  // skipped byte was one). A BYE inside a literal's content can still be mistaken for one.
-  size_t from = n > kByeScanBytes ? n - kByeScanBytes : 0;
-  if (from > 0) bye_match_ = data[from - 1] == '\n' ? 1 : 0;
-  for (size_t i = from; i < n && !backend_said_bye_; ++i) {
-    char c = data[i];
-    if (c == kByePattern[bye_match_]) {
-      if (++bye_match_ == kByePatternLength) backend_said_bye_ = true;
-    } else {
-      bye_match_ = c == '\n' ? 1 : 0;
-    }
-  }
-}
-
 bool Relay::holds_buffers() const { return c2b_.queue.holds_memory() || b2c_.queue.holds_memory(); }
 
 void Relay::Start() {
@@ -128,7 +109,7 @@ void Relay::OnIo(net::IoWatcher* watcher, bool readable, bool writable) {
   bool is_client = watcher == client_.watcher.get();
   Pipe& from_here = is_client ? c2b_ : b2c_;  // this side is the source
   Pipe& to_here = is_client ? b2c_ : c2b_;    // this side is the destination
-  if (!to_here.queue.empty() && (writable || (readable && to_here.dst_wants_read))) {
+  if ((!to_here.queue.empty() || to_here.shut_wants_write) && (writable || (readable && to_here.dst_wants_read))) {
     if (!Pump(to_here)) return;
   }
   if (readable || (writable && from_here.src_wants_write)) {
@@ -136,7 +117,13 @@ void Relay::OnIo(net::IoWatcher* watcher, bool readable, bool writable) {
   }
   if (b2c_.dst_shut) {
     // The backend ended its stream and all of it reached the client: nobody is left to answer.
-    Finish(backend_lost_ ? RelayEnd::kBackendClosed : RelayEnd::kClosed);
+    RelayEnd end = RelayEnd::kClosed;
+    if (backend_lost_) {
+      end = RelayEnd::kBackendClosed;
+    } else if (!c2b_.src_eof) {
+      end = RelayEnd::kLogout;  // the backend said BYE (or ended a compressed stream cleanly)
+    }
+    Finish(end);
     return;
   }
   UpdateInterest();
@@ -167,14 +154,18 @@ bool Relay::Pump(Pipe& p) {
     }
     if (p.src_eof) {
       if (p.queue.empty() && !p.dst_shut) {
-        if (p.is_backend_to_client && !c2b_.src_eof && !backend_said_bye_ && !backend_lost_) {
-          // The backend vanished mid-session: tell the client in IMAP terms before closing.
-          backend_lost_ = true;
-          p.queue.Append(kBackendLost, sizeof kBackendLost - 1);
-          continue;
+        if (p.is_backend_to_client && !c2b_.src_eof && !backend_lost_ && !framing_.backend_said_bye()) {
+          // The backend's stream ended without its BYE. Under COMPRESS the BYE cannot be seen:
+          // a stream that ends at a flush point is taken as a clean end (a LOGOUT, normally),
+          // and nothing is added to it. Otherwise the backend vanished mid-session: tell the
+          // client in IMAP terms, where that can be framed, before closing.
+          if (framing_.backend_position() != imap::StreamPosition::kCompressedFlush) {
+            backend_lost_ = true;
+            if (!framing_.compressed()) QueueBye("Backend connection lost");
+            if (!p.queue.empty()) continue;
+          }
         }
-        p.dst->ShutdownWrite();
-        p.dst_shut = true;
+        if (!ShutdownDestination(p)) return true;
       }
       return true;
     }
@@ -188,7 +179,11 @@ bool Relay::Pump(Pipe& p) {
         p.bytes += r.bytes;
         p.src_wants_write = false;
         last_activity_ = time_->MonotonicNow();
-        if (p.is_backend_to_client) ScanForBye(scratch_, r.bytes);
+        if (p.is_backend_to_client) {
+          framing_.FromBackend(scratch_, r.bytes);
+        } else {
+          framing_.FromClient(scratch_, r.bytes);
+        }
         size_t written = 0;
         if (p.queue.empty()) {  // fast path: straight from the scratch buffer, no copy
           net::IoResult w = p.dst->Write(scratch_, r.bytes);
@@ -230,10 +225,30 @@ bool Relay::Pump(Pipe& p) {
   return true;
 }
 
+bool Relay::ShutdownDestination(Pipe& p) {
+  net::IoResult r = p.dst->ShutdownWrite();
+  if (r.status == net::IoStatus::kWantWrite) {
+    p.shut_wants_write = true;  // close_notify did not fit: retry when writable
+    return false;
+  }
+  p.shut_wants_write = false;
+  p.dst_shut = true;
+  return true;
+}
+
+void Relay::QueueBye(std::string_view text) {
+  std::string line = "* BYE ";
+  line.append(text);
+  line.append("\r\n");
+  std::string framed = framing_.FrameInjection(line);
+  b2c_.queue.Append(framed.data(), framed.size());
+}
+
 void Relay::UpdateInterest() {
   auto wants_read_from_src = [](const Pipe& p) { return !p.src_eof && !p.paused && !p.src_wants_write; };
   auto wants_write_from_src = [](const Pipe& p) { return !p.src_eof && !p.paused && p.src_wants_write; };
-  auto dst_pending = [](const Pipe& p) { return !p.queue.empty(); };
+  // Queued bytes, or a close_notify still to be written.
+  auto dst_pending = [](const Pipe& p) { return !p.queue.empty() || p.shut_wants_write; };
   client_.watcher->WantRead(wants_read_from_src(c2b_) || (dst_pending(b2c_) && b2c_.dst_wants_read));
   client_.watcher->WantWrite(wants_write_from_src(c2b_) || (dst_pending(b2c_) && !b2c_.dst_wants_read));
   backend_.watcher->WantRead(wants_read_from_src(b2c_) || (dst_pending(c2b_) && c2b_.dst_wants_read));
@@ -242,8 +257,7 @@ void Relay::UpdateInterest() {
 
 void Relay::Shutdown(const char* text) {
   if (finished_) return;
-  std::string bye = std::string("* BYE ") + text + "\r\n";
-  b2c_.queue.Append(bye.data(), bye.size());
+  QueueBye(text);
   WriteQueued(b2c_);  // best effort: the session ends now either way
   if (finished_) return;
   client_.transport->ShutdownWrite();
@@ -257,8 +271,7 @@ void Relay::OnIdleTimer() {
                      std::chrono::milliseconds(1));
     return;
   }
-  std::string bye = "* BYE Idle timeout\r\n";
-  b2c_.queue.Append(bye.data(), bye.size());
+  QueueBye("Idle timeout");
   WriteQueued(b2c_);
   if (finished_) return;
   client_.transport->ShutdownWrite();

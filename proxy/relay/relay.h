@@ -7,6 +7,12 @@
 // Half-close: EOF from one side is passed on (FIN / close_notify) after its queue drains, and the
 // other direction keeps flowing until it ends too. IDLE, COMPRESS and pipelining pass untouched.
 //
+// The relay writes bytes of its own to the client only as a "* BYE <reason>" (backend lost,
+// server shutdown, idle timeout), and only where imap::StreamFraming says the client can read
+// it: at a line start of a plain stream, or as a deflate stored block at a flush point of a
+// compressed one. Anywhere else (inside a literal, mid-line, inside a deflate block) it closes
+// without a word rather than corrupt the stream.
+//
 // Owned by the Session on its worker. `done` runs once, from inside an I/O or timer callback;
 // the owner must defer destroying the Relay until that callback returns.
 #pragma once
@@ -18,6 +24,7 @@
 #include <string>
 
 #include "common/time_source.h"
+#include "imap/stream_framing.h"
 #include "net/event_loop.h"
 #include "net/io_watcher.h"
 #include "net/timer.h"
@@ -32,9 +39,11 @@ struct RelayOptions {
 };
 
 // How a relayed session ended.
-// kClosed: an orderly end (LOGOUT, or the client closed). kBackendClosed: the backend went away
-// without BYE mid-session, and the client was sent "* BYE Backend connection lost".
-enum class RelayEnd { kClosed, kClientError, kBackendClosed, kBackendError, kIdleTimeout, kShutdown };
+// kLogout: the backend said BYE (a LOGOUT, or its own shutdown) and closed; under COMPRESS, where
+// the BYE cannot be seen, the backend's stream ended cleanly at a deflate flush point.
+// kClosed: the client closed its side first. kBackendClosed: the backend went away without BYE
+// (the client was sent "* BYE Backend connection lost" where that could be framed).
+enum class RelayEnd { kLogout, kClosed, kClientError, kBackendClosed, kBackendError, kIdleTimeout, kShutdown };
 const char* RelayEndName(RelayEnd end);
 
 struct RelayResult {
@@ -64,8 +73,10 @@ class Relay final : public net::IoHandler {
   void Start();
   // True if either direction's queue holds memory (for tests: an idle relay holds none).
   bool holds_buffers() const;
-  // Sends "* BYE <text>" to the client (if it can go out now) and ends the relay.
+  // Sends "* BYE <text>" to the client (if it can be framed and go out now) and ends the relay.
   void Shutdown(const char* text);
+  // The framing state, for tests.
+  const imap::StreamFraming& framing() const { return framing_; }
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
 
  private:
@@ -93,6 +104,7 @@ class Relay final : public net::IoHandler {
     uint64_t bytes = 0;
     bool src_eof = false;
     bool dst_shut = false;
+    bool shut_wants_write = false;  // ShutdownWrite (TLS close_notify) must be retried
     bool paused = false;        // backpressure
     bool src_wants_write = false;  // last read returned WANT_WRITE (TLS)
     bool dst_wants_read = false;   // last write returned WANT_READ (TLS)
@@ -107,7 +119,10 @@ class Relay final : public net::IoHandler {
   void UpdateInterest();
   void Finish(RelayEnd end);
   void OnIdleTimer();
-  void ScanForBye(const char* data, size_t n);
+  // Queues "* BYE <text>" for the client if the stream can take it there (StreamFraming).
+  void QueueBye(std::string_view text);
+  // Sends our FIN (after TLS close_notify) to the pipe's destination; false while it must wait.
+  bool ShutdownDestination(Pipe& p);
 
   RelaySide client_;
   RelaySide backend_;
@@ -120,9 +135,8 @@ class Relay final : public net::IoHandler {
   Pipe b2c_;
   net::TimerPtr idle_timer_;
   std::chrono::steady_clock::time_point last_activity_;
-  bool backend_said_bye_ = false;  // the backend's last chunk carried "* BYE" (logout, shutdown)
-  bool backend_lost_ = false;
-  size_t bye_match_ = 1;  // bytes of "\n* BYE " matched so far; the stream starts at a line start      // the backend ended without BYE; the client got ours
+  imap::StreamFraming framing_;
+  bool backend_lost_ = false;  // the backend ended without BYE
   bool finished_ = false;
 };
 

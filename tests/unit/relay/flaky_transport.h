@@ -27,6 +27,7 @@ struct FlakySchedule {
   int write_would_block_every = 0;  // Write returns kWantWrite without writing
   int short_write_every = 0;        // Write writes one byte only
   size_t max_read = 0;              // each Read returns at most this many bytes (0: no cap)
+  int shutdown_would_block_first = 0;  // the first N ShutdownWrites return kWantWrite (TLS)
 };
 
 struct TransportStats {
@@ -36,7 +37,8 @@ struct TransportStats {
   uint64_t bytes_written = 0;
   uint64_t faults = 0;  // calls answered by the schedule instead of the real transport
   bool eof_seen = false;
-  bool shut_down = false;
+  bool shut_down = false;       // the inner transport's ShutdownWrite ran
+  uint64_t shutdown_calls = 0;
 };
 
 class FlakyTransport final : public net::Transport {
@@ -71,6 +73,9 @@ class FlakyTransport final : public net::Transport {
   }
 
   net::IoResult ShutdownWrite() override {
+    if (++stats_->shutdown_calls <= static_cast<uint64_t>(schedule_.shutdown_would_block_first)) {
+      return Fault(net::IoStatus::kWantWrite);
+    }
     stats_->shut_down = true;
     return inner_->ShutdownWrite();
   }

@@ -11,11 +11,13 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -211,6 +213,7 @@ class RelayTest : public ::testing::Test {
 
 TEST(RelayEndNameTest, NamesEveryEnd) {
   EXPECT_STREQ(RelayEndName(RelayEnd::kClosed), "closed");
+  EXPECT_STREQ(RelayEndName(RelayEnd::kLogout), "logout");
   EXPECT_STREQ(RelayEndName(RelayEnd::kClientError), "client_error");
   EXPECT_STREQ(RelayEndName(RelayEnd::kBackendClosed), "backend_closed");
   EXPECT_STREQ(RelayEndName(RelayEnd::kBackendError), "backend_error");
@@ -332,7 +335,7 @@ TEST_F(RelayTest, BackendByeThenCloseIsAnOrderlyEnd) {
   ASSERT_TRUE(RunUntilDone());
   ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
   EXPECT_EQ(client_->received(), logout);  // no second BYE
-  EXPECT_EQ(result_.end, RelayEnd::kClosed);
+  EXPECT_EQ(result_.end, RelayEnd::kLogout);
 }
 
 // A backend may send the untagged BYE and the tagged OK of a LOGOUT in two writes, and the
@@ -346,7 +349,7 @@ TEST_F(RelayTest, BackendByeAndTaggedOkInSeparateReadsIsAnOrderlyEnd) {
   ASSERT_TRUE(RunUntilDone());
   ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
   EXPECT_EQ(client_->received(), "* BYE Logging out\r\nA1 OK LOGOUT completed\r\n");
-  EXPECT_EQ(result_.end, RelayEnd::kClosed);
+  EXPECT_EQ(result_.end, RelayEnd::kLogout);
 }
 
 // "* BYE " in the middle of a line (here inside a header of a fetched message) is mail content,
@@ -697,6 +700,178 @@ INSTANTIATE_TEST_SUITE_P(
         FlakyCase{"ClientOnly", Schedule(2, 3, 5, 7, 100), FlakySchedule{}, 8192, 2048},
         FlakyCase{"BackendOnly", FlakySchedule{}, Schedule(2, 3, 5, 7, 100), 8192, 2048}),
     [](const ::testing::TestParamInfo<FlakyCase>& info) { return info.param.name; });
+
+
+// ---- Framing: the relay writes its own bytes only where the client can read them ----------
+
+// Incompressible bytes: deflate must emit blocks for them even without a flush.
+std::string RandomBytes(size_t size, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(size, '\0');
+  for (char& c : s) c = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+// A raw-deflate stream, as a COMPRESS=DEFLATE server writes it (and the client's inflater).
+class RawDeflate {
+ public:
+  RawDeflate() {
+    deflateInit2(&out_, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    inflateInit2(&in_, -15);
+  }
+  ~RawDeflate() {
+    deflateEnd(&out_);
+    inflateEnd(&in_);
+  }
+  std::string Compress(std::string_view s, int flush) {
+    std::string out(s.size() + 1024, '\0');
+    out_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
+    out_.avail_in = static_cast<uInt>(s.size());
+    out_.next_out = reinterpret_cast<Bytef*>(out.data());
+    out_.avail_out = static_cast<uInt>(out.size());
+    deflate(&out_, flush);
+    out.resize(out.size() - out_.avail_out);
+    return out;
+  }
+  // Inflates everything the client received; `ok` is false on a corrupt stream or bytes left.
+  std::string Inflate(std::string_view s, bool* ok) {
+    std::string out(s.size() * 16 + 4096, '\0');
+    in_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
+    in_.avail_in = static_cast<uInt>(s.size());
+    in_.next_out = reinterpret_cast<Bytef*>(out.data());
+    in_.avail_out = static_cast<uInt>(out.size());
+    int rc = inflate(&in_, Z_SYNC_FLUSH);
+    *ok = (rc == Z_OK || rc == Z_BUF_ERROR) && in_.avail_in == 0;
+    out.resize(out.size() - in_.avail_out);
+    return out;
+  }
+
+ private:
+  z_stream out_{};
+  z_stream in_{};
+};
+
+class RelayCompressTest : public RelayTest {
+ protected:
+  // Logs in, and has the backend accept COMPRESS DEFLATE; returns after the client read the OK.
+  void StartCompressed() {
+    StartRelay("A1 OK Logged in\r\n");
+    client_->Send("C1 COMPRESS DEFLATE\r\n");
+    ASSERT_TRUE(RunUntil([&] { return backend_->received() == "C1 COMPRESS DEFLATE\r\n"; }));
+    backend_->Send("C1 OK Begin compression.\r\n");
+    ASSERT_TRUE(RunUntil([&] { return client_->received().size() == plain_prefix_.size(); }));
+    ASSERT_EQ(client_->received(), plain_prefix_);
+    ASSERT_TRUE(relay_->framing().compressed());
+  }
+  // What the client received after COMPRESS started, inflated; fails on a corrupt stream.
+  std::string ClientInflated() {
+    bool ok = false;
+    std::string out = inflater_.Inflate(std::string_view(client_->received()).substr(plain_prefix_.size()), &ok);
+    EXPECT_TRUE(ok) << "the client's deflate stream is corrupt or has bytes left over";
+    return out;
+  }
+  const std::string plain_prefix_ = "A1 OK Logged in\r\nC1 OK Begin compression.\r\n";
+  RawDeflate server_;
+  RawDeflate inflater_;
+};
+
+// mbsync's crash: a compressed LOGOUT, then the backend closes. Nothing may follow its stream.
+TEST_F(RelayCompressTest, CompressedLogoutAddsNothingAndIsALogout) {
+  StartCompressed();
+  backend_->Send(server_.Compress("* BYE Logging out\r\nL1 OK Logout completed.\r\n", Z_SYNC_FLUSH));
+  backend_->Close();
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(ClientInflated(), "* BYE Logging out\r\nL1 OK Logout completed.\r\n");
+  EXPECT_EQ(result_.end, RelayEnd::kLogout);
+}
+
+TEST_F(RelayCompressTest, BackendDeathInsideADeflateBlockAddsNothing) {
+  StartCompressed();
+  std::string partial = server_.Compress("* 1 FETCH (BODY[] {100000}\r\n" + RandomBytes(50000, 3), Z_NO_FLUSH);
+  ASSERT_GT(partial.size(), 1000u);
+  backend_->Send(partial.substr(0, partial.size() / 2));
+  backend_->Close();
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(client_->received().size(), plain_prefix_.size() + partial.size() / 2);  // ours: none
+  EXPECT_EQ(result_.end, RelayEnd::kBackendClosed);
+}
+
+TEST_F(RelayCompressTest, ShutdownByeIsCompressedAtAFlushPoint) {
+  StartCompressed();
+  backend_->Send(server_.Compress("* 2 EXISTS\r\n", Z_SYNC_FLUSH));
+  ASSERT_TRUE(RunUntil([&] { return client_->received().size() > plain_prefix_.size(); }));
+  relay_->Shutdown("Server shutting down");
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(ClientInflated(), "* 2 EXISTS\r\n* BYE Server shutting down\r\n");
+  EXPECT_EQ(result_.end, RelayEnd::kShutdown);
+}
+
+TEST_F(RelayCompressTest, ShutdownInsideADeflateBlockClosesWithoutAWord) {
+  StartCompressed();
+  std::string unflushed = server_.Compress("* 3 EXISTS\r\n" + RandomBytes(20000, 4), Z_NO_FLUSH);
+  ASSERT_GT(unflushed.size(), 1000u);
+  backend_->Send(unflushed);
+  ASSERT_TRUE(RunUntil([&] { return client_->received().size() == plain_prefix_.size() + unflushed.size(); }));
+  relay_->Shutdown("Server shutting down");
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(client_->received().size(), plain_prefix_.size() + unflushed.size());
+}
+
+TEST_F(RelayCompressTest, IdleTimeoutByeIsCompressed) {
+  options_.idle_timeout = milliseconds(50);
+  StartCompressed();
+  backend_->Send(server_.Compress("* OK still here\r\n", Z_SYNC_FLUSH));
+  ASSERT_TRUE(RunUntil([&] { return client_->received().size() > plain_prefix_.size(); }));
+  time_.Advance(milliseconds(51));
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(ClientInflated(), "* OK still here\r\n* BYE Idle timeout\r\n");
+  EXPECT_EQ(result_.end, RelayEnd::kIdleTimeout);
+}
+
+// A message body whose lines start with "* BYE " is content: the session goes on, and if the
+// backend then dies the client is still told.
+TEST_F(RelayTest, ByeLinesInsideAFetchedBodyAreContent) {
+  StartRelay();
+  const std::string body = "Subject: test\r\n\r\nhello\r\n* BYE not the server\r\n* BYE Logging out\r\n";
+  const std::string fetch = "* 1 FETCH (BODY[] {" + std::to_string(body.size()) + "}\r\n" + body + ")\r\nF1 OK\r\n";
+  backend_->Send(fetch);
+  ASSERT_TRUE(RunUntil([&] { return client_->received() == fetch; }));
+  client_->Send("N1 NOOP\r\n");  // the session goes on
+  ASSERT_TRUE(RunUntil([&] { return backend_->received() == "N1 NOOP\r\n"; }));
+  backend_->Close();
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(client_->received(), fetch + kBackendLost);
+  EXPECT_EQ(result_.end, RelayEnd::kBackendClosed);
+}
+
+// Shutdown while a literal is half delivered: a BYE there would be read as message content.
+TEST_F(RelayTest, ShutdownInsideALiteralClosesWithoutAWord) {
+  StartRelay();
+  const std::string partial = "* 1 FETCH (BODY[] {1000}\r\nFrom: a\r\n";
+  backend_->Send(partial);
+  ASSERT_TRUE(RunUntil([&] { return client_->received() == partial; }));
+  relay_->Shutdown("Server shutting down");
+  ASSERT_TRUE(RunUntil([&] { return client_->eof(); }));
+  EXPECT_EQ(client_->received(), partial);
+  EXPECT_EQ(result_.end, RelayEnd::kShutdown);
+}
+
+// TLS: close_notify may not fit into the socket at once; the FIN must still go out.
+TEST_F(RelayTest, ShutdownWriteThatWouldBlockIsRetried) {
+  FlakySchedule client_schedule;
+  client_schedule.shutdown_would_block_first = 1;
+  StartRelay("", "", client_schedule);
+  backend_->Send("* BYE Logging out\r\nL1 OK\r\n");
+  backend_->Close();
+  ASSERT_TRUE(RunUntil([&] { return client_->eof() && done_count_ == 1; }));
+  EXPECT_EQ(client_stats_->shutdown_calls, 2u);
+  EXPECT_TRUE(client_stats_->shut_down);
+  EXPECT_EQ(result_.end, RelayEnd::kLogout);
+}
 
 }  // namespace
 }  // namespace imapgate::relay
