@@ -1,11 +1,10 @@
 """After login the session is relayed to Dovecot byte for byte (raw sockets): pipelining behind
-LOGIN, COMPRESS=DEFLATE, APPEND literals, large messages, IDLE."""
+LOGIN, APPEND literals, large messages, IDLE."""
 
 import os
 import re
 import time
 import unittest
-import zlib
 
 from harness import ALICE, ALICE_PW, BOB, BOB_PW, GateTestCase, RawClient, ds, tagged_status
 
@@ -38,38 +37,6 @@ class RelayTest(GateTestCase):
         fetch = [l for l in lines if l.startswith(b"* 2 FETCH")]
         self.assertEqual(len(fetch), 1, lines)
         self.assertIn(self.messages[ALICE][1], fetch[0])
-
-    def test_compress_deflate(self):
-        c = self.implicit()
-        c.greeting()
-        self.login(c)   # (the LOGIN OK's capabilities are checked in test_imaplib)
-        lines = c.command("c", "COMPRESS DEFLATE")
-        self.assertEqual(tagged_status(lines, "c"), b"OK", lines)
-        self.assertEqual(c.buf, b"")
-        comp = zlib.compressobj(wbits=-15)
-        decomp = zlib.decompressobj(wbits=-15)
-
-        def send(text: bytes):
-            c.send(comp.compress(text) + comp.flush(zlib.Z_SYNC_FLUSH))
-
-        def read_until(tag: bytes, timeout=10) -> bytes:
-            out = b""
-            deadline = time.monotonic() + timeout
-            while not re.search(rb"(^|\r\n)" + tag + rb" (OK|NO|BAD)[^\r\n]*\r\n", out):
-                c.sock.settimeout(max(0.01, deadline - time.monotonic()))
-                chunk = c.sock.recv(65536)
-                self.assertTrue(chunk, f"closed while waiting for {tag!r}: {out!r}")
-                out += decomp.decompress(chunk)
-            return out
-
-        send(b"d NOOP\r\n")
-        self.assertRegex(read_until(b"d"), rb"(^|\r\n)d OK")
-        send(b"e EXAMINE INBOX\r\nf FETCH 1 (BODY.PEEK[])\r\n")
-        out = read_until(b"f")
-        self.assertRegex(out, rb"(^|\r\n)e OK")
-        self.assertIn(self.messages[ALICE][0], out)
-        send(b"g LOGOUT\r\n")
-        self.assertIn(b"* BYE", read_until(b"g"))
 
     def test_append_with_synchronizing_literal(self):
         msg = ds.make_message("appended", "via APPEND through imapgate", to=BOB)
