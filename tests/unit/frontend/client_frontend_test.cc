@@ -503,6 +503,15 @@ TEST_F(ClientFrontendTest, MaximalIdBeforeLoginIsAnsweredAndLoginFollows) {
   EXPECT_FALSE(delegate_.ended.has_value());
 }
 
+TEST(FrontendDefaultsTest, AMaximalIdAndALoginFitThePreauthByteBudget) {
+  // The defaults must agree: the ID bound is above the line bound, and a maximal ID plus a
+  // LOGIN with the longest user and password fits the bytes allowed before login.
+  FrontendOptions o;
+  EXPECT_GT(o.parser.max_id_line_bytes, o.parser.max_line_bytes);
+  EXPECT_GE(o.parser.max_id_line_bytes, MaximalId(std::string(64, 't')).size() - 2);
+  EXPECT_GE(o.max_preauth_bytes, o.parser.max_id_line_bytes + 2 + 2048);
+}
+
 TEST_F(ClientFrontendTest, IdWithTooManyPairsIsStillBad) {
   StartImplicitTls();
   std::string id = "i1 ID (";
