@@ -564,7 +564,7 @@ TEST_F(ClientFrontendTest, TakeConnectionIsRefusedWhileAPreauthTimeoutByeIsFlush
   options_.time = &clock;
   options_.preauth_timeout = 60s;
   StartFrontend(true);
-  clock.Advance(59700ms);  // the connection has 300 ms of pre-auth time left
+  clock.Advance(59s);  // the connection has 1 s of pre-auth time left
   ASSERT_TRUE(ClientHandshake());
   ASSERT_TRUE(Receive("ready\r\n"));
   Send("l1 LOGIN alice secret\r\n");
@@ -603,7 +603,7 @@ TEST_F(ClientFrontendTest, StartTlsDoesNotRestartThePreauthTimer) {
   clock.Advance(59s);  // STARTTLS at 59 s: one second of the connection's budget is left
   Send("a STARTTLS\r\n");
   ASSERT_TRUE(Receive("Begin TLS negotiation now\r\n"));
-  ASSERT_TRUE(ClientHandshake());
+  (void)ClientHandshake();  // on a loaded machine the deadline may even cut the handshake
   // Not 60 s from the STARTTLS (the test would give up after 3 s): the BYE comes at 60 s.
   ASSERT_TRUE(WaitEnded());
   EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
@@ -614,8 +614,8 @@ TEST_F(ClientFrontendTest, ImplicitTlsHandshakeCountsTowardsThePreauthTime) {
   options_.time = &clock;
   options_.preauth_timeout = 60s;
   StartFrontend(true);
-  clock.Advance(59900ms);
-  ASSERT_TRUE(ClientHandshake());
+  clock.Advance(59900ms);  // 100 ms left: the handshake may finish or be cut, never extend it
+  (void)ClientHandshake();
   ASSERT_TRUE(WaitEnded());
   EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
 }
