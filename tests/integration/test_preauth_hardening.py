@@ -65,14 +65,30 @@ class MaximalIdTest(GateTestCase):
         self.assertIn(b"BAD Command line too long", data)
 
 
-class UnreadRepliesTest(GateTestCase):
-    """A client that sends ~60 KiB of CAPABILITY (3,500 commands, ~300 KB of replies) and does
-    not read until after the pre-login timeout: imapgate answers only while the replies are
-    taken, so what the client finally reads is bounded, then BYE at the timeout."""
+class ShortPreauthTimeoutTest(GateTestCase):
+    """The pre-login timeout at 2 s: it bounds the connection (STARTTLS does not restart it),
+    and it still ends a client that does not read its replies."""
     TIMEOUTS = {"preauth": "2s"}
     IMPLICIT = False
 
+    def test_starttls_does_not_restart_the_preauth_timeout(self):
+        start = time.monotonic()
+        c = self.plain()
+        c.greeting()
+        time.sleep(1.5)
+        lines = c.command("s1", "STARTTLS")
+        self.assertEqual(tagged_status(lines, "s1"), b"OK", lines)
+        c.upgrade(self.client_ctx())
+        data = self.assert_bye_and_close(c, timeout=10, what="after STARTTLS at 1.5 s")
+        elapsed = time.monotonic() - start
+        self.assertIn(b"Pre-authentication timeout", data)
+        # 2 s from the connection, not 2 s from the STARTTLS (3.5 s).
+        self.assertLess(elapsed, 3.2, f"BYE after {elapsed:.2f} s")
+
     def test_replies_to_a_client_that_does_not_read_are_bounded(self):
+        """~60 KiB of CAPABILITY (3,500 commands, ~300 KB of replies), nothing read until after
+        the timeout: imapgate answers only while replies are taken, so what the client finally
+        reads is bounded, then BYE at the timeout."""
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.addCleanup(s.close)
         # A small receive window: the client's kernel holds little, as a slow remote client's
