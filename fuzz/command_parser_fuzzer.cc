@@ -5,6 +5,7 @@
 // client byte stream. Invariants: the parser never holds more than one bounded unit plus the
 // last chunk, kFatal is sticky, every BAD has a tag and a fixed message, and the same stream
 // gives the same events whatever the chunking.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -30,6 +31,7 @@ std::string Run(std::string_view stream, uint8_t chunk_seed, uint8_t mode, bool 
   ParserLimits limits;
   if (mode & 1) {
     limits.max_line_bytes = 64;
+    limits.max_id_line_bytes = 160;
     limits.max_literal_bytes = 32;
     limits.max_tag_bytes = 8;
     limits.max_tokens = 12;
@@ -49,7 +51,8 @@ std::string Run(std::string_view stream, uint8_t chunk_seed, uint8_t mode, bool 
     for (;;) {
       const ParseEvent e = parser.Next();
       if (e == ParseEvent::kNeedMore) {
-        CHECK(parser.buffered_bytes() <= limits.max_line_bytes + limits.max_literal_bytes + 2);
+        CHECK(parser.buffered_bytes() <=
+              std::max(limits.max_line_bytes, limits.max_id_line_bytes) + limits.max_literal_bytes + 2);
         break;
       }
       transcript.push_back(static_cast<char>('0' + static_cast<int>(e)));

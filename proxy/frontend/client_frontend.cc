@@ -1,5 +1,11 @@
 #include "frontend/client_frontend.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
 #include "common/log.h"
 #include "imap/capabilities.h"
 #include "imap/response.h"
@@ -12,32 +18,11 @@ constexpr std::chrono::milliseconds kCloseGrace{5000};
 // Largest decoded AUTHENTICATE PLAIN message: three fields of at most 1024 octets and two NULs.
 constexpr size_t kMaxSaslPlainBytes = 3 * 1024 + 2;
 
-FrontendEnd EndForFatal(const std::string& message) {
-  if (message == "Command line too long") return FrontendEnd::kLineTooLong;
-  if (message == "Literal too large") return FrontendEnd::kLiteralTooLarge;
-  return FrontendEnd::kProtocolError;
+const TimeSource& Clock(const FrontendOptions& options) {
+  return options.time ? *options.time : RealTimeSource::Get();
 }
 
 }  // namespace
-
-const char* FrontendEndName(FrontendEnd end) {
-  switch (end) {
-    case FrontendEnd::kLogout: return "logout";
-    case FrontendEnd::kClientClosed: return "client_closed";
-    case FrontendEnd::kTlsFailed: return "tls_failed";
-    case FrontendEnd::kTimeout: return "preauth_timeout";
-    case FrontendEnd::kLineTooLong: return "line_too_long";
-    case FrontendEnd::kLiteralTooLarge: return "literal_too_large";
-    case FrontendEnd::kProtocolError: return "protocol_error";
-    case FrontendEnd::kPreauthBytes: return "preauth_bytes";
-    case FrontendEnd::kBadCommands: return "bad_commands";
-    case FrontendEnd::kStartTlsInjection: return "starttls_injection";
-    case FrontendEnd::kAuthAttempts: return "auth_attempts";
-    case FrontendEnd::kShutdown: return "shutdown";
-    case FrontendEnd::kInternalError: return "internal_error";
-  }
-  return "unknown";
-}
 
 StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop* loop, net::UniqueFd fd,
                                                                  const FrontendOptions& options,
@@ -60,7 +45,23 @@ StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop*
   auto timer = net::Timer::Create(loop, [raw] { raw->OnTimeout(); });
   if (!timer.ok()) return timer.status();
   f->timer_ = std::move(*timer);
+  // Before login the kernel keeps at most this many unsent reply bytes (writes beyond it get
+  // EAGAIN, and writability waits for the queue to drain): with our own queue's bound, a client
+  // that does not read cannot make us hold more. Not TCP (tests' socketpairs): no effect.
+  f->SetNotSentLowWatermark(static_cast<unsigned>(options.max_queued_reply_bytes));
   return f;
+}
+
+void ClientFrontend::SetNotSentLowWatermark(unsigned value) {
+  if (!transport_) return;
+  // 0 restores the system default (net.ipv4.tcp_notsent_lowat). Fails harmlessly on non-TCP.
+  (void)setsockopt(transport_->fd(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &value, sizeof value);
+}
+
+void ClientFrontend::ArmWithinDeadline(std::chrono::milliseconds limit) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(preauth_deadline_ -
+                                                                    Clock(options_).MonotonicNow());
+  timer_->Arm(std::max(std::chrono::milliseconds(0), std::min(limit, left)));
 }
 
 ClientFrontend::ClientFrontend(const FrontendOptions& options, FrontendDelegate* delegate, char* scratch,
@@ -73,13 +74,16 @@ ClientFrontend::~ClientFrontend() = default;
 std::string ClientFrontend::TlsVersion() const { return transport_ ? transport_->ProtocolName() : "none"; }
 
 void ClientFrontend::Start() {
+  // The pre-auth time bounds the connection: one deadline from accept to login, which neither
+  // the handshake nor STARTTLS extends.
+  preauth_deadline_ = Clock(options_).MonotonicNow() + options_.preauth_timeout;
   if (options_.implicit_tls) {
     state_ = State::kHandshake;
-    timer_->Arm(options_.tls_handshake_timeout);
+    ArmWithinDeadline(options_.tls_handshake_timeout);
     DoHandshake();
   } else {
     state_ = State::kReading;
-    timer_->Arm(options_.preauth_timeout);
+    ArmWithinDeadline(options_.preauth_timeout);
     SendGreeting();
     Flush();
     UpdateInterest();
@@ -102,7 +106,14 @@ void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
     Flush();
     if (state_ == State::kDone) return;
   }
-  if ((readable || (writable && read_wants_write_)) &&
+  if (paused_ && !RepliesBacklogged()) {
+    // The client took enough of our replies: go on with the commands it already sent.
+    paused_ = false;
+    ProcessEvents();
+    if (state_ == State::kDone) return;
+    if (!paused_ && transport_->HasBufferedInput()) watcher_->ActivateRead();
+  }
+  if ((readable || (writable && read_wants_write_)) && !paused_ &&
       (state_ == State::kReading || state_ == State::kAwaitingSasl)) {
     ReadAndProcess();
     if (state_ == State::kDone) return;
@@ -126,7 +137,7 @@ void ClientFrontend::DoHandshake() {
     case net::IoStatus::kOk:
       delegate_->OnTlsHandshake(true);
       state_ = State::kReading;
-      timer_->Arm(options_.preauth_timeout);
+      ArmWithinDeadline(options_.preauth_timeout);
       if (!starttls_done_) SendGreeting();  // after STARTTLS the client speaks first
       Flush();
       if (state_ == State::kDone) return;
@@ -176,13 +187,22 @@ void ClientFrontend::ReadAndProcess() {
     SecureWipe(scratch_, r.bytes);  // the scratch buffer may have held a password
     ProcessEvents();
     if (state_ != State::kReading && state_ != State::kAwaitingSasl) return;
-    if (!transport_->HasBufferedInput()) return;
+    if (paused_ || !transport_->HasBufferedInput()) return;
   }
   watcher_->ActivateRead();  // more decrypted input is waiting: continue on the next loop turn
 }
 
 void ClientFrontend::ProcessEvents() {
   while (state_ == State::kReading || state_ == State::kAwaitingSasl) {
+    if (RepliesBacklogged()) {
+      Flush();
+      if (state_ == State::kDone) return;
+      if (RepliesBacklogged()) {
+        // The client does not read: answer nothing more until it does (OnIo resumes).
+        paused_ = true;
+        return;
+      }
+    }
     imap::ParseEvent ev = parser_.Next();
     switch (ev) {
       case imap::ParseEvent::kNeedMore:
@@ -204,7 +224,7 @@ void ClientFrontend::ProcessEvents() {
         break;
       case imap::ParseEvent::kFatal: {
         const imap::ParseError& e = parser_.error();
-        CloseWith(EndForFatal(e.message), imap::Tagged(e.tag, "BAD", e.message) + "* BYE " + e.message + "\r\n");
+        CloseWith(FrontendEndForParseError(e.code), imap::Tagged(e.tag, "BAD", e.message) + "* BYE " + e.message + "\r\n");
         return;
       }
     }
@@ -250,6 +270,7 @@ void ClientFrontend::HandleCommand(imap::Command command) {
     case imap::PreAuthVerb::kLogin:
       if (!tls_active()) {
         Send(imap::Tagged(c.tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS before LOGIN"));
+        delegate_->OnCleartextLoginRefused();
         CountBad();
         return;
       }
@@ -264,6 +285,7 @@ void ClientFrontend::HandleCommand(imap::Command command) {
 void ClientFrontend::HandleAuthenticate(imap::PreAuthCommand& c) {
   if (!tls_active()) {
     Send(imap::Tagged(c.tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS before AUTHENTICATE"));
+    delegate_->OnCleartextLoginRefused();
     CountBad();
     return;
   }
@@ -345,7 +367,11 @@ void ClientFrontend::LoginRejected(LoginRejection why) {
   UpdateInterest();
 }
 
-ClientConnection ClientFrontend::TakeConnection(const std::string& client_capabilities) {
+StatusOr<ClientConnection> ClientFrontend::TakeConnection(const std::string& client_capabilities) {
+  if (state_ != State::kAwaitingLogin) {
+    return Status(StatusCode::kUnavailable, "the client session is closing; no login is pending");
+  }
+  SetNotSentLowWatermark(0);  // the relay has its own bounds
   Send(imap::Tagged(pending_tag_, "OK", "[CAPABILITY " + client_capabilities + "] Logged in"));
   timer_->Cancel();
   state_ = State::kDone;
@@ -358,7 +384,7 @@ ClientConnection ClientFrontend::TakeConnection(const std::string& client_capabi
   c.pending_output = std::move(output_);
   c.pipelined_input = parser_.TakeBuffered();
   tls_ = nullptr;
-  return c;
+  return StatusOr<ClientConnection>(std::move(c));
 }
 
 void ClientFrontend::Shutdown(const char* text) {
@@ -395,10 +421,17 @@ void ClientFrontend::UpgradeToTls() {
   // parser buffers, the auth attempt count, the capability phase (derived from starttls_done_).
   int fd = transport_->ReleaseFd();
   transport_.reset();
-  auto tls = tls::NewServerTransport(*options_.tls, fd);
+  watcher_->WantRead(false);  // the fd may be closed below: no interest may stay on it
+  watcher_->WantWrite(false);
+  auto tls = options_.tls ? tls::NewServerTransport(*options_.tls, fd)
+                          : StatusOr<tls::TlsTransportPtr>(Internal("no TLS context"));
   if (!tls.ok()) {
+    if (!options_.tls) {
+      net::UniqueFd close_it(fd);  // NewServerTransport was not called to take it
+    }
+    LogEvent(LogLevel::kError, "starttls_failed").Add("error", tls.status().message());
     end_ = FrontendEnd::kInternalError;
-    FinishClose();
+    FinishClose();  // transport_ is null: nothing more is written
     return;
   }
   tls_ = tls->get();
@@ -408,8 +441,9 @@ void ClientFrontend::UpgradeToTls() {
   starttls_done_ = true;
   want_read_on_write_ = false;
   read_wants_write_ = false;
+  paused_ = false;
   state_ = State::kHandshake;
-  timer_->Arm(options_.tls_handshake_timeout);
+  ArmWithinDeadline(options_.tls_handshake_timeout);  // never past the connection's deadline
   DoHandshake();
 }
 
@@ -441,7 +475,12 @@ void ClientFrontend::CloseWith(FrontendEnd end, std::string_view final_bytes) {
   state_ = State::kClosing;
   timer_->Arm(kCloseGrace);
   Flush();
-  if (state_ == State::kClosing && output_.empty()) FinishClose();
+  if (state_ != State::kClosing) return;
+  if (output_.empty()) {
+    FinishClose();
+    return;
+  }
+  UpdateInterest();  // called from the timer too: wait for writability to flush the rest
 }
 
 void ClientFrontend::FinishClose() {
@@ -450,7 +489,18 @@ void ClientFrontend::FinishClose() {
   timer_->Cancel();
   watcher_->WantRead(false);
   watcher_->WantWrite(false);
-  if (end_ != FrontendEnd::kClientClosed && end_ != FrontendEnd::kTlsFailed) transport_->ShutdownWrite();
+  if (transport_ && end_ != FrontendEnd::kClientClosed && end_ != FrontendEnd::kTlsFailed) {
+    transport_->ShutdownWrite();
+    // Commands the client sent and we never read (a paused or refused client) would make the
+    // close a reset, which discards our last words (the BYE) still in the kernel: drop them,
+    // at most the pre-auth byte budget.
+    size_t dropped = 0;
+    while (dropped < options_.max_preauth_bytes) {
+      ssize_t n = ::recv(transport_->fd(), nullptr, 65536, MSG_DONTWAIT | MSG_TRUNC);
+      if (n <= 0) break;
+      dropped += static_cast<size_t>(n);
+    }
+  }
   delegate_->OnFrontendEnded(end_);
 }
 
@@ -473,7 +523,7 @@ void ClientFrontend::OnTimeout() {
 
 void ClientFrontend::UpdateInterest() {
   if (state_ == State::kDone || state_ == State::kHandshake) return;
-  bool reading = state_ == State::kReading || state_ == State::kAwaitingSasl;
+  bool reading = (state_ == State::kReading || state_ == State::kAwaitingSasl) && !paused_;
   bool pending = !output_.empty();
   // While a login is in flight nothing is read, but read interest is left as it was, so the
   // relay finds it armed (two epoll_ctl calls less per login). Only a client that sends more

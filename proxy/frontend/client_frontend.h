@@ -10,7 +10,9 @@
 // Security transitions that live here and only here: LOGIN/AUTHENTICATE refused before TLS
 // (NO [PRIVACYREQUIRED]); the STARTTLS upgrade, which refuses (BYE) if any byte follows the
 // STARTTLS line in the parser's buffer or the socket, and resets all pre-TLS state; the error
-// budget; the pre-auth byte budget; the pre-auth timeout.
+// budget; the pre-auth byte budget; the pre-auth timeout, which bounds the whole connection
+// (accept to login, STARTTLS included); the bound on unsent replies (no command is processed and
+// nothing is read while more than max_queued_reply_bytes of replies wait for the client).
 #pragma once
 
 #include <chrono>
@@ -19,6 +21,7 @@
 
 #include "common/secret.h"
 #include "common/time_source.h"
+#include "frontend/frontend_end.h"
 #include "imap/command_parser.h"
 #include "imap/preauth_command.h"
 #include "net/event_loop.h"
@@ -39,8 +42,12 @@ struct FrontendOptions {
   size_t max_preauth_bytes = 65536;
   int max_bad_commands = 10;
   int max_auth_attempts = 3;
-  std::chrono::milliseconds preauth_timeout{60000};
+  std::chrono::milliseconds preauth_timeout{60000};  // from accept to login, STARTTLS included
   std::chrono::milliseconds tls_handshake_timeout{10000};
+  // Replies not yet taken by the client: ours, and on TCP the kernel's unsent bytes
+  // (TCP_NOTSENT_LOWAT is set to this before login). Above it nothing more is read or processed.
+  size_t max_queued_reply_bytes = 16384;
+  const TimeSource* time = nullptr;  // null: the real clock; not owned
 };
 
 // Credentials the client presented; the owner verifies them (issue A: by logging in to the
@@ -52,24 +59,6 @@ struct LoginRequest {
   SecretString password;
 };
 
-// Why the frontend ended a session (for logs and metrics).
-enum class FrontendEnd {
-  kLogout,             // client said LOGOUT
-  kClientClosed,       // EOF or reset before login
-  kTlsFailed,          // TLS handshake failed (incl. ALPN refusal)
-  kTimeout,            // pre-auth or handshake timeout
-  kLineTooLong,
-  kLiteralTooLarge,
-  kProtocolError,      // other fatal framing error
-  kPreauthBytes,       // pre-auth byte budget exhausted
-  kBadCommands,        // error budget exhausted
-  kStartTlsInjection,  // bytes after STARTTLS
-  kAuthAttempts,       // too many failed logins
-  kShutdown,           // server shutting down
-  kInternalError,
-};
-const char* FrontendEndName(FrontendEnd end);
-
 class FrontendDelegate {
  public:
   virtual ~FrontendDelegate() = default;
@@ -80,6 +69,8 @@ class FrontendDelegate {
   // The session is over before login; the connection is closed. The owner may delete the
   // frontend only after this call returns (defer the deletion).
   virtual void OnFrontendEnded(FrontendEnd end) = 0;
+  // A LOGIN or AUTHENTICATE was refused because TLS is not active yet (for a metric).
+  virtual void OnCleartextLoginRefused() {}
 };
 
 // What the relay needs from the frontend after a successful login.
@@ -105,8 +96,15 @@ class ClientFrontend final : public net::IoHandler {
   // Answers a pending login with NO and resumes reading (or BYE after too many failures).
   void LoginRejected(LoginRejection why);
   // Answers a pending login with "<tag> OK [CAPABILITY caps] Logged in" and gives the
-  // connection to the caller. The frontend is inert afterwards.
-  ClientConnection TakeConnection(const std::string& client_capabilities);
+  // connection to the caller. The frontend is inert afterwards. Refused (an error, nothing
+  // changes) unless a login is pending: e.g. a pre-auth timeout or a shutdown is closing the
+  // session while the backend login ran; the caller drops the backend connection and lets the
+  // frontend finish its close (OnFrontendEnded follows).
+  StatusOr<ClientConnection> TakeConnection(const std::string& client_capabilities);
+  // True while a login request is waiting for LoginRejected or TakeConnection.
+  bool AwaitingLogin() const { return state_ == State::kAwaitingLogin; }
+  // Replies queued in user space, not yet written to the socket (for tests and diagnostics).
+  size_t queued_output_bytes() const { return output_.size(); }
   // Sends "* BYE <text>" and closes (server shutdown).
   void Shutdown(const char* text);
 
@@ -141,6 +139,11 @@ class ClientFrontend final : public net::IoHandler {
   void FinishClose();
   void OnTimeout();
   void UpdateInterest();
+  // Arms the timer for min(limit, time left before the pre-auth deadline).
+  void ArmWithinDeadline(std::chrono::milliseconds limit);
+  // True while more replies wait than max_queued_reply_bytes (reading and processing pause).
+  bool RepliesBacklogged() const { return output_.size() > options_.max_queued_reply_bytes; }
+  void SetNotSentLowWatermark(unsigned value);
   bool tls_active() const { return options_.implicit_tls || starttls_done_; }
 
   FrontendOptions options_;
@@ -158,6 +161,8 @@ class ClientFrontend final : public net::IoHandler {
   bool want_read_on_write_ = false;  // the last TLS write returned WANT_READ
   bool read_wants_write_ = false;    // the last TLS read returned WANT_WRITE
   bool input_during_login_ = false;  // readable while a login was in flight (pipelining)
+  bool paused_ = false;              // commands wait in the parser until replies drain
+  std::chrono::steady_clock::time_point preauth_deadline_;
   FrontendEnd end_ = FrontendEnd::kClientClosed;
 
   bool starttls_done_ = false;

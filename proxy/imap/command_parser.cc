@@ -24,10 +24,18 @@ namespace {
 constexpr size_t kMaxLiteralDigits = 10;
 constexpr int kMaxListDepth = 8;
 
-constexpr char kLineTooLong[] = "Command line too long";
-constexpr char kLiteralTooLarge[] = "Literal too large";
-constexpr char kInvalidLiteral[] = "Invalid literal";
 constexpr char kInvalidChars[] = "Invalid characters in command";
+
+// The fixed message sent with each fatal code.
+const char* FatalMessage(ParseErrorCode code) {
+  switch (code) {
+    case ParseErrorCode::kLineTooLong: return "Command line too long";
+    case ParseErrorCode::kLiteralTooLarge: return "Literal too large";
+    case ParseErrorCode::kInvalidLiteral: return "Invalid literal";
+    case ParseErrorCode::kSaslResponseTooLong: return "SASL response too long";
+    default: return "Protocol error";
+  }
+}
 
 enum class Marker { kNone, kLiteral, kMalformed };
 
@@ -250,7 +258,9 @@ ParseEvent CommandParser::Next() {
     if (lf == nullptr) {
       size_t partial = avail - line_begin_;
       if (partial > 0 && base[avail - 1] == '\r') --partial;  // may be the start of CRLF
-      if (text_bytes_ + partial > limits_.max_line_bytes) return Fatal(kLineTooLong);
+      if (text_bytes_ + partial > limits_.max_line_bytes && text_bytes_ + partial > TextLimit()) {
+        return Fatal(ParseErrorCode::kLineTooLong);
+      }
       scan_ = avail;
       return ParseEvent::kNeedMore;
     }
@@ -258,24 +268,34 @@ ParseEvent CommandParser::Next() {
     size_t text_end = lf_pos;
     if (text_end > line_begin_ && base[text_end - 1] == '\r') --text_end;
     const size_t text_len = text_end - line_begin_;
-    if (text_bytes_ + text_len > limits_.max_line_bytes) return Fatal(kLineTooLong);
+    if (text_bytes_ + text_len > limits_.max_line_bytes && text_bytes_ + text_len > TextLimit()) {
+      return Fatal(ParseErrorCode::kLineTooLong);
+    }
     uint64_t size = 0;
     bool sync = false;
     switch (FindMarker(std::string_view(base + line_begin_, text_len), &size, &sync)) {
       case Marker::kMalformed:
-        return Fatal(kInvalidLiteral);
+        return Fatal(ParseErrorCode::kInvalidLiteral);
       case Marker::kNone:
         lines_.push_back(FramedLine{line_begin_, text_len, 0, 0, false});
         return Tokenize(lf_pos + 1);
       case Marker::kLiteral:
         break;
     }
-    if (size > limits_.max_literal_bytes || literal_total_ + size > limits_.max_literal_bytes) {
-      return Fatal(kLiteralTooLarge);
-    }
+    if (size > limits_.max_literal_bytes) return Fatal(ParseErrorCode::kLiteralTooLarge);
     // Inner line ends count towards the line budget: the command is one logical line.
     text_bytes_ += text_len + (lf_pos + 1 - text_end);
-    if (text_bytes_ > limits_.max_line_bytes) return Fatal(kLineTooLong);
+    if (text_bytes_ > limits_.max_line_bytes && text_bytes_ > TextLimit()) {
+      return Fatal(ParseErrorCode::kLineTooLong);
+    }
+    if (UnitIsId()) {
+      // One budget for an ID command's text and literal payloads.
+      if (text_bytes_ + literal_total_ + size > std::max(limits_.max_line_bytes, limits_.max_id_line_bytes)) {
+        return Fatal(ParseErrorCode::kLiteralTooLarge);
+      }
+    } else if (literal_total_ + size > limits_.max_literal_bytes) {
+      return Fatal(ParseErrorCode::kLiteralTooLarge);
+    }
     literal_total_ += size;
     lines_.push_back(
         FramedLine{line_begin_, text_len, lf_pos + 1, static_cast<size_t>(size), true});
@@ -286,6 +306,26 @@ ParseEvent CommandParser::Next() {
   }
 }
 
+bool CommandParser::UnitIsId() {
+  if (unit_is_id_ < 0) {
+    // "<tag> ID " at the start of the unit's first line (case-insensitive, RFC 9051).
+    std::string_view first(unit(), std::min(buffered_bytes(), limits_.max_tag_bytes + 5));
+    std::string_view tag = syntax::LeadingTag(first, limits_.max_tag_bytes);
+    bool id = false;
+    if (!tag.empty()) {
+      std::string_view rest = first.substr(tag.size() + 1);
+      id = rest.size() >= 3 && syntax::EqualsIgnoreCase(rest.substr(0, 3), "ID ");
+    }
+    unit_is_id_ = id ? 1 : 0;
+  }
+  return unit_is_id_ == 1;
+}
+
+size_t CommandParser::TextLimit() {
+  if (limits_.max_id_line_bytes <= limits_.max_line_bytes || !UnitIsId()) return limits_.max_line_bytes;
+  return limits_.max_id_line_bytes - literal_total_;  // literal_total_ fits: checked when announced
+}
+
 ParseEvent CommandParser::NextSaslLine() {
   const char* base = unit();
   const size_t avail = buffered_bytes();
@@ -293,14 +333,14 @@ ParseEvent CommandParser::NextSaslLine() {
   if (lf == nullptr) {
     size_t partial = avail;
     if (partial > 0 && base[avail - 1] == '\r') --partial;
-    if (partial > limits_.max_line_bytes) return Fatal("SASL response too long");
+    if (partial > limits_.max_line_bytes) return Fatal(ParseErrorCode::kSaslResponseTooLong);
     scan_ = avail;
     return ParseEvent::kNeedMore;
   }
   const size_t lf_pos = static_cast<const char*>(lf) - base;
   size_t text_end = lf_pos;
   if (text_end > 0 && base[text_end - 1] == '\r') --text_end;
-  if (text_end > limits_.max_line_bytes) return Fatal("SASL response too long");
+  if (text_end > limits_.max_line_bytes) return Fatal(ParseErrorCode::kSaslResponseTooLong);
   sasl_response_ = SecretString(std::string_view(base, text_end));
   Consume(lf_pos + 1);
   ResetFraming();
@@ -323,19 +363,21 @@ ParseEvent CommandParser::Tokenize(size_t unit_len) {
   ResetFraming();
   if (err != nullptr) {
     std::string tag = command.tag.empty() ? "*" : std::move(command.tag);
-    return Fail(ParseEvent::kBad, std::move(tag), err);
+    return Fail(ParseEvent::kBad, ParseErrorCode::kSyntax, std::move(tag), err);
   }
   command_ = std::move(command);
   return ParseEvent::kCommand;
 }
 
-ParseEvent CommandParser::Fail(ParseEvent event, std::string tag, std::string message) {
+ParseEvent CommandParser::Fail(ParseEvent event, ParseErrorCode code, std::string tag,
+                               std::string message) {
   error_.tag = std::move(tag);
   error_.message = std::move(message);
+  error_.code = code;
   return event;
 }
 
-ParseEvent CommandParser::Fatal(std::string message) {
+ParseEvent CommandParser::Fatal(ParseErrorCode code) {
   // Name the command's tag if the unit starts with one, so the client can match the BAD.
   std::string_view tag;
   if (!expect_sasl_) {
@@ -347,7 +389,7 @@ ParseEvent CommandParser::Fatal(std::string message) {
   WipingBytes().swap(buffer_);
   begin_ = 0;
   ResetFraming();
-  return Fail(ParseEvent::kFatal, std::move(tag_text), std::move(message));
+  return Fail(ParseEvent::kFatal, code, std::move(tag_text), FatalMessage(code));
 }
 
 void CommandParser::Consume(size_t n) {
@@ -366,6 +408,7 @@ void CommandParser::ResetFraming() {
   text_bytes_ = 0;
   literal_total_ = 0;
   literal_remaining_ = 0;
+  unit_is_id_ = -1;
 }
 
 Command CommandParser::TakeCommand() { return std::move(command_); }

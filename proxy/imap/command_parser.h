@@ -6,8 +6,15 @@
 // read as commands, even when the command turns out to be invalid.
 //
 // Bytes in (Feed), events out (Next). No I/O, no clock, no allocation beyond the bounded buffer:
-// after Next() returns kNeedMore the parser holds at most max_line_bytes + max_literal_bytes + 2
-// bytes (one partial unit); between calls it also holds what Feed() appended since.
+// after Next() returns kNeedMore the parser holds at most
+// max(max_line_bytes, max_id_line_bytes) + max_literal_bytes + 2 bytes (one partial unit);
+// between calls it also holds what Feed() appended since.
+//
+// Two line bounds: every command's text is bounded by max_line_bytes, except an ID command
+// (RFC 2971), whose text plus literal payloads may reach max_id_line_bytes so that a client may
+// send the RFC's maximum (30 pairs of 30-octet keys and 1024-octet values, ~31.8 KB). Whether a
+// unit is an ID command is decided from its first bytes ("<tag> ID "), before more than
+// max_line_bytes of it are accepted; any other command past max_line_bytes is fatal as before.
 // Every buffer that may have held credentials is wiped when consumed or freed.
 // Not thread-safe; one parser per client session, used on that session's worker.
 #pragma once
@@ -24,6 +31,9 @@ namespace imapgate::imap {
 // Bounds on client input. Every one is enforced and configurable.
 struct ParserLimits {
   size_t max_line_bytes = 8192;     // a command's text, excluding literal payloads (RFC 7162 §4)
+  // An ID command's text plus literal payloads. The RFC 2971 maximum is ~31.8 KB when quoted;
+  // 32 KiB fits it with a 64-byte tag. Values below max_line_bytes mean max_line_bytes.
+  size_t max_id_line_bytes = 32768;
   size_t max_literal_bytes = 8192;  // each literal's payload, and their sum in one command
   size_t max_tag_bytes = 64;        // RFC 9051 sets none; nginx uses 32
   size_t max_tokens = 128;          // tokens (atoms, strings, parentheses) in one command
@@ -60,10 +70,21 @@ enum class ParseEvent {
                          // marker): send BAD with the message, then BYE and close. Sticky.
 };
 
+// What went wrong, as a code the caller can map without reading the message.
+enum class ParseErrorCode {
+  kNone,
+  kSyntax,               // kBad: the unit was framed but is not a valid command
+  kLineTooLong,          // kFatal: a command line over its bound (max_line_bytes, or the ID bound)
+  kLiteralTooLarge,      // kFatal: a literal, or a command's literals, over max_literal_bytes
+  kInvalidLiteral,       // kFatal: a malformed literal marker at a line end
+  kSaslResponseTooLong,  // kFatal: a SASL continuation line over max_line_bytes
+};
+
 // Describes the last kBad or kFatal event. Messages are fixed texts, never client bytes.
 struct ParseError {
   std::string tag;  // the offending command's tag if it parsed, else "*"
   std::string message;
+  ParseErrorCode code = ParseErrorCode::kNone;
 };
 
 class CommandParser {
@@ -105,8 +126,12 @@ class CommandParser {
 
   ParseEvent NextSaslLine();
   ParseEvent Tokenize(size_t unit_len);
-  ParseEvent Fail(ParseEvent event, std::string tag, std::string message);
-  ParseEvent Fatal(std::string message);
+  ParseEvent Fail(ParseEvent event, ParseErrorCode code, std::string tag, std::string message);
+  ParseEvent Fatal(ParseErrorCode code);
+  // True if the unit being framed is an ID command (decided once, from its first line).
+  bool UnitIsId();
+  // The bound on the unit's text bytes (its literal payloads count too for an ID command).
+  size_t TextLimit();
   // Wipes and drops the first n unconsumed bytes.
   void Consume(size_t n);
   void ResetFraming();
@@ -124,6 +149,7 @@ class CommandParser {
   size_t text_bytes_ = 0;         // text (and inner line ends) of completed lines
   size_t literal_total_ = 0;      // payload bytes announced so far in this unit
   size_t literal_remaining_ = 0;  // payload bytes still to arrive
+  int unit_is_id_ = -1;           // -1: not decided yet for this unit
   bool expect_sasl_ = false;
   bool fatal_ = false;
   Command command_;

@@ -90,7 +90,9 @@ void Session::OnBackendLogin(upstream::BackendLoginResult result) {
     return;
   }
   worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
-  frontend::ClientConnection client = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
+  auto taken = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
+  if (!taken.ok()) return;  // the frontend is closing (timeout, shutdown): it ends the session
+  frontend::ClientConnection client = std::move(*taken);
   DeleteSoon(std::move(frontend_));
   std::string to_client = std::move(client.pending_output);
   to_client.append(result.leftover);
@@ -116,37 +118,14 @@ void Session::OnRelayDone(const relay::RelayResult& result) {
 }
 
 void Session::OnFrontendEnded(frontend::FrontendEnd end) {
-  switch (end) {
-    case frontend::FrontendEnd::kLineTooLong:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kLineTooLong);
-      break;
-    case frontend::FrontendEnd::kLiteralTooLarge:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kLiteralTooLarge);
-      break;
-    case frontend::FrontendEnd::kPreauthBytes:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kPreauthBytes);
-      break;
-    case frontend::FrontendEnd::kTimeout:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kPreauthTimeout);
-      break;
-    case frontend::FrontendEnd::kBadCommands:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kBadCommands);
-      break;
-    case frontend::FrontendEnd::kStartTlsInjection:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kStartTlsInjection);
-      break;
-    case frontend::FrontendEnd::kAuthAttempts:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kAuthAttempts);
-      break;
-    case frontend::FrontendEnd::kTlsFailed:
-      worker_->metrics->PreauthRejected(listener_->index, stats::RejectReason::kTlsHandshake);
-      break;
-    default:
-      break;
+  if (auto reason = frontend::FrontendEndRejectReason(end)) {
+    worker_->metrics->PreauthRejected(listener_->index, *reason);
   }
   DeleteSoon(std::move(login_));  // a login still in flight is abandoned
   Finish(frontend::FrontendEndName(end));
 }
+
+void Session::OnCleartextLoginRefused() { worker_->metrics->CleartextLoginRefused(listener_->index); }
 
 void Session::Finish(const char* result) {
   if (finished_) return;

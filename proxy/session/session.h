@@ -62,6 +62,7 @@ class Session final : public frontend::FrontendDelegate {
   void OnLoginRequested(frontend::LoginRequest request) override;
   void OnTlsHandshake(bool ok) override;
   void OnFrontendEnded(frontend::FrontendEnd end) override;
+  void OnCleartextLoginRefused() override;
 
  private:
   Session(WorkerContext* worker, const ListenerContext* listener);

@@ -45,6 +45,7 @@ struct ListenerSeries {
   std::array<prometheus::Counter*, kReasonCount> rejections{};
   prometheus::Counter* tls_ok = nullptr;
   prometheus::Counter* tls_failed = nullptr;
+  prometheus::Counter* cleartext_logins_refused = nullptr;
 };
 
 class PrometheusMetrics final : public Metrics {
@@ -80,6 +81,9 @@ class PrometheusMetrics final : public Metrics {
     const auto i = static_cast<size_t>(reason);
     if (s == nullptr || i >= kReasonCount) return;
     s->rejections[i]->Increment();
+  }
+  void CleartextLoginRefused(int listener) override {
+    if (const ListenerSeries* s = At(listener)) s->cleartext_logins_refused->Increment();
   }
   void TlsHandshake(int listener, bool ok) override {
     if (const ListenerSeries* s = At(listener)) (ok ? s->tls_ok : s->tls_failed)->Increment();
@@ -153,6 +157,10 @@ void PrometheusMetrics::Build(const std::vector<std::string>& listener_names,
                   .Name("imapgate_tls_handshakes_total")
                   .Help("Client TLS handshakes completed or failed, per listener.")
                   .Register(r);
+  auto& cleartext = prometheus::BuildCounter()
+                        .Name("imapgate_cleartext_logins_refused_total")
+                        .Help("LOGIN/AUTHENTICATE refused before STARTTLS, per listener.")
+                        .Register(r);
 
   listeners_.reserve(listener_names.size());
   for (const std::string& name : listener_names) {
@@ -171,6 +179,7 @@ void PrometheusMetrics::Build(const std::vector<std::string>& listener_names,
     }
     s.tls_ok = &tls.Add({{"listener", name}, {"result", "ok"}});
     s.tls_failed = &tls.Add({{"listener", name}, {"result", "failed"}});
+    s.cleartext_logins_refused = &cleartext.Add({{"listener", name}});
     listeners_.push_back(s);
   }
 

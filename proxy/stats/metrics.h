@@ -53,6 +53,8 @@ class Metrics {
   virtual void LoginFinished(int listener, LoginResult result, double seconds) = 0;
   // imapgate_preauth_rejections_total{listener,reason}
   virtual void PreauthRejected(int listener, RejectReason reason) = 0;
+  // imapgate_cleartext_logins_refused_total{listener}: LOGIN/AUTHENTICATE refused before TLS
+  virtual void CleartextLoginRefused(int listener) = 0;
   // imapgate_tls_handshakes_total{listener,result="ok|failed"}
   virtual void TlsHandshake(int listener, bool ok) = 0;
   // imapgate_backend_errors_total{backend}

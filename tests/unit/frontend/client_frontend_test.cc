@@ -9,8 +9,11 @@
 
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
+#include "common/time_source.h"
 #include "frontend_fixture.h"
 
 namespace imapgate::frontend {
@@ -72,6 +75,7 @@ TEST_F(ClientFrontendTest, LoginBeforeTlsIsRefusedWithPrivacyRequired) {
   PumpFor(20ms);
   EXPECT_TRUE(delegate_.logins.empty());
   EXPECT_FALSE(delegate_.ended.has_value());
+  EXPECT_EQ(delegate_.cleartext_refused, 1);  // counted for imapgate_cleartext_logins_refused_total
 }
 
 TEST_F(ClientFrontendTest, AuthenticateBeforeTlsIsRefusedWithPrivacyRequired) {
@@ -85,6 +89,7 @@ TEST_F(ClientFrontendTest, AuthenticateBeforeTlsIsRefusedWithPrivacyRequired) {
   EXPECT_FALSE(Received("+ "));  // no SASL continuation in cleartext
   PumpFor(20ms);
   EXPECT_TRUE(delegate_.logins.empty());
+  EXPECT_EQ(delegate_.cleartext_refused, 2);
 }
 
 TEST_F(ClientFrontendTest, UnknownCommandGetsBad) {
@@ -386,7 +391,9 @@ TEST_F(ClientFrontendTest, TakeConnectionHandsOverOutputAndPipelinedInput) {
   StartImplicitTls();
   Send("l1 LOGIN alice secret\r\nn1 NOOP\r\ns1 SELECT INBOX\r\n");
   ASSERT_TRUE(WaitLogin());
-  ClientConnection conn = frontend_->TakeConnection("IMAP4rev1 IDLE");
+  auto taken = frontend_->TakeConnection("IMAP4rev1 IDLE");
+  ASSERT_TRUE(taken.ok()) << taken.status().message();
+  ClientConnection conn = std::move(*taken);
   EXPECT_EQ(conn.pending_output, "l1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
   EXPECT_EQ(AsString(conn.pipelined_input), "n1 NOOP\r\ns1 SELECT INBOX\r\n");
   ASSERT_NE(conn.transport, nullptr);
@@ -469,6 +476,232 @@ TEST_F(ClientFrontendTest, AuthenticateUnsupportedMechanismIsRefused) {
   ASSERT_TRUE(Receive("a1 NO"));
   EXPECT_FALSE(Received("+ "));
   EXPECT_TRUE(delegate_.logins.empty());
+}
+
+// --- Issue I: hardening ---------------------------------------------------------------------
+
+// An RFC 2971 maximal ID: 30 pairs of 30-octet keys and 1024-octet values (~31.8 KB).
+std::string MaximalId(const std::string& tag, size_t pairs = 30) {
+  std::string line = tag + " ID (";
+  for (size_t i = 0; i < pairs; ++i) {
+    std::string key = "k" + std::to_string(i);
+    key.resize(30, 'k');
+    if (i > 0) line += ' ';
+    line += "\"" + key + "\" \"" + std::string(1024, 'v') + "\"";
+  }
+  return line + ")\r\n";
+}
+
+TEST_F(ClientFrontendTest, MaximalIdBeforeLoginIsAnsweredAndLoginFollows) {
+  StartImplicitTls();
+  const std::string id = MaximalId("i1");
+  ASSERT_GT(id.size(), options_.parser.max_line_bytes);  // longer than any other command may be
+  Send(id);
+  ASSERT_TRUE(Receive("i1 OK ID completed\r\n")) << received_;
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+TEST(FrontendDefaultsTest, AMaximalIdAndALoginFitThePreauthByteBudget) {
+  // The defaults must agree: the ID bound is above the line bound, and a maximal ID plus a
+  // LOGIN with the longest user and password fits the bytes allowed before login.
+  FrontendOptions o;
+  EXPECT_GT(o.parser.max_id_line_bytes, o.parser.max_line_bytes);
+  EXPECT_GE(o.parser.max_id_line_bytes, MaximalId(std::string(64, 't')).size() - 2);
+  EXPECT_GE(o.max_preauth_bytes, o.parser.max_id_line_bytes + 2 + 2048);
+}
+
+TEST_F(ClientFrontendTest, IdWithTooManyPairsIsStillBad) {
+  StartImplicitTls();
+  std::string id = "i1 ID (";
+  for (int i = 0; i < 31; ++i) id += (i ? " \"k" : "\"k") + std::to_string(i) + "\" \"v\"";
+  Send(id + ")\r\n");
+  ASSERT_TRUE(Receive("i1 BAD Too many ID parameters\r\n")) << received_;
+  EXPECT_FALSE(delegate_.ended.has_value());
+}
+
+TEST_F(ClientFrontendTest, IdPastTheIdBoundEndsTheSession) {
+  StartImplicitTls();
+  Send(MaximalId("i1", 31));  // ~32.9 KB: past the 32 KiB ID bound
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kLineTooLong);
+}
+
+TEST_F(ClientFrontendTest, NonIdCommandPastTheLineBoundStillEndsTheSession) {
+  StartImplicitTls();
+  Send("n1 NOOP " + std::string(9000, 'x') + "\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kLineTooLong);
+}
+
+TEST_F(ClientFrontendTest, FailedStartTlsUpgradeEndsWithoutCrashing) {
+  // No TLS context: the TLS transport cannot be made after the transport was released. The
+  // frontend must end the session without touching the (null) transport.
+  options_.tls = nullptr;
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  Send("a STARTTLS\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kInternalError);
+  EXPECT_EQ(delegate_.ended_calls, 1);
+  EXPECT_EQ(frontend_->fd(), -1);
+  ASSERT_TRUE(WaitPeerEof());  // the socket was closed
+  PumpFor(10ms);
+  EXPECT_EQ(delegate_.ended_calls, 1);
+}
+
+// Writes to the frontend's own socket until the kernel takes no more, so that whatever the
+// frontend writes next stays queued until the client reads.
+void FillSocket(int fd) {
+  std::string junk(4096, 'j');
+  while (send(fd, junk.data(), junk.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+  }
+}
+
+TEST_F(ClientFrontendTest, TakeConnectionIsRefusedWhileAPreauthTimeoutByeIsFlushed) {
+  ManualTimeSource clock;
+  options_.time = &clock;
+  options_.preauth_timeout = 60s;
+  StartFrontend(true);
+  clock.Advance(59s);  // the connection has 1 s of pre-auth time left
+  ASSERT_TRUE(ClientHandshake());
+  ASSERT_TRUE(Receive("ready\r\n"));
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(WaitLogin());
+  ASSERT_TRUE(frontend_->AwaitingLogin());
+  FillSocket(frontend_->fd());  // the client does not read: the BYE will stay queued
+  ASSERT_TRUE(PumpWithoutReadingUntil([&] { return !frontend_->AwaitingLogin(); }));
+  EXPECT_FALSE(delegate_.ended.has_value());  // closing: the BYE is still being flushed
+  // The backend login succeeds now: the closing session must not become a relay.
+  auto taken = frontend_->TakeConnection("IMAP4rev1");
+  EXPECT_FALSE(taken.ok());
+  EXPECT_NE(frontend_->fd(), -1);  // the frontend still owns the connection
+  // The client drains its socket: the frontend finishes its close as a timeout.
+  char buf[65536];
+  ASSERT_TRUE(PumpWithoutReadingUntil([&] {
+    while (recv(peer_.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
+    }
+    return delegate_.ended.has_value();
+  }));
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
+}
+
+TEST_F(ClientFrontendTest, TakeConnectionAfterTheSessionEndedIsRefused) {
+  StartImplicitTls();
+  frontend_->Shutdown("Server shutting down");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_FALSE(frontend_->TakeConnection("IMAP4rev1").ok());
+}
+
+TEST_F(ClientFrontendTest, StartTlsDoesNotRestartThePreauthTimer) {
+  ManualTimeSource clock;
+  options_.time = &clock;
+  options_.preauth_timeout = 60s;
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  clock.Advance(59s);  // STARTTLS at 59 s: one second of the connection's budget is left
+  Send("a STARTTLS\r\n");
+  ASSERT_TRUE(Receive("Begin TLS negotiation now\r\n"));
+  (void)ClientHandshake();  // on a loaded machine the deadline may even cut the handshake
+  // Not 60 s from the STARTTLS (the test would give up after 3 s): the BYE comes at 60 s.
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
+}
+
+TEST_F(ClientFrontendTest, ImplicitTlsHandshakeCountsTowardsThePreauthTime) {
+  ManualTimeSource clock;
+  options_.time = &clock;
+  options_.preauth_timeout = 60s;
+  StartFrontend(true);
+  clock.Advance(59900ms);  // 100 ms left: the handshake may finish or be cut, never extend it
+  (void)ClientHandshake();
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
+}
+
+TEST_F(ClientFrontendTest, RepliesToAClientThatDoesNotReadAreBounded) {
+  // A client that sends many commands and never reads: the frontend stops answering (and
+  // reading) once max_queued_reply_bytes wait, instead of queueing a reply per command.
+  options_.max_queued_reply_bytes = 4096;
+  StartFrontend(false, /*sndbuf=*/4096);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  TakeReceived();
+  std::string commands;
+  constexpr int kCount = 1500;  // ~25 KB of commands, ~150 KB of replies
+  for (int i = 0; i < kCount; ++i) commands += "c" + std::to_string(i) + " CAPABILITY\r\n";
+  Send(commands);
+  for (int i = 0; i < 300; ++i) PumpOnce();  // no ReadAvailable: the client does not read
+  EXPECT_LE(frontend_->queued_output_bytes(), options_.max_queued_reply_bytes + 200);
+  int in_kernel = 0;
+  ASSERT_EQ(ioctl(peer_.get(), FIONREAD, &in_kernel), 0);
+  EXPECT_LT(static_cast<size_t>(in_kernel), 64u * 1024);
+  EXPECT_FALSE(delegate_.ended.has_value());
+  // Once the client reads, every command is answered, in order.
+  ASSERT_TRUE(Receive("c" + std::to_string(kCount - 1) + " OK Capability completed\r\n"));
+  size_t answers = 0;
+  for (size_t pos = 0; (pos = received_.find(" OK Capability completed\r\n", pos)) != std::string::npos;
+       ++pos) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, static_cast<size_t>(kCount));
+}
+
+TEST_F(ClientFrontendTest, AClientThatNeverReadsStillHitsThePreauthTimeout) {
+  options_.max_queued_reply_bytes = 4096;
+  options_.preauth_timeout = 100ms;
+  StartFrontend(false, /*sndbuf=*/4096);
+  std::string commands;
+  constexpr int kCount = 1500;
+  for (int i = 0; i < kCount; ++i) commands += "c" + std::to_string(i) + " CAPABILITY\r\n";
+  Send(commands);
+  const auto until = std::chrono::steady_clock::now() + 400ms;  // past the pre-auth timeout
+  PumpWithoutReadingUntil([&] { return std::chrono::steady_clock::now() > until; });
+  // The client finally reads: it gets the BYE, and not the answers to all it sent.
+  ASSERT_TRUE(Receive("* BYE Pre-authentication timeout\r\n")) << received_.size();
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
+  EXPECT_FALSE(Received("c" + std::to_string(kCount - 1) + " OK"));
+}
+
+TEST_F(ClientFrontendTest, StartTlsInjectionStillInTheKernelIsRefused) {
+  // The frontend reads exactly the STARTTLS line (a 12-byte scratch buffer): the injected
+  // command is not in the parser's buffer but still in the socket. Only the kernel peek sees it.
+  scratch_.resize(12);
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  TakeReceived();
+  Send("a STARTTLS\r\nb NOOP\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kStartTlsInjection);
+  EXPECT_FALSE(Received("a OK")) << received_;
+  EXPECT_EQ(delegate_.handshakes_ok, 0);
+}
+
+bool Contains(const std::vector<char>& haystack, std::string_view needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) != haystack.end();
+}
+
+TEST_F(ClientFrontendTest, ScratchBufferIsWipedAfterEachCleartextRead) {
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  Send("l1 LOGIN alice s3cr3t-pw\r\n");
+  ASSERT_TRUE(Receive("l1 NO [PRIVACYREQUIRED]"));
+  EXPECT_FALSE(Contains(scratch_, "s3cr3t-pw"));
+  EXPECT_FALSE(Contains(scratch_, "LOGIN"));
+}
+
+TEST_F(ClientFrontendTest, ScratchBufferIsWipedAfterEachTlsRead) {
+  StartImplicitTls();
+  Send("l1 LOGIN alice s3cr3t-pw\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_FALSE(Contains(scratch_, "s3cr3t-pw"));
+  Send("n1 NOOP\r\n");  // read while the login is pending: pipelined, kept in the parser only
+  PumpFor(20ms);
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_FALSE(Contains(scratch_, "s3cr3t-pw"));
+  EXPECT_FALSE(Contains(scratch_, "n1 NOOP"));
 }
 
 }  // namespace

@@ -37,12 +37,14 @@ class RecordingDelegate : public FrontendDelegate {
     ended = end;
     ++ended_calls;
   }
+  void OnCleartextLoginRefused() override { ++cleartext_refused; }
 
   std::vector<LoginRequest> logins;
   int handshakes_ok = 0;
   int handshakes_failed = 0;
   std::optional<FrontendEnd> ended;
   int ended_calls = 0;
+  int cleartext_refused = 0;
 };
 
 class ClientFrontendTest : public ::testing::Test {
@@ -93,6 +95,16 @@ class ClientFrontendTest : public ::testing::Test {
       PumpOnce();
       ReadAvailable();
       if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return done();
+  }
+
+  // Turns the loop without reading as the client, until done() or about 3 s.
+  bool PumpWithoutReadingUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      PumpOnce();
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     return done();

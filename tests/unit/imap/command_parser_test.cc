@@ -565,5 +565,120 @@ TEST(CommandParserTest, ErrorMessagesNeverEchoClientBytes) {
   for (const Outcome& o : out) EXPECT_EQ(o.message.find("SECRET"), std::string::npos);
 }
 
+// --- The ID bound (RFC 2971 maximums) and error codes -----------------------------------------
+
+// An ID with `pairs` pairs of 30-octet keys and `value_bytes`-octet quoted values.
+std::string IdLine(const std::string& tag, size_t pairs, size_t value_bytes = 1024,
+                   const std::string& verb = "ID") {
+  std::string line = tag + " " + verb + " (";
+  for (size_t i = 0; i < pairs; ++i) {
+    std::string key = "k" + std::to_string(i);
+    key.resize(30, 'k');
+    if (i > 0) line += ' ';
+    line += "\"" + key + "\" \"" + std::string(value_bytes, 'v') + "\"";
+  }
+  return line + ")\r\n";
+}
+
+TEST(CommandParserTest, MaximalIdIsACommandInOneChunkOrBytewise) {
+  const std::string id = IdLine("a", 30);
+  ASSERT_GT(id.size(), 31000u);
+  ASSERT_LT(id.size(), 32768u);
+  for (const auto& out : {ParseAll(id), ParseBytewise(id)}) {
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].event, ParseEvent::kCommand);
+    EXPECT_EQ(out[0].name, "ID");
+    EXPECT_EQ(out[0].args.size(), 62u);  // ( 60 strings )
+  }
+  // Lower-case verb, and the longest tag.
+  EXPECT_EQ(One(IdLine(std::string(64, 't'), 30, 1024, "id")).event, ParseEvent::kCommand);
+}
+
+TEST(CommandParserTest, IdPastItsBoundIsFatalWithTheLineCode) {
+  CommandParser p;
+  p.Feed(IdLine("a", 31));  // ~32.9 KB
+  EXPECT_EQ(p.Next(), ParseEvent::kFatal);
+  EXPECT_EQ(p.error().code, ParseErrorCode::kLineTooLong);
+  EXPECT_EQ(p.error().message, "Command line too long");
+  EXPECT_EQ(p.error().tag, "a");
+}
+
+TEST(CommandParserTest, OtherCommandsKeepTheGeneralLineBound) {
+  // 8193 bytes of a non-ID command: fatal, even though an ID could be four times longer.
+  for (const std::string verb : {"NOOP", "LOGIN", "IDX", "XID"}) {
+    const std::string line = "a " + verb + " " + std::string(8192, 'x');
+    CommandParser p;
+    p.Feed(line.substr(0, 8192));
+    EXPECT_EQ(p.Next(), ParseEvent::kNeedMore) << verb;
+    p.Feed(line.substr(8192));
+    EXPECT_EQ(p.Next(), ParseEvent::kFatal) << verb;
+    EXPECT_EQ(p.error().code, ParseErrorCode::kLineTooLong) << verb;
+  }
+  // A line that does not even start with a tag cannot be an ID.
+  CommandParser p;
+  p.Feed(std::string(8193, 'a'));
+  EXPECT_EQ(p.Next(), ParseEvent::kFatal);
+}
+
+TEST(CommandParserTest, IdBoundBelowTheLineBoundMeansTheLineBound) {
+  ParserLimits limits;
+  limits.max_line_bytes = 100;
+  limits.max_id_line_bytes = 50;
+  EXPECT_EQ(One("a ID (\"k\" \"" + std::string(80, 'v') + "\")\r\n", limits).event, ParseEvent::kCommand);
+  EXPECT_EQ(One("a ID (\"k\" \"" + std::string(100, 'v') + "\")\r\n", limits).event, ParseEvent::kFatal);
+}
+
+TEST(CommandParserTest, IdLiteralsShareTheIdBudget) {
+  ParserLimits limits;
+  limits.max_line_bytes = 64;
+  limits.max_literal_bytes = 64;
+  limits.max_id_line_bytes = 256;
+  // Three 60-byte literals (180 bytes, more than max_literal_bytes in total): fits the ID budget.
+  std::string ok = "a ID (\"k1\" {60+}\r\n" + std::string(60, 'v') + " \"k2\" {60+}\r\n" +
+                   std::string(60, 'v') + " \"k3\" {60+}\r\n" + std::string(60, 'v') + ")\r\n";
+  EXPECT_EQ(One(ok, limits).event, ParseEvent::kCommand);
+  // The same literals on a LOGIN: over max_literal_bytes.
+  Outcome login = ParseAll("a LOGIN {60+}\r\n" + std::string(60, 'u') + " {60+}\r\n" + std::string(60, 'p') + "\r\n",
+                           limits)[0];
+  EXPECT_EQ(login.event, ParseEvent::kFatal);
+  EXPECT_EQ(login.message, "Literal too large");
+  // A single literal is still bounded by max_literal_bytes, ID or not.
+  CommandParser p(limits);
+  p.Feed("a ID (\"k\" {65+}\r\n");
+  EXPECT_EQ(p.Next(), ParseEvent::kFatal);
+  EXPECT_EQ(p.error().code, ParseErrorCode::kLiteralTooLarge);
+  // Text and literals together past the ID budget.
+  std::string big = "a ID (";
+  for (int i = 0; i < 5; ++i) big += "\"k" + std::to_string(i) + "\" {60+}\r\n" + std::string(60, 'v') + " ";
+  big += "\"z\" NIL)\r\n";
+  Outcome o = ParseAll(big, limits).back();
+  EXPECT_EQ(o.event, ParseEvent::kFatal);
+}
+
+TEST(CommandParserTest, EveryErrorCarriesItsCode) {
+  struct Case {
+    std::string input;
+    ParseEvent event;
+    ParseErrorCode code;
+  };
+  const Case cases[] = {
+      {"a NOOP " + std::string(9000, 'x') + "\r\n", ParseEvent::kFatal, ParseErrorCode::kLineTooLong},
+      {"a LOGIN {99999}\r\n", ParseEvent::kFatal, ParseErrorCode::kLiteralTooLarge},
+      {"a LOGIN {12\r\n", ParseEvent::kFatal, ParseErrorCode::kInvalidLiteral},
+      {"a SELECT (\r\n", ParseEvent::kBad, ParseErrorCode::kSyntax},
+  };
+  for (const Case& c : cases) {
+    CommandParser p;
+    p.Feed(c.input);
+    EXPECT_EQ(p.Next(), c.event) << c.input.substr(0, 20);
+    EXPECT_EQ(p.error().code, c.code) << c.input.substr(0, 20);
+  }
+  CommandParser sasl;
+  sasl.ExpectSaslResponse();
+  sasl.Feed(std::string(9000, 'A'));
+  EXPECT_EQ(sasl.Next(), ParseEvent::kFatal);
+  EXPECT_EQ(sasl.error().code, ParseErrorCode::kSaslResponseTooLong);
+}
+
 }  // namespace
 }  // namespace imapgate::imap

@@ -235,6 +235,17 @@ TEST_F(MetricsTest, TlsHandshakeOkAndFailed) {
   EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", "imap"}, {"result", "ok"}}), 0);
 }
 
+TEST_F(MetricsTest, CleartextLoginsRefusedCountPerListener) {
+  for (const char* l : {"imap", "imaps"}) {
+    EXPECT_EQ(Value("imapgate_cleartext_logins_refused_total", {{"listener", l}}), 0);
+  }
+  metrics_->CleartextLoginRefused(0);
+  metrics_->CleartextLoginRefused(0);
+  metrics_->CleartextLoginRefused(-1);  // out of range: ignored
+  EXPECT_EQ(Value("imapgate_cleartext_logins_refused_total", {{"listener", "imap"}}), 2);
+  EXPECT_EQ(Value("imapgate_cleartext_logins_refused_total", {{"listener", "imaps"}}), 0);
+}
+
 TEST_F(MetricsTest, BackendErrorAndRelayBytes) {
   metrics_->BackendError();
   metrics_->RelayBytes(100, 2000);
