@@ -10,6 +10,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "net/socket.h"
+
 namespace imapgate::tls {
 namespace {
 
@@ -47,28 +49,24 @@ enum class PemContent { kCertificate, kPrivateKey };
 // the problem is elsewhere. Reads at most kMaxPemBytes.
 std::string DescribePemProblem(const std::string& path, PemContent want) {
   constexpr size_t kMaxPemBytes = 1 << 20;
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const net::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     if (errno == ENOENT) return "file not found";
     if (errno == EACCES) return "file not readable (permission denied)";
     return std::string("cannot open the file: ") + std::strerror(errno);
   }
   struct stat st {};
-  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    close(fd);
-    return "is a directory, not a file";
-  }
+  if (fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) return "is a directory, not a file";
   std::string text;
   char buffer[16384];
   int read_error = 0;
   while (text.size() <= kMaxPemBytes) {
-    const ssize_t n = read(fd, buffer, sizeof buffer);
+    const ssize_t n = read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) read_error = errno;
     if (n <= 0) break;
     text.append(buffer, static_cast<size_t>(n));
   }
-  close(fd);
   if (read_error != 0) return std::string("cannot read the file: ") + std::strerror(read_error);
   if (text.size() > kMaxPemBytes) return "file is larger than 1 MiB: not a PEM file";
   if (text.empty()) return "file is empty";
@@ -128,17 +126,15 @@ std::string ExplainLoadFailure(const std::string& path, PemContent want) {
   return problem;
 }
 
+// "Jan  1 00:00:00 2021 GMT".
 std::string FormatAsn1Time(const ASN1_TIME* time) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio == nullptr) return "an unknown date";
-  std::string text = "an unknown date";
-  if (ASN1_TIME_print(bio, time)) {
-    const uint8_t* data = nullptr;
-    size_t len = 0;
-    if (BIO_mem_contents(bio, &data, &len)) text.assign(reinterpret_cast<const char*>(data), len);
+  bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!bio || !ASN1_TIME_print(bio.get(), time) || !BIO_mem_contents(bio.get(), &data, &len)) {
+    return "an unknown date";
   }
-  BIO_free(bio);
-  return text;
+  return std::string(reinterpret_cast<const char*>(data), len);
 }
 
 Status ApplyCommonSettings(SSL_CTX* ctx) {
