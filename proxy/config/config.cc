@@ -78,8 +78,8 @@ struct Loader {
   // duplicate checks.
   void ReadListener(const YAML::Node& node, size_t index, ListenerConfig* out,
                     YAML::Mark* name_mark, YAML::Mark* address_mark) const {
-    MapReader map(node, node.Mark(), "listeners[" + std::to_string(index) + "]",
-                  {"name", "address", "mode", "tls"}, errors);
+    MapReader map(node, node.Mark(), ListenerPath(node, index), {"name", "address", "mode", "tls"},
+                  errors);
     *name_mark = map.MarkOf("name");
     *address_mark = map.MarkOf("address");
     map.Require("name");
@@ -87,11 +87,24 @@ struct Loader {
     map.Require("tls");
     if (map.String("name", false, &out->name)) CheckName(map, "name", out->name);
     map.Address("address", false, &out->address);
+    out->address_location = errors->Location(map.MarkOf("address"));
     size_t mode = 0;
     if (map.Choice("mode", {"implicit", "starttls"}, &mode)) {
       out->mode = mode == 0 ? ListenerMode::kImplicitTls : ListenerMode::kStartTls;
     }
     if (const Field* tls = map.Find("tls")) ReadTls(*tls, &out->tls);
+  }
+
+  // How errors name a listener: "listeners[imaps]" by its name when it has a valid one (so that a
+  // message says which listener without counting), else "listeners[0]" by its index.
+  static std::string ListenerPath(const YAML::Node& node, size_t index) {
+    if (node.IsMap()) {
+      const YAML::Node name = node["name"];
+      if (name && name.IsScalar() && IsValidName(name.Scalar())) {
+        return "listeners[" + name.Scalar() + "]";
+      }
+    }
+    return "listeners[" + std::to_string(index) + "]";
   }
 
   // Reads the listener list and reports duplicate names and addresses.
@@ -120,7 +133,7 @@ struct Loader {
       ListenerConfig listener;
       YAML::Mark name_mark, address_mark;
       ReadListener(list[i], i, &listener, &name_mark, &address_mark);
-      const std::string prefix = "listeners[" + std::to_string(i) + "]";
+      const std::string prefix = ListenerPath(list[i], i);
       if (!listener.name.empty()) {
         for (const auto& [name, mark] : names) {
           if (name == listener.name) {
@@ -155,6 +168,9 @@ struct Loader {
     map.Require("address");
     if (map.String("name", false, &out->name)) CheckName(map, "name", out->name);
     map.Address("address", false, &out->address);
+    out->address_location = errors->Location(map.MarkOf("address"));
+    out->tls_ca_location =
+        errors->Location(map.MarkOf(map.Find("tls_ca") ? "tls_ca" : "security"));
     size_t security = 0;
     if (map.Choice("security", {"plaintext", "tls", "starttls"}, &security)) {
       static constexpr BackendSecurity kValues[] = {
@@ -312,9 +328,40 @@ int SecondDocumentLine(const std::string& text) {
   return 0;
 }
 
+// yaml-cpp's errors for a tab in the indentation vary with where it is ("illegal tab when
+// looking for indentation", "illegal map value", "illegal block entry"). After a parse error at
+// 1-based `error_line`, finds the nearest line at or above it whose indentation holds a tab
+// (a line that is not blank; yaml-cpp refuses a tab before a comment too); returns false when
+// there is none.
+bool FindIndentationTab(const std::string& text, int error_line, int* line, int* column) {
+  int found_line = 0, found_column = 0;
+  int current = 0;
+  size_t pos = 0;
+  while (pos < text.size() && (error_line <= 0 || current < error_line)) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    ++current;
+    const std::string_view l(text.data() + pos, end - pos);
+    const size_t first = l.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos) {
+      const size_t tab = l.substr(0, first).find('\t');
+      if (tab != std::string_view::npos) {
+        found_line = current;
+        found_column = static_cast<int>(tab) + 1;
+      }
+    }
+    pos = end + 1;
+  }
+  if (found_line == 0) return false;
+  *line = found_line;
+  *column = found_column;
+  return true;
+}
+
 }  // namespace
 
 std::string SourceLocation::ToString() const {
+  if (line <= 0) return file;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
@@ -336,7 +383,14 @@ StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& f
     // An empty file reads as an empty mapping, which then reports the missing required keys.
     loader.ReadRoot(YAML::Load(text), config.get());
   } catch (const YAML::Exception& e) {
-    errors.Add(e.mark, e.msg);
+    const int error_line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    if (int line, column; FindIndentationTab(text, error_line, &line, &column)) {
+      errors.AddAt(line, column,
+                   "tab character in the indentation: YAML indents with spaces only, replace the "
+                   "tab with spaces");
+    } else {
+      errors.Add(e.mark, e.msg);
+    }
   } catch (const std::exception& e) {
     errors.AddAt(0, 0, std::string("internal error while reading the config: ") + e.what());
   }
@@ -346,7 +400,7 @@ StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& f
 
 StatusOr<ConfigPtr> LoadConfigFile(const std::string& path) {
   auto fail = [&path](const std::string& why) {
-    return InvalidArgument(path + ":0:0: cannot read file: " + why);
+    return InvalidArgument(path + ": cannot read file: " + why);
   };
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(std::strerror(errno));

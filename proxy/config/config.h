@@ -21,7 +21,7 @@ struct SourceLocation {
   std::string file;
   int line = 0;  // 1-based; 0 when unknown
   int column = 0;
-  // "FILE:LINE:COL"
+  // "FILE:LINE:COL", or just "FILE" when the line is unknown (never "FILE:0:0").
   std::string ToString() const;
 };
 
@@ -44,6 +44,7 @@ struct ListenerConfig {
   Endpoint address;
   ListenerMode mode = ListenerMode::kImplicitTls;
   TlsFiles tls;
+  SourceLocation address_location;  // of the "address" value, for bind/resolve errors
 };
 
 enum class BackendSecurity { kPlaintext, kTls, kStartTls };
@@ -55,6 +56,10 @@ struct BackendConfig {
   std::string tls_ca_file;      // for kTls/kStartTls: CA bundle to verify the backend; empty = system default
   bool tls_verify = true;       // verify the backend certificate and name
   std::string tls_server_name;  // SNI and name to verify; defaults to address.host
+  // Where the values are, for errors found after parsing (resolve, CA file): the "address"
+  // value, and the "tls_ca" value (or, when absent, "security", else the backend mapping).
+  SourceLocation address_location;
+  SourceLocation tls_ca_location;
 };
 
 struct Limits {

@@ -8,6 +8,7 @@
 // workers (SSL_CTX is reference-counted and thread-safe for SSL_new).
 #pragma once
 
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -22,9 +23,15 @@ using SslCtxPtr = std::unique_ptr<ssl_ctx_st, SslCtxDeleter>;
 
 class TlsServerContext {
  public:
-  // Loads the PEM certificate chain and key; fails with a message naming the file and reason.
+  // Loads the PEM certificate chain and key; fails with a message naming the file and saying
+  // in plain words what is wrong with it ("certificate '/x.pem': file not found", "... not a PEM
+  // file", "... no certificate in it", "... expired on DATE", "key '/k.pem': does not match the
+  // certificate '/x.pem'"), never BoringSSL's error codes.
   static StatusOr<std::shared_ptr<TlsServerContext>> Create(const std::string& certificate_file,
                                                              const std::string& key_file);
+  // Same, with the time the leaf certificate's expiry is checked against (for tests).
+  static StatusOr<std::shared_ptr<TlsServerContext>> Create(const std::string& certificate_file,
+                                                             const std::string& key_file, time_t now);
   ssl_ctx_st* get() const { return ctx_.get(); }
 
  private:
@@ -35,6 +42,7 @@ class TlsServerContext {
 class TlsClientContext {
  public:
   // ca_file empty: the system trust store. verify false: no certificate check (tests only).
+  // A CA file that cannot be loaded is named with what is wrong with it, as for Create above.
   static StatusOr<std::shared_ptr<TlsClientContext>> Create(const std::string& ca_file, bool verify);
   ssl_ctx_st* get() const { return ctx_.get(); }
   bool verify() const { return verify_; }

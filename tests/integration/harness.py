@@ -42,7 +42,7 @@ USERS: Dict[str, str] = {"alice@demo.test": "alice-password", "bob@demo.test": "
 ALICE, ALICE_PW = "alice@demo.test", "alice-password"
 BOB, BOB_PW = "bob@demo.test", "bob-password"
 
-SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:|"
+SANITIZER_RE = re.compile(r"(ERROR|WARNING): (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:|"
                           r"SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer)")
 
 
@@ -212,7 +212,8 @@ class GateTestCase(unittest.TestCase):
     NEEDS_DOVECOT = True
     IMPLICIT = True          # an implicit-TLS listener
     STARTTLS = True          # a STARTTLS listener
-    WORKERS = 2              # imapgate worker threads
+    # imapgate worker threads; IMAPGATE_TEST_WORKERS overrides it (the TSan stage of scripts/test)
+    WORKERS = int(os.environ.get("IMAPGATE_TEST_WORKERS", "2"))
     ADMIN = True
     LIMITS: Dict = {}
     TIMEOUTS: Dict = {}
@@ -266,7 +267,9 @@ class GateTestCase(unittest.TestCase):
                 str(cls.tls["cert"]), str(cls.tls["key"]), cls.backend_port,
                 implicit_port=cls.implicit_port, starttls_port=cls.starttls_port,
                 admin_port=cls.admin_port, backend_security=cls.BACKEND_SECURITY,
-                limits=cls.LIMITS, timeouts=cls.TIMEOUTS, workers=cls.WORKERS))
+                limits=cls.LIMITS, timeouts=cls.TIMEOUTS, workers=cls.WORKERS)
+                # Without an admin key imapgate binds the default 127.0.0.1:9464; port 0 disables it.
+                + ("" if cls.ADMIN else "admin: { address: 127.0.0.1:0 }\n"))
             cls.gate = ds.ImapGate(cls.binary, cls.config_path, cls.tmp / "imapgate.stderr",
                                    ports=(cls.implicit_port, cls.starttls_port, cls.admin_port))
             cls.gate.start()

@@ -77,7 +77,10 @@ class BenchSmokeTest(unittest.TestCase):
             config.write_text(ds.imapgate_yaml(
                 str(tls["cert"]), str(tls["key"]), backend_port=cls.backend_port,
                 implicit_port=cls.implicit_port, starttls_port=cls.starttls_port,
-                admin_port=None, workers=2, log_level="warn"))
+                admin_port=None, workers=2, log_level="warn")
+                # No fixed port: without this line imapgate binds the default admin address
+                # 127.0.0.1:9464 (held by a running demo); port 0 disables the admin endpoint.
+                + "admin: { address: 127.0.0.1:0 }\n")
             cls.gate = ds.ImapGate(gate, config, cls.tmp / "imapgate.stderr",
                                    ports=(cls.implicit_port, cls.starttls_port)).start()
         except BaseException:

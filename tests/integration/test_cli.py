@@ -1,11 +1,38 @@
-"""The command line: --version, -t on a good and on a bad config."""
+"""The command line: --version, -t on a good and on a bad config, the exact one-line errors a new
+admin gets for common mistakes, and -t on conf/examples/production.yaml."""
 
+import os
 import re
+import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 
 from harness import ds, imapgate_bin, run_cmd
+
+SOURCE_DIR = Path(os.environ.get("IMAPGATE_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+TAB_MESSAGE = ("tab character in the indentation: YAML indents with spaces only, replace the tab "
+               "with spaces")
+
+
+def make_expired_cert(directory: Path, key: Path) -> Path:
+    """A certificate for `key`, valid only during 2020, signed by a throwaway CA (openssl ca)."""
+    d = directory
+    d.mkdir(parents=True, exist_ok=True)
+    run = lambda *args: subprocess.run(args, cwd=d, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ca.key")
+    run("openssl", "req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=expired test CA",
+        "-days", "3650", "-out", "ca.pem")
+    run("openssl", "req", "-new", "-key", str(key), "-subj", "/CN=localhost", "-out", "leaf.csr")
+    (d / "index.txt").write_text("")
+    (d / "serial").write_text("01\n")
+    (d / "ca.cnf").write_text("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                              "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                              "[p]\ncommonName = supplied\n")
+    run("openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
+        "-in", "leaf.csr", "-out", "expired.pem", "-notext",
+        "-startdate", "20200101000000Z", "-enddate", "20210101000000Z")
+    return d / "expired.pem"
 
 
 class CliTest(unittest.TestCase):
@@ -68,6 +95,144 @@ class CliTest(unittest.TestCase):
         out = (r.stdout + r.stderr).decode(errors="replace")
         self.assertEqual(r.returncode, 1, out)
         self.assertRegex(out, re.escape(str(cfg)) + r":\d+:\d+: \S")
+
+
+class ConfigErrorLineTest(unittest.TestCase):
+    """`imapgate -t` on a config with one common mistake prints exactly one line,
+    FILE:LINE:COL: message, that names the listener and says what is wrong in plain words."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = str(imapgate_bin())
+        cls.tmpdir = tempfile.TemporaryDirectory(prefix="imapgate-it-cli-errors-")
+        cls.tmp = Path(cls.tmpdir.name)
+        cls.tls = ds.make_ca_and_server_cert(cls.tmp / "tls")
+        cls.other = ds.make_ca_and_server_cert(cls.tmp / "other")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmpdir.cleanup()
+
+    def config_lines(self, cert=None, key=None):
+        """The harness's config (imaps at line 4, its tls at line 7; imap at line 8, its mode at 10)."""
+        text = ds.imapgate_yaml(str(self.tls["cert"]), str(self.tls["key"]), backend_port=ds.free_port(),
+                                implicit_port=ds.free_port(), starttls_port=ds.free_port(),
+                                admin_port=ds.free_port())
+        lines = text.splitlines()
+        self.assertEqual(lines[3], "  - name: imaps")
+        self.assertTrue(lines[6].startswith("    tls: {"), lines[6])
+        self.assertEqual(lines[7], "  - name: imap")
+        self.assertEqual(lines[9], "    mode: starttls")
+        if cert is not None:
+            lines[6] = lines[6].replace(str(self.tls["cert"]), str(cert))
+        if key is not None:
+            lines[6] = lines[6].replace(str(self.tls["key"]), str(key))
+        return lines
+
+    def check_fails_with(self, name, lines, expected):
+        cfg = self.tmp / f"{name}.yaml"
+        cfg.write_text("\n".join(lines) + "\n")
+        r = run_cmd([self.binary, "-t", "-c", str(cfg)])
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        self.assertEqual(r.returncode, 1, out)
+        self.assertEqual(r.stdout, b"", out)
+        self.assertEqual(r.stderr.decode(errors="replace"), f"{cfg}:{expected}\n")
+        self.assertNotIn("OPENSSL_internal", out)
+        self.assertNotIn(":0:0:", out)
+
+    def test_nested_error_names_the_listener(self):
+        lines = self.config_lines()
+        lines[9] = "    mode: sometimes"
+        self.check_fails_with("mode", lines,
+                              "10:11: listeners[imap].mode: expected implicit or starttls, got 'sometimes'")
+
+    def test_tab_indentation_is_named(self):
+        lines = self.config_lines()
+        lines[4] = "\t" + lines[4].lstrip()
+        self.check_fails_with("tab", lines, "5:1: " + TAB_MESSAGE)
+
+    def test_missing_certificate_file(self):
+        missing = self.tmp / "no-such-cert.pem"
+        self.check_fails_with("no-cert", self.config_lines(cert=missing),
+                              f"7:10: listener 'imaps': certificate '{missing}': file not found")
+
+    def test_certificate_that_is_not_pem(self):
+        text = self.tmp / "text.pem"
+        text.write_text("not a certificate\n")
+        self.check_fails_with("not-pem", self.config_lines(cert=text),
+                              f"7:10: listener 'imaps': certificate '{text}': not a PEM file "
+                              "(no '-----BEGIN' line)")
+
+    def test_key_given_as_certificate(self):
+        key = self.tls["key"]
+        self.check_fails_with("key-as-cert", self.config_lines(cert=key),
+                              f"7:10: listener 'imaps': certificate '{key}': no certificate in it "
+                              "(it holds 'PRIVATE KEY')")
+
+    def test_key_that_does_not_match_the_certificate(self):
+        key = self.other["key"]
+        self.check_fails_with("mismatch", self.config_lines(key=key),
+                              f"7:10: listener 'imaps': key '{key}': does not match the certificate "
+                              f"'{self.tls['cert']}'")
+
+    def test_expired_certificate(self):
+        expired = make_expired_cert(self.tmp / "expired", self.tls["key"])
+        self.check_fails_with("expired", self.config_lines(cert=expired),
+                              f"7:10: listener 'imaps': certificate '{expired}': expired on "
+                              "Jan  1 00:00:00 2021 GMT")
+
+    # Until proxy/server/server.cc (BuildShared) prefixes backend errors with
+    # c.backend.tls_ca_location / c.backend.address_location instead of `source_file + ":0:0:"`:
+    # then this passes, and the decorator must go (an unexpected success fails the run).
+    @unittest.expectedFailure
+    def test_backend_error_points_at_its_value(self):
+        lines = self.config_lines()
+        idx = next(i for i, l in enumerate(lines) if l.startswith("backend:"))
+        missing = self.tmp / "no-such-ca.pem"
+        lines[idx] = lines[idx].replace("security: plaintext", f"security: tls, tls_ca: {missing}")
+        col = lines[idx].index("tls_ca: ") + len("tls_ca: ") + 1
+        self.check_fails_with("backend-ca", lines,
+                              f"{idx + 1}:{col}: backend.tls_ca: CA file '{missing}': file not found")
+
+    def test_unreadable_config_file_names_the_file_without_a_position(self):
+        missing = self.tmp / "no-such-config.yaml"
+        r = run_cmd([self.binary, "-t", "-c", str(missing)])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(r.stderr.decode(), f"{missing}: cannot read file: No such file or directory\n")
+
+
+class ProductionExampleTest(unittest.TestCase):
+    """conf/examples/production.yaml passes `imapgate -t` once the files it names exist. The test
+    copies it, moves /etc/imapgate/ into a temp dir holding generated certificates, and moves its
+    addresses to free loopback ports (993/143 need root, a running demo holds 9464, and the backend
+    host is an example name); nothing else changes."""
+
+    def test_production_example_passes_check(self):
+        binary = str(imapgate_bin())
+        example = SOURCE_DIR / "conf" / "examples" / "production.yaml"
+        text = example.read_text()
+        with tempfile.TemporaryDirectory(prefix="imapgate-it-production-") as tmp:
+            root = Path(tmp) / "etc" / "imapgate"
+            tls = ds.make_ca_and_server_cert(Path(tmp) / "gen")
+            (root / "tls").mkdir(parents=True)
+            (root / "tls" / "fullchain.pem").write_text(tls["cert"].read_text() + tls["ca"].read_text())
+            (root / "tls" / "privkey.pem").write_text(tls["key"].read_text())
+            (root / "backend-ca.pem").write_text(tls["ca"].read_text())
+            # Every path value in the example is one of the files made above.
+            self.assertEqual(set(re.findall(r"(?m)^\s*[a-z_]+: (/etc/imapgate/\S+)$", text)),
+                             {"/etc/imapgate/tls/fullchain.pem", "/etc/imapgate/tls/privkey.pem",
+                              "/etc/imapgate/backend-ca.pem"})
+            text = text.replace("/etc/imapgate/", f"{root}/")
+            for address in ("0.0.0.0:993", "0.0.0.0:143", "127.0.0.1:9464",
+                            "imap-backend.example.internal:993"):
+                self.assertEqual(text.count(f"address: {address}\n"), 1, address)
+                text = text.replace(f"address: {address}\n", f"address: 127.0.0.1:{ds.free_port()}\n")
+            cfg = root / "imapgate.yaml"
+            cfg.write_text(text)
+            r = run_cmd([binary, "-t", "-c", str(cfg)])
+            out = (r.stdout + r.stderr).decode(errors="replace")
+            self.assertEqual(r.returncode, 0, out)
+            self.assertIn("is valid", out)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ using std::chrono::milliseconds;
 
 TEST(SourceLocationTest, ToStringIsFileLineColumn) {
   EXPECT_EQ((SourceLocation{"conf/x.yaml", 12, 5}.ToString()), "conf/x.yaml:12:5");
-  EXPECT_EQ(SourceLocation{}.ToString(), ":0:0");
+  // An unknown position names the file alone, never "FILE:0:0".
+  EXPECT_EQ((SourceLocation{"conf/x.yaml", 0, 0}.ToString()), "conf/x.yaml");
 }
 
 TEST(ReferenceConfigTest, LoadsWithDemoValues) {
@@ -216,6 +217,32 @@ backend:
   EXPECT_EQ(c->listeners[1].tls.location.ToString(), kFile + ":8:7");
 }
 
+// Values checked after parsing (an address that does not resolve, a CA file that will not load)
+// carry their own position, so those errors never fall back to "FILE:0:0".
+TEST(LoadConfigTest, RecordsTheLocationsOfValuesCheckedLater) {
+  ConfigPtr c = LoadOk(R"(listeners:
+  - name: a
+    address: 127.0.0.1:1993
+    tls: {certificate: c.pem, key: k.pem}
+backend:
+  address: imap.invalid:143
+  security: tls
+  tls_ca: ca.pem
+)");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->listeners[0].address_location.ToString(), kFile + ":3:14");
+  EXPECT_EQ(c->backend.address_location.ToString(), kFile + ":6:12");
+  EXPECT_EQ(c->backend.tls_ca_location.ToString(), kFile + ":8:11");
+  // Without tls_ca (the system's CAs), the security value is where the CA comes from.
+  ConfigPtr d = LoadOk(kMinimal + "  security: starttls\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->backend.tls_ca_location.ToString(), kFile + ":7:13");
+  // Neither: the backend mapping.
+  ConfigPtr e = LoadOk(kMinimal);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->backend.tls_ca_location.ToString(), kFile + ":6:3");
+}
+
 TEST(LoadConfigFileTest, ResolvesPathsAgainstTheFilesDirectory) {
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
                                     ("imapgate_config_test_" + std::to_string(getpid()));
@@ -234,10 +261,10 @@ TEST(LoadConfigFileTest, ReportsUnreadableFiles) {
   StatusOr<ConfigPtr> missing = LoadConfigFile("/nonexistent-imapgate-test/x.yaml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(),
-            "/nonexistent-imapgate-test/x.yaml:0:0: cannot read file: No such file or directory");
+            "/nonexistent-imapgate-test/x.yaml: cannot read file: No such file or directory");
   StatusOr<ConfigPtr> directory = LoadConfigFile("/");
   ASSERT_FALSE(directory.ok());
-  EXPECT_EQ(directory.status().message(), "/:0:0: cannot read file: Is a directory");
+  EXPECT_EQ(directory.status().message(), "/: cannot read file: Is a directory");
 }
 
 TEST(LoadConfigFileTest, ErrorsNameTheFileAsGiven) {
