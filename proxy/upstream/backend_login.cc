@@ -31,53 +31,66 @@ constexpr std::string_view kIdTag = "A4";
 
 }  // namespace
 
-std::unique_ptr<BackendLogin> BackendLogin::Start(net::EventLoop* loop, const BackendTarget& target,
-                                                  SecretString user, SecretString password, DoneFn done,
-                                                  char* scratch, size_t scratch_size, const ClientIdentity* client) {
-  std::unique_ptr<BackendLogin> b(new BackendLogin(loop, target, std::move(user), std::move(password),
-                                                   std::move(done), scratch, scratch_size, client));
-  b->Begin();
+StatusOr<std::unique_ptr<BackendLogin>> BackendLogin::Start(net::EventLoop* loop, const TimeSource* time,
+                                                            const BackendTarget& target,
+                                                            BackendCredentials credentials, DoneFn done,
+                                                            char* scratch, size_t scratch_size,
+                                                            const ClientIdentity* client) {
+  std::unique_ptr<BackendLogin> b(new BackendLogin(loop, time, target, std::move(credentials), std::move(done),
+                                                   scratch, scratch_size, client));
+  Status started = b->Begin();
+  if (!started.ok()) return started;
   return b;
 }
 
-BackendLogin::BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user,
-                           SecretString password, DoneFn done, char* scratch, size_t scratch_size,
+BackendLogin::BackendLogin(net::EventLoop* loop, const TimeSource* time, const BackendTarget& target,
+                           BackendCredentials credentials, DoneFn done, char* scratch, size_t scratch_size,
                            const ClientIdentity* client)
-    : loop_(loop), target_(target), user_(std::move(user)), password_(std::move(password)),
-      done_(std::move(done)), scratch_(scratch), scratch_size_(scratch_size) {
+    : loop_(loop), time_(time), target_(target), done_(std::move(done)), scratch_(scratch),
+      scratch_size_(scratch_size) {
+  if (std::optional<LoginArguments> login = FormatLoginArguments(credentials)) {
+    user_ = std::move(login->user);
+    password_ = std::move(login->password);
+  } else if (std::optional<SecretString> sasl = FormatSaslPlainResponse(credentials)) {
+    sasl_plain_ = std::move(*sasl);
+  }
   if (client != nullptr) id_command_ = FormatIdCommand(kIdTag, *client);
+}
+
+bool BackendLogin::RetainsCredentials(std::string_view secret) const {
+  if (!user_.empty() || !password_.empty() || !sasl_plain_.empty()) return true;
+  std::string_view storage(output_.data(), output_.capacity());
+  return !secret.empty() && storage.find(secret) != std::string_view::npos;
 }
 
 BackendLogin::~BackendLogin() = default;
 
-void BackendLogin::Begin() {
+Status BackendLogin::Begin() {
   BackendLogin* self = this;
   auto complete = net::Timer::Create(loop_, [self] {
     DoneFn done = std::move(self->done_);
     done(std::move(self->result_));  // may destroy *this later; nothing follows
   });
   auto timer = net::Timer::Create(loop_, [self] { self->OnTimer(); });
-  if (!complete.ok() || !timer.ok()) {
-    // Without timers we cannot even report asynchronously; the loop is broken beyond repair.
-    abort();
-  }
+  if (!complete.ok()) return complete.status();  // cannot even report asynchronously
+  if (!timer.ok()) return timer.status();
   complete_ = std::move(*complete);
   timer_ = std::move(*timer);
   auto fd = net::StartConnect(target_.address);
   if (!fd.ok()) {
     Fail(BackendOutcome::kUnavailable, fd.status().message());
-    return;
+    return Status::Ok();
   }
   int raw = fd->get();
   transport_ = net::MakePlainTransport(fd->release());
   auto watcher = net::IoWatcher::Create(loop_, raw, this);
   if (!watcher.ok()) {
     Fail(BackendOutcome::kUnavailable, watcher.status().message());
-    return;
+    return Status::Ok();
   }
   watcher_ = std::move(*watcher);
   state_ = State::kConnecting;
-  connect_started_ = std::chrono::steady_clock::now();
+  connect_started_ = time_->MonotonicNow();
   timer_->Arm(std::min(target_.connect_timeout, target_.login_timeout));
   // Over implicit TLS we speak first, so we wait until the socket is writable. Otherwise the
   // backend speaks first: waiting for its greeting also tells us the connect completed (a
@@ -87,14 +100,14 @@ void BackendLogin::Begin() {
   } else {
     watcher_->WantRead(true);
   }
+  return Status::Ok();
 }
 
 void BackendLogin::OnTimer() {
   // Before the greeting arrives we cannot tell from readiness whether the connect completed:
   // a connected socket (getpeername succeeds) waiting for its greeting is on the login clock,
   // which runs from the start of the connect.
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                       connect_started_);
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(time_->MonotonicNow() - connect_started_);
   if (state_ == State::kConnecting && target_.security != BackendSecurityMode::kTls &&
       net::TakeSocketError(transport_->fd()) == 0 && net::PeerAddress(transport_->fd()).length > 0) {
     if (elapsed < target_.login_timeout) {
@@ -354,8 +367,23 @@ void BackendLogin::SendLogin() {
     return;
   }
   literal_plus_ = HasCapability(capabilities_, "LITERAL+");
+  if (!sasl_plain_.empty() &&
+      (!HasCapability(capabilities_, "AUTH=PLAIN") || !HasCapability(capabilities_, "SASL-IR"))) {
+    Fail(BackendOutcome::kUnavailable, "backend does not offer AUTH=PLAIN with SASL-IR for the master user");
+    return;
+  }
   // The client's identity goes first, in the same write as the LOGIN (its answer is skipped).
   if (!id_command_.empty() && HasCapability(capabilities_, "ID")) Queue(id_command_);
+  if (!sasl_plain_.empty()) {
+    // A master user with the client as authzid: one line, answered like the LOGIN (tag A2).
+    Queue("A2 AUTHENTICATE PLAIN ");
+    Queue(sasl_plain_.view());
+    Queue("\r\n");
+    sasl_plain_.clear();
+    state_ = State::kLoginReply;
+    FlushOutput();
+    return;
+  }
   // Credentials always travel as literals: no quoting rules to get wrong, any byte allowed.
   if (literal_plus_) {
     Queue("A2 LOGIN {" + std::to_string(user_.size()) + "+}\r\n");
@@ -426,6 +454,7 @@ void BackendLogin::Complete() {
   state_ = State::kDone;
   user_.clear();
   password_.clear();
+  sasl_plain_.clear();
   SecureWipe(output_.data(), output_.size());
   output_.clear();
   if (timer_) timer_->Cancel();

@@ -1,6 +1,9 @@
 // BackendLogin: opens a session on a backend IMAP server and logs in with the client's
 // credentials (issue A's pass-through authentication).
 //
+// The credentials are a variant (backend_credentials.h): the client's own, or a master user
+// (LOGIN "user*master", or AUTHENTICATE PLAIN with an authzid when the backend offers SASL-IR).
+//
 // Steps, an explicit state machine: connect → (TLS handshake) → greeting → (STARTTLS →
 // handshake → CAPABILITY) → LOGIN with both credentials as literals → tagged answer →
 // (CAPABILITY if the OK carried none). Rules from protocol-and-tls.md: a PREAUTH or non-IMAP
@@ -17,6 +20,8 @@
 #include <string>
 
 #include "common/secret.h"
+#include "common/status.h"
+#include "common/time_source.h"
 #include "net/event_loop.h"
 #include "net/io_watcher.h"
 #include "net/socket.h"
@@ -24,6 +29,7 @@
 #include "net/transport.h"
 #include "tls/tls_context.h"
 #include "tls/tls_transport.h"
+#include "upstream/backend_credentials.h"
 #include "upstream/client_identity.h"
 
 namespace imapgate::upstream {
@@ -59,13 +65,21 @@ class BackendLogin final : public net::IoHandler {
   using DoneFn = std::function<void(BackendLoginResult)>;
   // Starts the attempt. Never calls `done` before returning. With `client`, a backend that
   // advertises ID is sent the client's identity just before LOGIN (see client_identity.h).
-  static std::unique_ptr<BackendLogin> Start(net::EventLoop* loop, const BackendTarget& target,
-                                             SecretString user, SecretString password, DoneFn done,
-                                             char* scratch, size_t scratch_size,
-                                             const ClientIdentity* client = nullptr);
+  // Deadlines are measured on `time`. An error (the loop cannot make a timer) means nothing was
+  // started and `done` will never run; a failed connect is reported through `done`.
+  static StatusOr<std::unique_ptr<BackendLogin>> Start(net::EventLoop* loop, const TimeSource* time,
+                                                       const BackendTarget& target,
+                                                       BackendCredentials credentials, DoneFn done,
+                                                       char* scratch, size_t scratch_size,
+                                                       const ClientIdentity* client = nullptr);
   ~BackendLogin() override;
 
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
+
+  // For tests: true while this attempt still holds credentials — the LOGIN arguments or SASL
+  // response, or `secret` anywhere in the output buffer's storage (its whole capacity, so a
+  // copy left behind by a cleared-but-not-wiped buffer counts). False once they were sent.
+  bool RetainsCredentials(std::string_view secret) const;
 
  private:
   enum class State {
@@ -73,9 +87,10 @@ class BackendLogin final : public net::IoHandler {
     kLoginUserContinuation, kLoginPassContinuation, kLoginReply, kPostLoginCapability, kDone
   };
 
-  BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user, SecretString password,
-               DoneFn done, char* scratch, size_t scratch_size, const ClientIdentity* client);
-  void Begin();
+  BackendLogin(net::EventLoop* loop, const TimeSource* time, const BackendTarget& target,
+               BackendCredentials credentials, DoneFn done, char* scratch, size_t scratch_size,
+               const ClientIdentity* client);
+  Status Begin();
   void OnTimer();
   void Advance(bool readable, bool writable);
   void OnConnected();
@@ -91,9 +106,11 @@ class BackendLogin final : public net::IoHandler {
   void UpdateInterest();
 
   net::EventLoop* loop_;
+  const TimeSource* time_;
   const BackendTarget& target_;
-  SecretString user_;
+  SecretString user_;      // LOGIN arguments (client-own or "user*master" form)
   SecretString password_;
+  SecretString sasl_plain_;  // AUTHENTICATE PLAIN initial response (master user with authzid)
   DoneFn done_;
   char* scratch_;
   size_t scratch_size_;
