@@ -9,23 +9,6 @@
 namespace imapgate::upstream {
 namespace {
 
-// True if the space-separated capability list holds `name` (case-insensitive).
-bool HasCapability(std::string_view caps, std::string_view name) {
-  size_t pos = 0;
-  while (pos < caps.size()) {
-    size_t end = caps.find(' ', pos);
-    if (end == std::string_view::npos) end = caps.size();
-    std::string_view word = caps.substr(pos, end - pos);
-    if (word.size() == name.size() &&
-        std::equal(word.begin(), word.end(), name.begin(),
-                   [](char a, char b) { return toupper(static_cast<unsigned char>(a)) == b; })) {
-      return true;
-    }
-    pos = end + 1;
-  }
-  return false;
-}
-
 // The tag of the ID command; its answer is read and ignored while the LOGIN is answered.
 constexpr std::string_view kIdTag = "A4";
 
@@ -76,122 +59,40 @@ Status BackendLogin::Begin() {
   if (!timer.ok()) return timer.status();
   complete_ = std::move(*complete);
   timer_ = std::move(*timer);
-  auto fd = net::StartConnect(target_.address);
-  if (!fd.ok()) {
-    Fail(BackendOutcome::kUnavailable, fd.status().message());
-    return Status::Ok();
-  }
-  int raw = fd->get();
-  transport_ = net::MakePlainTransport(fd->release());
-  auto watcher = net::IoWatcher::Create(loop_, raw, this);
-  if (!watcher.ok()) {
-    Fail(BackendOutcome::kUnavailable, watcher.status().message());
-    return Status::Ok();
-  }
-  watcher_ = std::move(*watcher);
-  state_ = State::kConnecting;
-  connect_started_ = time_->MonotonicNow();
-  timer_->Arm(std::min(target_.connect_timeout, target_.login_timeout));
-  // Over implicit TLS we speak first, so we wait until the socket is writable. Otherwise the
-  // backend speaks first: waiting for its greeting also tells us the connect completed (a
-  // failed connect reports readable too), which saves an epoll round and two epoll_ctl calls.
-  if (target_.security == BackendSecurityMode::kTls) {
-    watcher_->WantWrite(true);
-  } else {
-    watcher_->WantRead(true);
-  }
+  auto connector = BackendConnector::Start(loop_, time_, target_, timer_.get(), this, scratch_, scratch_size_);
+  if (!connector.ok()) return connector.status();
+  connector_ = std::move(*connector);
   return Status::Ok();
 }
 
 void BackendLogin::OnTimer() {
-  // Before the greeting arrives we cannot tell from readiness whether the connect completed:
-  // a connected socket (getpeername succeeds) waiting for its greeting is on the login clock,
-  // which runs from the start of the connect.
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(time_->MonotonicNow() - connect_started_);
-  if (state_ == State::kConnecting && target_.security != BackendSecurityMode::kTls &&
-      net::TakeSocketError(transport_->fd()) == 0 && net::PeerAddress(transport_->fd()).length > 0) {
-    if (elapsed < target_.login_timeout) {
-      timer_->Arm(target_.login_timeout - elapsed);
-      return;
-    }
-    Fail(BackendOutcome::kUnavailable, "login timeout");
+  if (state_ == State::kConnecting) {
+    connector_->OnTimer();  // connect and greeting deadlines
     return;
   }
-  if (state_ == State::kConnecting && elapsed < target_.connect_timeout) {
-    timer_->Arm(target_.connect_timeout - elapsed);
-    return;
-  }
-  Fail(BackendOutcome::kUnavailable, state_ == State::kConnecting ? "connect timeout" : "login timeout");
+  Fail(BackendOutcome::kUnavailable, "login timeout");
 }
 
-void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) { Advance(readable, writable); }
+void BackendLogin::OnBackendFailed(std::string detail) { Fail(BackendOutcome::kUnavailable, std::move(detail)); }
 
-void BackendLogin::Advance(bool readable, bool writable) {
-  switch (state_) {
-    case State::kDone:
-      return;
-    case State::kConnecting:
-      if (!writable && !readable) return;
-      if (int err = net::TakeSocketError(transport_->fd()); err != 0) {
-        Fail(BackendOutcome::kUnavailable, std::string("connect: ") + strerror(err));
-        return;
-      }
-      OnConnected();
-      if (state_ != State::kGreeting || !readable) return;
-      break;  // the greeting is here already: read it in this callback
-    case State::kHandshake:
-      DoHandshake(State::kGreeting);
-      return;
-    case State::kStartTlsHandshake:
-      DoHandshake(State::kCapability);
-      return;
-    default:
-      break;
-  }
+void BackendLogin::OnBackendReady(BackendConnection connection) {
+  // Called from the connector's I/O callback: the LOGIN goes out in this same callback.
+  transport_ = std::move(connection.transport);
+  watcher_ = std::move(connection.watcher);
+  watcher_->set_handler(this);
+  capabilities_ = std::move(connection.capabilities);
+  input_ = std::move(connection.input);
+  SendLogin();
+  if (state_ == State::kDone) return;
+  if (!HandleBufferedLines()) return;
+  if (transport_->HasBufferedInput()) watcher_->ActivateRead();
+  UpdateInterest();
+}
+
+void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) {
+  if (state_ == State::kDone || state_ == State::kConnecting) return;
   if (writable && !FlushOutput()) return;
   if ((readable || (writable && read_wants_write_)) && !ReadLines()) return;
-  UpdateInterest();
-}
-
-void BackendLogin::OnConnected() {
-  // The login clock starts when the connect is seen complete: writable (implicit TLS) or the
-  // first greeting bytes. A backend that accepts but stays silent is caught by OnTimer().
-  timer_->Arm(target_.login_timeout);
-  if (target_.security == BackendSecurityMode::kTls) {
-    int fd = transport_->ReleaseFd();
-    auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
-    if (!tls.ok()) {
-      Fail(BackendOutcome::kUnavailable, tls.status().message());
-      return;
-    }
-    tls_ = tls->get();
-    transport_ = std::move(*tls);
-    state_ = State::kHandshake;
-    DoHandshake(State::kGreeting);
-    return;
-  }
-  state_ = State::kGreeting;
-  UpdateInterest();
-}
-
-void BackendLogin::DoHandshake(State next) {
-  net::IoResult r = tls_->Handshake();
-  if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) {
-    watcher_->WantRead(r.status == net::IoStatus::kWantRead);
-    watcher_->WantWrite(r.status == net::IoStatus::kWantWrite);
-    return;
-  }
-  if (r.status != net::IoStatus::kOk) {
-    Fail(BackendOutcome::kUnavailable, "backend TLS handshake: " + tls_->failure_reason());
-    return;
-  }
-  state_ = next;
-  if (next == State::kCapability) {
-    capabilities_.clear();  // fetch again: pre-TLS capabilities are not trusted
-    Queue("A1 CAPABILITY\r\n");
-    if (!FlushOutput()) return;
-  }
-  if (tls_->HasBufferedInput() && !ReadLines()) return;
   UpdateInterest();
 }
 
@@ -210,27 +111,32 @@ bool BackendLogin::ReadLines() {
       return false;
     }
     input_.append(scratch_, r.bytes);
-    for (;;) {
-      size_t nl = input_.find('\n');
-      if (nl == std::string::npos) break;
-      if (nl > target_.max_line_bytes) {
-        Fail(BackendOutcome::kUnavailable, "backend response line too long");
-        return false;
-      }
-      std::string line = input_.substr(0, nl);
-      input_.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!HandleLine(line)) return false;
-      if (state_ == State::kDone || state_ == State::kStartTlsHandshake) return false;
-    }
-    if (input_.size() > target_.max_line_bytes) {
-      Fail(BackendOutcome::kUnavailable, "backend response line too long");
-      return false;
-    }
+    if (!HandleBufferedLines()) return false;
     // Done when TLS holds nothing more; a short read also means the socket is drained.
     if (!transport_->HasBufferedInput() && r.bytes < scratch_size_) return true;
   }
   watcher_->ActivateRead();
+  return true;
+}
+
+bool BackendLogin::HandleBufferedLines() {
+  for (;;) {
+    size_t nl = input_.find('\n');
+    if (nl == std::string::npos) break;
+    if (nl > target_.max_line_bytes) {
+      Fail(BackendOutcome::kUnavailable, "backend response line too long");
+      return false;
+    }
+    std::string line = input_.substr(0, nl);
+    input_.erase(0, nl + 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!HandleLine(line)) return false;
+    if (state_ == State::kDone) return false;
+  }
+  if (input_.size() > target_.max_line_bytes) {
+    Fail(BackendOutcome::kUnavailable, "backend response line too long");
+    return false;
+  }
   return true;
 }
 
@@ -249,58 +155,6 @@ bool BackendLogin::HandleLine(std::string_view raw) {
     if (line.code == "CAPABILITY") capabilities_ = line.code_args;
   }
   switch (state_) {
-    case State::kGreeting:
-      if (line.kind != imap::ResponseKind::kUntagged || line.status == imap::ResponseStatus::kOther) {
-        Fail(BackendOutcome::kUnavailable, "backend greeting is not IMAP");
-        return false;
-      }
-      if (line.status == imap::ResponseStatus::kPreAuth) {
-        Fail(BackendOutcome::kUnavailable, "backend greeting is PREAUTH");
-        return false;
-      }
-      if (line.status != imap::ResponseStatus::kOk) {
-        Fail(BackendOutcome::kUnavailable, "backend greeting is not OK");
-        return false;
-      }
-      if (target_.security == BackendSecurityMode::kStartTls) {
-        if (!capabilities_.empty() && !HasCapability(capabilities_, "STARTTLS")) {
-          Fail(BackendOutcome::kUnavailable, "Remote doesn't support STARTTLS");
-          return false;
-        }
-        state_ = State::kStartTlsReply;
-        Queue("A0 STARTTLS\r\n");
-        return FlushOutput();
-      }
-      SendLogin();
-      return state_ != State::kDone;
-    case State::kStartTlsReply:
-      if (line.kind != imap::ResponseKind::kTagged) return true;
-      if (line.tag != "A0" || line.status != imap::ResponseStatus::kOk) {
-        Fail(BackendOutcome::kUnavailable, "backend refused STARTTLS");
-        return false;
-      }
-      {
-        input_.clear();  // never trust bytes that arrived in plaintext after the STARTTLS OK
-        int fd = transport_->ReleaseFd();
-        auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
-        if (!tls.ok()) {
-          Fail(BackendOutcome::kUnavailable, tls.status().message());
-          return false;
-        }
-        tls_ = tls->get();
-        transport_ = std::move(*tls);
-        state_ = State::kStartTlsHandshake;
-        DoHandshake(State::kCapability);
-      }
-      return false;
-    case State::kCapability:
-      if (line.kind != imap::ResponseKind::kTagged) return true;
-      if (line.tag != "A1" || line.status != imap::ResponseStatus::kOk) {
-        Fail(BackendOutcome::kUnavailable, "backend CAPABILITY failed");
-        return false;
-      }
-      SendLogin();
-      return state_ != State::kDone;
     case State::kLoginUserContinuation:
     case State::kLoginPassContinuation:
     case State::kLoginReply:
