@@ -43,14 +43,12 @@ void BackendConnector::Begin(net::EventLoop* loop) {
     Fail(fd.status().message());
     return;
   }
-  int raw = fd->get();
-  transport_ = net::MakePlainTransport(fd->release());
-  auto watcher = net::IoWatcher::Create(loop, raw, this);
-  if (!watcher.ok()) {
-    Fail(watcher.status().message());
+  auto conn = net::BufferedConnection::Create(loop, net::MakePlainTransport(fd->release()), this);
+  if (!conn.ok()) {
+    Fail(conn.status().message());
     return;
   }
-  watcher_ = std::move(*watcher);
+  conn_ = std::move(*conn);
   state_ = State::kConnecting;
   connect_started_ = time_->MonotonicNow();
   timer_->Arm(std::min(target_.connect_timeout, target_.login_timeout));
@@ -58,9 +56,9 @@ void BackendConnector::Begin(net::EventLoop* loop) {
   // backend speaks first: waiting for its greeting also tells us the connect completed (a
   // failed connect reports readable too), which saves an epoll round and two epoll_ctl calls.
   if (target_.security == BackendSecurityMode::kTls) {
-    watcher_->WantWrite(true);
+    conn_.watcher().WantWrite(true);
   } else {
-    watcher_->WantRead(true);
+    conn_.watcher().WantRead(true);
   }
 }
 
@@ -71,7 +69,7 @@ void BackendConnector::OnTimer() {
   // which runs from the start of the connect.
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(time_->MonotonicNow() - connect_started_);
   if (state_ == State::kConnecting && target_.security != BackendSecurityMode::kTls &&
-      net::TakeSocketError(transport_->fd()) == 0 && net::PeerAddress(transport_->fd()).length > 0) {
+      net::TakeSocketError(conn_.fd()) == 0 && net::PeerAddress(conn_.fd()).length > 0) {
     if (elapsed < target_.login_timeout) {
       timer_->Arm(target_.login_timeout - elapsed);
       return;
@@ -92,7 +90,7 @@ void BackendConnector::OnIo(net::IoWatcher*, bool readable, bool writable) {
       return;
     case State::kConnecting:
       if (!writable && !readable) return;
-      if (int err = net::TakeSocketError(transport_->fd()); err != 0) {
+      if (int err = net::TakeSocketError(conn_.fd()); err != 0) {
         Fail(std::string("connect: ") + strerror(err));
         return;
       }
@@ -109,7 +107,7 @@ void BackendConnector::OnIo(net::IoWatcher*, bool readable, bool writable) {
       break;
   }
   if (writable && !FlushOutput()) return;
-  if ((readable || (writable && read_wants_write_)) && !ReadLines()) return;
+  if (conn_.ShouldRead(readable, writable) && !ReadLines()) return;
   UpdateInterest();
 }
 
@@ -128,22 +126,22 @@ void BackendConnector::OnConnected() {
 }
 
 bool BackendConnector::UpgradeToTls() {
-  int fd = transport_->ReleaseFd();
+  int fd = conn_.ReleaseFdForUpgrade();
   auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
   if (!tls.ok()) {
     Fail(tls.status().message());
     return false;
   }
   tls_ = tls->get();
-  transport_ = std::move(*tls);
+  conn_.SetTransport(std::move(*tls));
   return true;
 }
 
 void BackendConnector::DoHandshake(State next) {
   net::IoResult r = tls_->Handshake();
   if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) {
-    watcher_->WantRead(r.status == net::IoStatus::kWantRead);
-    watcher_->WantWrite(r.status == net::IoStatus::kWantWrite);
+    conn_.watcher().WantRead(r.status == net::IoStatus::kWantRead);
+    conn_.watcher().WantWrite(r.status == net::IoStatus::kWantWrite);
     return;
   }
   if (r.status != net::IoStatus::kOk) {
@@ -161,13 +159,9 @@ void BackendConnector::DoHandshake(State next) {
 
 bool BackendConnector::ReadLines() {
   for (int round = 0; round < 16; ++round) {
-    read_wants_write_ = false;
-    net::IoResult r = transport_->Read(scratch_, scratch_size_);
-    if (r.status == net::IoStatus::kWantRead) return true;
-    if (r.status == net::IoStatus::kWantWrite) {
-      read_wants_write_ = true;  // TLS must write before it can read: retry on writability
-      return true;
-    }
+    net::IoResult r = conn_.Read(scratch_, scratch_size_);
+    // WANT_WRITE: TLS must write before it can read; the interest retries on writability.
+    if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return true;
     if (r.status != net::IoStatus::kOk) {
       Fail(r.status == net::IoStatus::kEof ? "backend closed the connection" : "backend read error");
       return false;
@@ -191,9 +185,9 @@ bool BackendConnector::ReadLines() {
       return false;
     }
     // Done when TLS holds nothing more; a short read also means the socket is drained.
-    if (!transport_->HasBufferedInput() && r.bytes < scratch_size_) return true;
+    if (!conn_.transport().HasBufferedInput() && r.bytes < scratch_size_) return true;
   }
-  watcher_->ActivateRead();
+  conn_.watcher().ActivateRead();
   return true;
 }
 
@@ -263,47 +257,33 @@ bool BackendConnector::HandleLine(std::string_view raw) {
 }
 
 bool BackendConnector::Send(std::string_view command) {
-  output_.append(command);
+  conn_.Queue(command);
   return FlushOutput();
 }
 
 bool BackendConnector::FlushOutput() {
-  io_wants_write_ = false;
-  size_t sent = 0;
-  while (sent < output_.size()) {
-    net::IoResult r = transport_->Write(output_.data() + sent, output_.size() - sent);
-    if (r.status == net::IoStatus::kOk) {
-      sent += r.bytes;
-      continue;
-    }
-    if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) {
-      io_wants_write_ = r.status == net::IoStatus::kWantWrite;
-      break;
-    }
+  if (conn_.Flush() == net::IoStatus::kError) {
     Fail("backend write error");
     return false;
   }
-  output_.erase(0, sent);
   return true;
 }
 
 void BackendConnector::UpdateInterest() {
-  if (state_ == State::kDone || !watcher_) return;
-  watcher_->WantRead(true);
-  // Write interest: queued bytes blocked on a full socket, or a TLS read that must write first.
-  watcher_->WantWrite(io_wants_write_ || read_wants_write_);
+  if (state_ == State::kDone || !conn_.open()) return;
+  // Read always; write when queued bytes are blocked or a TLS read must write first.
+  conn_.UpdateInterest(true);
 }
 
 void BackendConnector::Ready() {
   state_ = State::kDone;
   BackendConnection c;
   // Interest is handed over as it is (read armed): the next owner sets what it needs.
-  watcher_->WantWrite(false);
-  watcher_->set_handler(nullptr);
-  c.transport = std::move(transport_);
+  conn_.watcher().WantWrite(false);
+  conn_.watcher().set_handler(nullptr);
+  c.connection = std::move(conn_);
   c.tls = tls_;
   tls_ = nullptr;
-  c.watcher = std::move(watcher_);
   c.capabilities = std::move(capabilities_);
   c.input = std::move(input_);
   client_->OnBackendReady(std::move(c));  // nothing follows: the client may own us
@@ -313,10 +293,7 @@ void BackendConnector::Fail(std::string detail) {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
   timer_->Cancel();
-  if (watcher_) {
-    watcher_->WantRead(false);
-    watcher_->WantWrite(false);
-  }
+  conn_.StopWatching();
   client_->OnBackendFailed(std::move(detail));
 }
 

@@ -26,6 +26,7 @@
 
 #include "common/status.h"
 #include "common/time_source.h"
+#include "net/buffered_connection.h"
 #include "net/event_loop.h"
 #include "net/io_watcher.h"
 #include "net/socket.h"
@@ -56,9 +57,8 @@ bool HasCapability(std::string_view capabilities, std::string_view name);
 
 // A greeted backend, ready for a command.
 struct BackendConnection {
-  net::TransportPtr transport;
-  tls::TlsTransport* tls = nullptr;  // == transport when TLS is on; not owning
-  net::IoWatcherPtr watcher;         // still registered; its handler is detached
+  net::BufferedConnection connection;  // watcher still registered; its handler is detached
+  tls::TlsTransport* tls = nullptr;    // == the connection's transport when TLS is on; not owning
   std::string capabilities;          // from the greeting, or from CAPABILITY over TLS
   std::string input;                 // bytes read behind the last line handled
 };
@@ -117,15 +117,11 @@ class BackendConnector final : public net::IoHandler {
   bool require_capability_;
 
   State state_ = State::kConnecting;
-  net::TransportPtr transport_;
+  net::BufferedConnection conn_;
   tls::TlsTransport* tls_ = nullptr;
-  net::IoWatcherPtr watcher_;
   std::chrono::steady_clock::time_point connect_started_;
   std::string input_;  // partial response line
   std::string capabilities_;
-  std::string output_;             // a command not yet written (never a secret)
-  bool io_wants_write_ = false;    // queued output is blocked on a full socket
-  bool read_wants_write_ = false;  // the last TLS read returned WANT_WRITE
 };
 
 using BackendConnectorPtr = std::unique_ptr<BackendConnector>;

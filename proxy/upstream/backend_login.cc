@@ -42,8 +42,7 @@ BackendLogin::BackendLogin(net::EventLoop* loop, const TimeSource* time, const B
 
 bool BackendLogin::RetainsCredentials(std::string_view secret) const {
   if (!user_.empty() || !password_.empty() || !sasl_plain_.empty()) return true;
-  std::string_view storage(output_.data(), output_.capacity());
-  return !secret.empty() && storage.find(secret) != std::string_view::npos;
+  return conn_.OutputStorageContains(secret);
 }
 
 BackendLogin::~BackendLogin() = default;
@@ -77,34 +76,29 @@ void BackendLogin::OnBackendFailed(std::string detail) { Fail(BackendOutcome::kU
 
 void BackendLogin::OnBackendReady(BackendConnection connection) {
   // Called from the connector's I/O callback: the LOGIN goes out in this same callback.
-  transport_ = std::move(connection.transport);
-  watcher_ = std::move(connection.watcher);
-  watcher_->set_handler(this);
+  conn_ = std::move(connection.connection);
+  conn_.watcher().set_handler(this);
   capabilities_ = std::move(connection.capabilities);
   input_ = std::move(connection.input);
   SendLogin();
   if (state_ == State::kDone) return;
   if (!HandleBufferedLines()) return;
-  if (transport_->HasBufferedInput()) watcher_->ActivateRead();
+  if (conn_.transport().HasBufferedInput()) conn_.watcher().ActivateRead();
   UpdateInterest();
 }
 
 void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) {
   if (state_ == State::kDone || state_ == State::kConnecting) return;
   if (writable && !FlushOutput()) return;
-  if ((readable || (writable && read_wants_write_)) && !ReadLines()) return;
+  if (conn_.ShouldRead(readable, writable) && !ReadLines()) return;
   UpdateInterest();
 }
 
 bool BackendLogin::ReadLines() {
   for (int round = 0; round < 16; ++round) {
-    read_wants_write_ = false;
-    net::IoResult r = transport_->Read(scratch_, scratch_size_);
-    if (r.status == net::IoStatus::kWantRead) return true;
-    if (r.status == net::IoStatus::kWantWrite) {
-      read_wants_write_ = true;  // TLS must write before it can read: retry on writability
-      return true;
-    }
+    net::IoResult r = conn_.Read(scratch_, scratch_size_);
+    // WANT_WRITE: TLS must write before it can read; the interest retries on writability.
+    if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return true;
     if (r.status != net::IoStatus::kOk) {
       Fail(BackendOutcome::kUnavailable, r.status == net::IoStatus::kEof ? "backend closed the connection"
                                                                           : "backend read error");
@@ -113,9 +107,9 @@ bool BackendLogin::ReadLines() {
     input_.append(scratch_, r.bytes);
     if (!HandleBufferedLines()) return false;
     // Done when TLS holds nothing more; a short read also means the socket is drained.
-    if (!transport_->HasBufferedInput() && r.bytes < scratch_size_) return true;
+    if (!conn_.transport().HasBufferedInput() && r.bytes < scratch_size_) return true;
   }
-  watcher_->ActivateRead();
+  conn_.watcher().ActivateRead();
   return true;
 }
 
@@ -255,34 +249,21 @@ void BackendLogin::SendLogin() {
   FlushOutput();
 }
 
-void BackendLogin::Queue(std::string_view bytes) { output_.insert(output_.end(), bytes.begin(), bytes.end()); }
+void BackendLogin::Queue(std::string_view bytes) { conn_.Queue(bytes); }
 
 bool BackendLogin::FlushOutput() {
-  io_wants_write_ = false;
-  while (output_sent_ < output_.size()) {
-    net::IoResult r = transport_->Write(output_.data() + output_sent_, output_.size() - output_sent_);
-    if (r.status == net::IoStatus::kOk) {
-      output_sent_ += r.bytes;
-      continue;
-    }
-    if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) {
-      io_wants_write_ = r.status == net::IoStatus::kWantWrite;
-      return true;
-    }
+  // What was written is wiped at once (BufferedConnection::Flush): it held the credentials.
+  if (conn_.Flush() == net::IoStatus::kError) {
     Fail(BackendOutcome::kUnavailable, "backend write error");
     return false;
   }
-  SecureWipe(output_.data(), output_.size());
-  output_.clear();
-  output_sent_ = 0;
   return true;
 }
 
 void BackendLogin::UpdateInterest() {
-  if (state_ == State::kDone || !watcher_) return;
-  watcher_->WantRead(true);
-  // Write interest: queued bytes blocked on a full socket, or a TLS read that must write first.
-  watcher_->WantWrite(io_wants_write_ || read_wants_write_);
+  if (state_ == State::kDone || !conn_.open()) return;
+  // Read always; write when queued bytes are blocked or a TLS read must write first.
+  conn_.UpdateInterest(true);
 }
 
 void BackendLogin::Fail(BackendOutcome outcome, std::string detail) {
@@ -299,9 +280,8 @@ void BackendLogin::Succeed() {
   result_.capabilities = capabilities_;
   result_.leftover = std::move(input_);
   Complete();
-  result_.transport = std::move(transport_);
-  if (watcher_) watcher_->set_handler(nullptr);
-  result_.watcher = std::move(watcher_);
+  result_.transport = conn_.TakeTransport();
+  result_.watcher = conn_.TakeWatcher();  // detached from us, interest kept
 }
 
 void BackendLogin::Complete() {
@@ -309,15 +289,14 @@ void BackendLogin::Complete() {
   user_.clear();
   password_.clear();
   sasl_plain_.clear();
-  SecureWipe(output_.data(), output_.size());
-  output_.clear();
+  if (conn_.open()) conn_.DiscardOutput();
   if (timer_) timer_->Cancel();
-  if (watcher_) {
+  if (conn_.open()) {
     // After a successful login the read interest stays armed for the relay, which takes the
     // watcher over (re-arming it would cost two epoll_ctl calls per login); Succeed() detaches
     // the handler so nothing is read meanwhile.
-    if (result_.outcome != BackendOutcome::kLoggedIn) watcher_->WantRead(false);
-    watcher_->WantWrite(false);
+    if (result_.outcome != BackendOutcome::kLoggedIn) conn_.watcher().WantRead(false);
+    conn_.watcher().WantWrite(false);
   }
   complete_->FireSoon();
 }

@@ -98,15 +98,11 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
 
   State state_ = State::kConnecting;
   BackendConnectorPtr connector_;  // inert once it reported; kept until we are destroyed
-  net::TransportPtr transport_;    // from the connector, once the backend is greeted
-  net::IoWatcherPtr watcher_;
+  net::BufferedConnection conn_;   // from the connector, once the backend is greeted; its
+                                   // output may hold the credentials and is wiped when written
   net::TimerPtr timer_;     // connect and greeting (the connector's), then the login deadline
   net::TimerPtr complete_;  // zero-delay: delivers the result from a fresh loop callback
   std::string input_;       // partial response line
-  WipingBytes output_;      // may hold the credentials; wiped when freed
-  size_t output_sent_ = 0;
-  bool io_wants_write_ = false;    // queued output is blocked on a full socket
-  bool read_wants_write_ = false;  // the last TLS read returned WANT_WRITE
   bool literal_plus_ = false;
   std::string id_command_;  // "A4 ID (...)\r\n", sent before LOGIN if the backend has ID
   std::string capabilities_;

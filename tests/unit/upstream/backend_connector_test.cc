@@ -79,8 +79,7 @@ TEST_F(BackendConnectorTest, GreetingWithCapabilitiesIsReadyWithoutACommand) {
   ASSERT_TRUE(WaitResult());
   ASSERT_TRUE(ready_.has_value()) << *failed_;
   EXPECT_EQ(ready_->capabilities, "IMAP4rev1 ID");
-  EXPECT_NE(ready_->transport, nullptr);
-  EXPECT_NE(ready_->watcher, nullptr);
+  EXPECT_TRUE(ready_->connection.open());
   EXPECT_TRUE(connector_->done());
 }
 
