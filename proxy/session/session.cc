@@ -69,8 +69,9 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   attempt.local = net::LocalAddress(frontend_->fd());
   attempt.client_tls = frontend_->IsTls();
   DeleteSoon(std::move(pipeline_));  // a previous (decided) login of this session
-  pipeline_ = std::make_unique<login::LoginPipeline>(std::span<login::LoginStep* const>(steps_),
-                                                     std::move(attempt), this, &worker_->tickets);
+  std::span<login::LoginStep* const> steps =
+      worker_->login_steps.empty() ? std::span<login::LoginStep* const>(steps_) : worker_->login_steps;
+  pipeline_ = std::make_unique<login::LoginPipeline>(steps, std::move(attempt), this, &worker_->tickets);
   pipeline_->Start();
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common/time_source.h"
@@ -51,6 +52,9 @@ struct WorkerContext {
   std::string id_prefix;    // makes session ids unique across workers and restarts
   uint64_t next_id = 1;
   login::TicketRegistry tickets;  // late results from off-worker login work find their login here
+  // The login steps in order (not owned; outlive the sessions). Empty: today's pipeline, the
+  // backend login alone. The rate limits, auth chain, 2FA and router of later issues go here.
+  std::span<login::LoginStep* const> login_steps;
   // Called once when a session is over; the worker forgets it and deletes it later.
   std::function<void(Session*)> on_session_done;
 };

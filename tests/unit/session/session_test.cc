@@ -1,8 +1,9 @@
 // Tests for session::Session over a socketpair (the client end is played by the test, with a
 // BoringSSL client for the implicit-TLS listener) and a real event loop turned by hand: the
 // finished_ guard (exactly one end per session, whatever arrives late), the order of deferred
-// deletions (the login is freed before the session), and the login_failed line (client address,
-// warn for a backend that cannot be reached). The backend is a socket on 127.0.0.1: a closed
+// deletions (the login is freed before the session), the login_failed line (client address,
+// warn for a backend that cannot be reached), and the Session as the pipeline's host (a step's
+// own timeout outlasting the pre-login timeout, a SASL continuation), with scripted steps. The backend is a socket on 127.0.0.1: a closed
 // port (unreachable) or a listener that never answers (a login in flight).
 
 #include "session/session.h"
@@ -18,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "../login/fake_steps.h"
 #include "test_certs.h"
 
 namespace imapgate::session {
@@ -255,6 +257,42 @@ TEST_F(SessionTest, ShutdownDuringTheLoginEndsOnceAndFreesTheLoginBeforeTheSessi
   EXPECT_EQ(tickets_live_at_delete_, 0u);
   Pump(5);
   EXPECT_EQ(done_calls_, 1);
+}
+
+TEST_F(SessionTest, AStepTimeoutAnswersNoBeforeThePreloginTimeoutCuts) {
+  BackendAt(ClosedPort());
+  listener_.frontend.preauth_timeout = 100ms;
+  login::ScriptedStep push("second_factor", login::LoginStep::Phase::kCheck, 400ms);  // never answers
+  login::LoginStep* steps[] = {&push};
+  worker_.login_steps = steps;
+  StartSession();
+  StderrCapture capture;
+  Send("a LOGIN alice secret-pw\r\n");
+  ASSERT_TRUE(Receive("a NO [UNAVAILABLE]")) << received_;
+  EXPECT_EQ(received_.find("* BYE"), std::string::npos) << "the pre-login timer cut the waiting step: " << received_;
+  EXPECT_EQ(push.cancelled, 1);
+  std::string log = capture.Take();
+  EXPECT_NE(log.find("second_factor timed out"), std::string::npos) << log;
+  EXPECT_EQ(worker_.tickets.live(), 0u);
+}
+
+TEST_F(SessionTest, AStepCanAskTheClientForASaslContinuation) {
+  BackendAt(ClosedPort());
+  login::ScriptedStep otp("second_factor", login::LoginStep::Phase::kCheck);
+  login::LoginStep* steps[] = {&otp};
+  worker_.login_steps = steps;
+  StartSession();
+  Send("a LOGIN alice secret-pw\r\n");
+  ASSERT_TRUE(PumpUntil([&] { return otp.waiting(); }));
+  EXPECT_EQ(otp.seen_user, "alice");
+  otp.AskClient("T1RQPw==");
+  ASSERT_TRUE(Receive("+ T1RQPw==\r\n")) << received_;
+  Send("MTIzNDU2\r\n");
+  ASSERT_TRUE(PumpUntil([&] { return !otp.responses.empty(); }));
+  EXPECT_EQ(otp.responses[0], "MTIzNDU2");
+  otp.Answer(login::Verdict::Reject(login::RejectReason::kAuthFailed, "wrong code"));
+  ASSERT_TRUE(Receive("a NO [AUTHENTICATIONFAILED]")) << received_;
+  EXPECT_EQ(done_calls_, 0);
 }
 
 }  // namespace
