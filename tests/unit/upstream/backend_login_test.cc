@@ -79,7 +79,7 @@ class BackendLoginTest : public ::testing::Test {
 
   void StartWith(BackendCredentials credentials, const ClientIdentity* client = nullptr) {
     auto login = BackendLogin::Start(
-        loop_.get(), &RealTimeSource::Get(), target_, std::move(credentials),
+        loop_.get(), time_, target_, std::move(credentials),
         [this](BackendLoginResult r) {
           ++done_calls_;
           result_ = std::move(r);
@@ -127,6 +127,7 @@ class BackendLoginTest : public ::testing::Test {
   std::shared_ptr<tls::TlsClientContext> client_ctx_;
   std::shared_ptr<tls::TlsServerContext> server_ctx_;
   std::vector<char> scratch_ = std::vector<char>(65536);
+  const TimeSource* time_ = &RealTimeSource::Get();
   BackendLoginPtr login_;
   std::optional<BackendLoginResult> result_;
   int done_calls_ = 0;
@@ -392,6 +393,24 @@ TEST_F(BackendLoginTest, SilentBackendPastTheConnectTimeoutIsALoginTimeout) {
   target_.login_timeout = 300ms;
   backend_.Run([](Conn& c) { c.ReadUntilClose(); });
   StartLogin();
+  ExpectOutcome(BackendOutcome::kUnavailable, "login timeout");
+}
+
+TEST_F(BackendLoginTest, TheLoginDeadlineIsMeasuredOnTheInjectedClock) {
+  // The timer only wakes the login up; whether the deadline passed is read from the TimeSource.
+  ManualTimeSource manual;
+  time_ = &manual;
+  target_.connect_timeout = 20ms;
+  target_.login_timeout = 40ms;
+  backend_.Run([](Conn& c) { c.ReadUntilClose(); });  // accepts, never greets
+  StartLogin();
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    event_base_loop(loop_->base(), EVLOOP_NONBLOCK);
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_FALSE(result_.has_value()) << "timed out on the real clock: " << result_->detail;
+  manual.Advance(1s);
   ExpectOutcome(BackendOutcome::kUnavailable, "login timeout");
 }
 
