@@ -2,6 +2,10 @@
 
 #include "login/login_pipeline.h"
 
+#include <memory>
+
+#include "net/event_loop.h"
+
 namespace imapgate::login {
 
 Ticket TicketRegistry::Issue(LoginPipeline* owner) {
@@ -37,6 +41,13 @@ bool TicketRegistry::Deliver(Ticket ticket, Verdict verdict) {
   LoginPipeline* owner = Find(ticket);
   if (owner == nullptr) return false;
   return owner->OnTicketVerdict(ticket, std::move(verdict));
+}
+
+void PostVerdict(net::EventLoop* loop, TicketRegistry* registry, Ticket ticket, Verdict verdict) {
+  // std::function needs a copyable closure; the verdict (move-only: it may hold SecretStrings)
+  // travels in a shared_ptr that only this closure holds.
+  auto boxed = std::make_shared<Verdict>(std::move(verdict));
+  loop->Post([registry, ticket, boxed] { registry->Deliver(ticket, std::move(*boxed)); });
 }
 
 }  // namespace imapgate::login

@@ -13,6 +13,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace imapgate::net {
+class EventLoop;
+}
+
 namespace imapgate::login {
 
 class LoginPipeline;
@@ -50,5 +54,10 @@ class TicketRegistry {
   std::vector<uint32_t> free_;
   size_t live_ = 0;
 };
+
+// Thread-safe: from a pool thread, hands `verdict` to the login holding `ticket` on the worker
+// that owns `loop` and `registry` (both outlive the worker's loop). Dropped on the worker if that
+// login is gone. The verdict may hold secrets (backend credentials); it is moved, never copied.
+void PostVerdict(net::EventLoop* loop, TicketRegistry* registry, Ticket ticket, Verdict verdict);
 
 }  // namespace imapgate::login

@@ -1,9 +1,16 @@
 // Tests for login::TicketRegistry: a ticket resolves to its login until released, never after,
-// not even once its slot is reused; defaults and double releases are harmless.
+// not even once its slot is reused; defaults and double releases are harmless; PostVerdict from
+// another thread reaches a waiting login on the worker's loop, and is dropped for a gone one.
 
 #include "login/ticket_registry.h"
 
+#include <event2/event.h>
 #include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fake_steps.h"
+#include "net/event_loop.h"
 
 #include "login/login_pipeline.h"
 
@@ -53,6 +60,53 @@ TEST(TicketRegistryTest, SlotsAreSharedByConcurrentLogins) {
   EXPECT_NE(a.slot, b.slot);
   r.Release(a);
   EXPECT_EQ(r.Find(b), Fake(2));
+}
+
+// Runs what was posted to the loop (no timers, no sockets: the posted queue only).
+void RunPosted(net::EventLoop* loop) {
+  for (int i = 0; i < 3; ++i) event_base_loop(loop->base(), EVLOOP_NONBLOCK);
+}
+
+TEST(PostVerdictTest, AResultFromAnotherThreadReachesTheWaitingLoginOnTheWorker) {
+  ASSERT_TRUE(net::InitEventThreading().ok());
+  auto loop = net::EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  TicketRegistry registry;
+  RecordingHost host;
+  ScriptedStep hash("auth", LoginStep::Phase::kCheck);
+  std::vector<LoginStep*> steps{&hash};
+  LoginPipeline p(std::span<LoginStep* const>(steps), LoginAttempt{}, &host, &registry);
+  p.Start();
+  Ticket t = hash.ticket;
+  std::thread pool([&] {
+    PostVerdict(loop->get(), &registry, t,
+                Verdict::Accept(std::nullopt, upstream::ClientOwnCredentials{SecretString("alice"), SecretString("pw")}));
+  });
+  pool.join();
+  EXPECT_EQ(host.decisions, 0);  // nothing happens off the worker
+  RunPosted(loop->get());
+  EXPECT_EQ(host.decisions, 1);
+  EXPECT_EQ(host.kind, VerdictKind::kAccept);
+  EXPECT_TRUE(p.attempt().credentials.has_value());
+}
+
+TEST(PostVerdictTest, AResultForALoginDestroyedMeanwhileIsDropped) {
+  ASSERT_TRUE(net::InitEventThreading().ok());
+  auto loop = net::EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  TicketRegistry registry;
+  RecordingHost host;
+  ScriptedStep hash("auth", LoginStep::Phase::kCheck);
+  std::vector<LoginStep*> steps{&hash};
+  auto p = std::make_unique<LoginPipeline>(std::span<LoginStep* const>(steps), LoginAttempt{}, &host, &registry);
+  p->Start();
+  Ticket t = hash.ticket;
+  std::thread pool([&] { PostVerdict(loop->get(), &registry, t, Verdict::Accept()); });
+  pool.join();
+  p.reset();  // the session went away before the worker ran the posted result
+  RunPosted(loop->get());
+  EXPECT_EQ(host.decisions, 0);
+  EXPECT_EQ(registry.live(), 0u);
 }
 
 }  // namespace
