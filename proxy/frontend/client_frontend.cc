@@ -307,6 +307,14 @@ void ClientFrontend::HandleAuthenticate(imap::PreAuthCommand& c) {
 }
 
 void ClientFrontend::HandleSaslResponse(SecretString response) {
+  if (step_continuation_) {
+    // The answer to a login step's challenge: back to waiting for the login's verdict.
+    step_continuation_ = false;
+    state_ = State::kAwaitingLogin;
+    input_during_login_ = false;
+    delegate_->OnLoginContinuation(std::move(response));
+    return;
+  }
   state_ = State::kReading;
   std::string tag = std::move(sasl_tag_);
   if (response.view() == "*") {
@@ -395,6 +403,24 @@ void ClientFrontend::Shutdown(const char* text) {
     return;
   }
   CloseWith(FrontendEnd::kShutdown, std::string("* BYE ") + text + "\r\n");
+}
+
+void ClientFrontend::SendContinuation(std::string_view payload) {
+  if (state_ != State::kAwaitingLogin) return;
+  step_continuation_ = true;
+  state_ = State::kAwaitingSasl;
+  parser_.ExpectSaslResponse();
+  Send("+ ");
+  Send(payload);
+  Send("\r\n");
+  Flush();  // the response is read on the next readable event, never inside this call
+  if (state_ == State::kDone) return;
+  if (transport_->HasBufferedInput()) watcher_->ActivateRead();
+  UpdateInterest();
+}
+
+void ClientFrontend::ExtendTimeout(std::chrono::milliseconds delay) {
+  if (state_ == State::kAwaitingLogin || state_ == State::kAwaitingSasl) timer_->Arm(delay);
 }
 
 void ClientFrontend::HandleStartTls(const std::string& tag) {

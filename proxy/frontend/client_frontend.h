@@ -71,6 +71,9 @@ class FrontendDelegate {
   virtual void OnFrontendEnded(FrontendEnd end) = 0;
   // A LOGIN or AUTHENTICATE was refused because TLS is not active yet (for a metric).
   virtual void OnCleartextLoginRefused() {}
+  // The client's answer to a SendContinuation ("*" cancels); answer the login later, never
+  // inside this call. Ignored by owners that never ask for a continuation.
+  virtual void OnLoginContinuation(SecretString response) { (void)response; }
 };
 
 // What the relay needs from the frontend after a successful login.
@@ -107,6 +110,12 @@ class ClientFrontend final : public net::IoHandler {
   size_t queued_output_bytes() const { return output_.size(); }
   // Sends "* BYE <text>" and closes (server shutdown).
   void Shutdown(const char* text);
+  // While a login is pending: sends "+ <payload>" (a SASL challenge from a login step) and reads
+  // one response line, which goes to FrontendDelegate::OnLoginContinuation.
+  void SendContinuation(std::string_view payload);
+  // While a login is pending: re-arms the pre-login timer to fire `delay` from now, for a login
+  // step that may wait longer than the pre-login budget (a push approval).
+  void ExtendTimeout(std::chrono::milliseconds delay);
 
   // "TLSv1.3", ... or "none".
   std::string TlsVersion() const;
@@ -171,6 +180,7 @@ class ClientFrontend final : public net::IoHandler {
   int auth_failures_ = 0;
   std::string pending_tag_;  // tag of the LOGIN/AUTHENTICATE awaiting an answer
   std::string sasl_tag_;     // tag of the AUTHENTICATE awaiting its continuation line
+  bool step_continuation_ = false;  // the awaited SASL line answers a login step (SendContinuation)
 };
 
 using ClientFrontendPtr = std::unique_ptr<ClientFrontend>;

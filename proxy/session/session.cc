@@ -20,7 +20,8 @@ StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const 
 }
 
 Session::Session(WorkerContext* worker, const ListenerContext* listener)
-    : worker_(worker), listener_(listener), started_(worker->time->MonotonicNow()) {
+    : worker_(worker), listener_(listener), started_(worker->time->MonotonicNow()),
+      backend_step_(worker->loop, worker->time, worker->backend, worker->scratch, worker->scratch_size) {
   char id[64];
   std::snprintf(id, sizeof id, "%s%llx", worker->id_prefix.c_str(),
                 static_cast<unsigned long long>(worker->next_id++));
@@ -59,39 +60,95 @@ void Session::OnTlsHandshake(bool ok) {
 void Session::OnLoginRequested(frontend::LoginRequest request) {
   user_ = std::string(request.user.view());
   login_started_ = worker_->time->MonotonicNow();
-  upstream::ClientIdentity identity;
-  identity.session_id = id_;
-  identity.client = peer_;
-  identity.local = net::LocalAddress(frontend_->fd());
-  identity.tls = frontend_->IsTls();
-  login_ = upstream::BackendLogin::Start(
-      worker_->loop, *worker_->backend, std::move(request.user), std::move(request.password),
-      [this](upstream::BackendLoginResult result) { OnBackendLogin(std::move(result)); }, worker_->scratch,
-      worker_->scratch_size, &identity);
+  login::LoginAttempt attempt;
+  attempt.session_id = id_;
+  attempt.user = user_;
+  attempt.password = std::move(request.password);
+  attempt.mechanism = std::move(request.mechanism);
+  attempt.client = peer_;
+  attempt.local = net::LocalAddress(frontend_->fd());
+  attempt.client_tls = frontend_->IsTls();
+  DeleteSoon(std::move(pipeline_));  // a previous (decided) login of this session
+  std::span<login::LoginStep* const> steps =
+      worker_->login_steps.empty() ? std::span<login::LoginStep* const>(steps_) : worker_->login_steps;
+  pipeline_ = std::make_unique<login::LoginPipeline>(steps, std::move(attempt), this, &worker_->tickets);
+  pipeline_->Start();
 }
 
-void Session::OnBackendLogin(upstream::BackendLoginResult result) {
-  DeleteSoon(std::move(login_));
+void Session::OnLoginContinuation(SecretString response) {
+  if (pipeline_) pipeline_->OnClientResponse(std::move(response));
+}
+
+void Session::ArmStepTimer(std::chrono::milliseconds delay) {
+  if (!step_timer_) {
+    auto timer = net::Timer::Create(worker_->loop, [this] {
+      if (pipeline_) pipeline_->OnStepTimeout();
+    });
+    if (!timer.ok()) {
+      LogEvent(LogLevel::kError, "step_timer_failed").Add("sid", id_).Add("error", timer.status().message());
+      if (frontend_) frontend_->Shutdown("Internal error");
+      return;
+    }
+    step_timer_ = std::move(*timer);
+  }
+  step_timer_->Arm(delay);
+  // A step allowed to wait longer than the pre-login budget (a push approval) holds the
+  // connection open for its own timeout, which answers first.
+  if (delay.count() > 0 && frontend_) frontend_->ExtendTimeout(delay + std::chrono::seconds(5));
+}
+
+void Session::CancelStepTimer() {
+  if (step_timer_) step_timer_->Cancel();
+}
+
+void Session::DeleteLater(std::unique_ptr<login::StepRequest> request) { DeleteSoon(std::move(request)); }
+
+void Session::SendContinuation(std::string_view payload) {
+  if (frontend_) frontend_->SendContinuation(payload);
+}
+
+void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view step) {
   if (finished_) return;  // the client went away (or timed out) while the login ran
-  double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
-  if (result.outcome != upstream::BackendOutcome::kLoggedIn) {
-    bool unavailable = result.outcome == upstream::BackendOutcome::kUnavailable;
-    worker_->metrics->LoginFinished(listener_->index,
-                                    unavailable ? stats::LoginResult::kUnavailable : stats::LoginResult::kAuthFailed,
-                                    seconds);
-    if (unavailable) worker_->metrics->BackendError();
-    LogEvent(LogLevel::kInfo, "login_failed")
-        .Add("sid", id_)
-        .Add("user", user_)
-        .Add("backend", worker_->backend->label)
-        .Add("reason", result.detail);
-    frontend_->LoginRejected(unavailable ? frontend::LoginRejection::kUnavailable
-                                         : frontend::LoginRejection::kAuthFailed);
+  login::LoginAttempt& attempt = pipeline_->attempt();
+  if (verdict.kind == login::VerdictKind::kAccept && attempt.backend) {
+    upstream::BackendLoginResult result = std::move(*attempt.backend);
+    attempt.backend.reset();
+    DeleteSoon(std::move(pipeline_));  // we are inside its callback
+    OnLoggedIn(std::move(result));
     return;
   }
-  worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
+  OnLoginRejected(verdict, step);
+}
+
+void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view step) {
+  double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
+  bool auth_failed = verdict.kind == login::VerdictKind::kReject && verdict.reason == login::RejectReason::kAuthFailed;
+  bool backend_down = verdict.kind == login::VerdictKind::kReject &&
+                      verdict.reason == login::RejectReason::kUnavailable && step == backend_step_.name();
+  worker_->metrics->LoginFinished(listener_->index,
+                                  auth_failed ? stats::LoginResult::kAuthFailed : stats::LoginResult::kUnavailable,
+                                  seconds);
+  if (backend_down) worker_->metrics->BackendError();
+  // A wrong password is routine (info); a backend or service that cannot be reached is the
+  // operator's business (warn).
+  LogEvent(auth_failed ? LogLevel::kInfo : LogLevel::kWarn, "login_failed")
+      .Add("sid", id_)
+      .Add("client", client_address_)
+      .Add("user", user_)
+      .Add("backend", backend_step_.target().label)
+      .Add("step", step)
+      .Add("reason", verdict.kind == login::VerdictKind::kReject ? std::string_view(verdict.detail)
+                                                                   : std::string_view("no backend connection"));
+  DeleteSoon(std::move(pipeline_));  // we are inside its callback
+  frontend_->LoginRejected(auth_failed ? frontend::LoginRejection::kAuthFailed
+                                       : frontend::LoginRejection::kUnavailable);
+}
+
+void Session::OnLoggedIn(upstream::BackendLoginResult result) {
+  double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
   auto taken = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
   if (!taken.ok()) return;  // the frontend is closing (timeout, shutdown): it ends the session
+  worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
   frontend::ClientConnection client = std::move(*taken);
   DeleteSoon(std::move(frontend_));
   std::string to_client = std::move(client.pending_output);
@@ -121,7 +178,7 @@ void Session::OnFrontendEnded(frontend::FrontendEnd end) {
   if (auto reason = frontend::FrontendEndRejectReason(end)) {
     worker_->metrics->PreauthRejected(listener_->index, *reason);
   }
-  DeleteSoon(std::move(login_));  // a login still in flight is abandoned
+  DeleteSoon(std::move(pipeline_));  // a login still in flight is abandoned (cancelled)
   Finish(frontend::FrontendEndName(end));
 }
 
@@ -136,7 +193,7 @@ void Session::Finish(const char* result) {
       .Add("client", client_address_)
       .Add("listener", listener_->name)
       .Add("user", user_.empty() ? std::string_view("-") : std::string_view(user_))
-      .Add("backend", relay_ ? worker_->backend->label : std::string("-"))
+      .Add("backend", relay_ ? backend_step_.target().label : std::string("-"))
       .Add("tls", tls_version_)
       .Add("bytes_in", relay_result_.client_to_backend)
       .Add("bytes_out", relay_result_.backend_to_client)

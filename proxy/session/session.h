@@ -1,6 +1,8 @@
 // Session: one client connection from accept to close, and the owner of every stage it passes
-// through: ClientFrontend (pre-auth) → BackendLogin (issue A's pass-through auth; the auth
-// chain, 2FA, rate limits and routing of later issues slot in between these two) → Relay.
+// through: ClientFrontend (pre-auth) → LoginPipeline (login/: today one step, the backend login
+// of issue A's pass-through auth; the rate limits, auth chain, 2FA and routing of later issues
+// are further steps) → Relay. The Session is the pipeline's host: it arms the step timer, asks
+// the frontend for SASL continuations, and maps the verdict to the client's answer.
 //
 // Data flows forward: each stage reports to the Session through a callback, and the Session
 // starts the next stage. A stage is never destroyed inside its own callback; the Session hands
@@ -12,12 +14,17 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common/time_source.h"
 #include "frontend/client_frontend.h"
+#include "login/backend_login_step.h"
+#include "login/login_pipeline.h"
+#include "login/ticket_registry.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "net/timer.h"
 #include "relay/relay.h"
 #include "stats/metrics.h"
 #include "upstream/backend_login.h"
@@ -44,11 +51,15 @@ struct WorkerContext {
   size_t scratch_size = 0;
   std::string id_prefix;    // makes session ids unique across workers and restarts
   uint64_t next_id = 1;
+  login::TicketRegistry tickets;  // late results from off-worker login work find their login here
+  // The login steps in order (not owned; outlive the sessions). Empty: today's pipeline, the
+  // backend login alone. The rate limits, auth chain, 2FA and router of later issues go here.
+  std::span<login::LoginStep* const> login_steps;
   // Called once when a session is over; the worker forgets it and deletes it later.
   std::function<void(Session*)> on_session_done;
 };
 
-class Session final : public frontend::FrontendDelegate {
+class Session final : public frontend::FrontendDelegate, public login::PipelineHost {
  public:
   static StatusOr<std::unique_ptr<Session>> Create(WorkerContext* worker, const ListenerContext* listener,
                                                    net::UniqueFd fd, const net::SocketAddress& peer);
@@ -63,10 +74,23 @@ class Session final : public frontend::FrontendDelegate {
   void OnTlsHandshake(bool ok) override;
   void OnFrontendEnded(frontend::FrontendEnd end) override;
   void OnCleartextLoginRefused() override;
+  void OnLoginContinuation(SecretString response) override;
+
+  // login::PipelineHost.
+  void ArmStepTimer(std::chrono::milliseconds delay) override;
+  void CancelStepTimer() override;
+  void DeleteLater(std::unique_ptr<login::StepRequest> request) override;
+  void SendContinuation(std::string_view payload) override;
+  void OnLoginDecided(const login::Verdict& verdict, std::string_view step) override;
+
+  // For tests: the session id, and whether a login is in flight.
+  const std::string& id() const { return id_; }
+  bool login_in_flight() const { return pipeline_ != nullptr; }
 
  private:
   Session(WorkerContext* worker, const ListenerContext* listener);
-  void OnBackendLogin(upstream::BackendLoginResult result);
+  void OnLoginRejected(const login::Verdict& verdict, std::string_view step);
+  void OnLoggedIn(upstream::BackendLoginResult result);
   void OnRelayDone(const relay::RelayResult& result);
   void Finish(const char* result);
   template <typename T>
@@ -84,8 +108,14 @@ class Session final : public frontend::FrontendDelegate {
   relay::RelayResult relay_result_;
   bool finished_ = false;
 
+  // Today's pipeline: one step, the backend login (no allocation; the steps of later issues
+  // come from the config generation).
+  login::BackendLoginStep backend_step_;
+  login::LoginStep* steps_[1] = {&backend_step_};
+
   frontend::ClientFrontendPtr frontend_;
-  upstream::BackendLoginPtr login_;
+  std::unique_ptr<login::LoginPipeline> pipeline_;
+  net::TimerPtr step_timer_;  // created by the first step that needs one
   relay::RelayPtr relay_;
 };
 

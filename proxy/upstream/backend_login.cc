@@ -9,215 +9,128 @@
 namespace imapgate::upstream {
 namespace {
 
-// True if the space-separated capability list holds `name` (case-insensitive).
-bool HasCapability(std::string_view caps, std::string_view name) {
-  size_t pos = 0;
-  while (pos < caps.size()) {
-    size_t end = caps.find(' ', pos);
-    if (end == std::string_view::npos) end = caps.size();
-    std::string_view word = caps.substr(pos, end - pos);
-    if (word.size() == name.size() &&
-        std::equal(word.begin(), word.end(), name.begin(),
-                   [](char a, char b) { return toupper(static_cast<unsigned char>(a)) == b; })) {
-      return true;
-    }
-    pos = end + 1;
-  }
-  return false;
-}
-
 // The tag of the ID command; its answer is read and ignored while the LOGIN is answered.
 constexpr std::string_view kIdTag = "A4";
 
 }  // namespace
 
-std::unique_ptr<BackendLogin> BackendLogin::Start(net::EventLoop* loop, const BackendTarget& target,
-                                                  SecretString user, SecretString password, DoneFn done,
-                                                  char* scratch, size_t scratch_size, const ClientIdentity* client) {
-  std::unique_ptr<BackendLogin> b(new BackendLogin(loop, target, std::move(user), std::move(password),
-                                                   std::move(done), scratch, scratch_size, client));
-  b->Begin();
+StatusOr<std::unique_ptr<BackendLogin>> BackendLogin::Start(net::EventLoop* loop, const TimeSource* time,
+                                                            const BackendTarget& target,
+                                                            BackendCredentials credentials, DoneFn done,
+                                                            char* scratch, size_t scratch_size,
+                                                            const ClientIdentity* client) {
+  std::unique_ptr<BackendLogin> b(new BackendLogin(loop, time, target, std::move(credentials), std::move(done),
+                                                   scratch, scratch_size, client));
+  Status started = b->Begin();
+  if (!started.ok()) return started;
   return b;
 }
 
-BackendLogin::BackendLogin(net::EventLoop* loop, const BackendTarget& target, SecretString user,
-                           SecretString password, DoneFn done, char* scratch, size_t scratch_size,
+BackendLogin::BackendLogin(net::EventLoop* loop, const TimeSource* time, const BackendTarget& target,
+                           BackendCredentials credentials, DoneFn done, char* scratch, size_t scratch_size,
                            const ClientIdentity* client)
-    : loop_(loop), target_(target), user_(std::move(user)), password_(std::move(password)),
-      done_(std::move(done)), scratch_(scratch), scratch_size_(scratch_size) {
+    : loop_(loop), time_(time), target_(target), done_(std::move(done)), scratch_(scratch),
+      scratch_size_(scratch_size) {
+  if (std::optional<LoginArguments> login = FormatLoginArguments(credentials)) {
+    user_ = std::move(login->user);
+    password_ = std::move(login->password);
+  } else if (std::optional<SecretString> sasl = FormatSaslPlainResponse(credentials)) {
+    sasl_plain_ = std::move(*sasl);
+  }
   if (client != nullptr) id_command_ = FormatIdCommand(kIdTag, *client);
+}
+
+bool BackendLogin::RetainsCredentials(std::string_view secret) const {
+  if (!user_.empty() || !password_.empty() || !sasl_plain_.empty()) return true;
+  return conn_.OutputStorageContains(secret);
 }
 
 BackendLogin::~BackendLogin() = default;
 
-void BackendLogin::Begin() {
+Status BackendLogin::Begin() {
   BackendLogin* self = this;
   auto complete = net::Timer::Create(loop_, [self] {
     DoneFn done = std::move(self->done_);
     done(std::move(self->result_));  // may destroy *this later; nothing follows
   });
   auto timer = net::Timer::Create(loop_, [self] { self->OnTimer(); });
-  if (!complete.ok() || !timer.ok()) {
-    // Without timers we cannot even report asynchronously; the loop is broken beyond repair.
-    abort();
-  }
+  if (!complete.ok()) return complete.status();  // cannot even report asynchronously
+  if (!timer.ok()) return timer.status();
   complete_ = std::move(*complete);
   timer_ = std::move(*timer);
-  auto fd = net::StartConnect(target_.address);
-  if (!fd.ok()) {
-    Fail(BackendOutcome::kUnavailable, fd.status().message());
-    return;
-  }
-  int raw = fd->get();
-  transport_ = net::MakePlainTransport(fd->release());
-  auto watcher = net::IoWatcher::Create(loop_, raw, this);
-  if (!watcher.ok()) {
-    Fail(BackendOutcome::kUnavailable, watcher.status().message());
-    return;
-  }
-  watcher_ = std::move(*watcher);
-  state_ = State::kConnecting;
-  connect_started_ = std::chrono::steady_clock::now();
-  timer_->Arm(std::min(target_.connect_timeout, target_.login_timeout));
-  // Over implicit TLS we speak first, so we wait until the socket is writable. Otherwise the
-  // backend speaks first: waiting for its greeting also tells us the connect completed (a
-  // failed connect reports readable too), which saves an epoll round and two epoll_ctl calls.
-  if (target_.security == BackendSecurityMode::kTls) {
-    watcher_->WantWrite(true);
-  } else {
-    watcher_->WantRead(true);
-  }
+  auto connector = BackendConnector::Start(loop_, time_, target_, timer_.get(), this, scratch_, scratch_size_);
+  if (!connector.ok()) return connector.status();
+  connector_ = std::move(*connector);
+  return Status::Ok();
 }
 
 void BackendLogin::OnTimer() {
-  // Before the greeting arrives we cannot tell from readiness whether the connect completed:
-  // a connected socket (getpeername succeeds) waiting for its greeting is on the login clock,
-  // which runs from the start of the connect.
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                       connect_started_);
-  if (state_ == State::kConnecting && target_.security != BackendSecurityMode::kTls &&
-      net::TakeSocketError(transport_->fd()) == 0 && net::PeerAddress(transport_->fd()).length > 0) {
-    if (elapsed < target_.login_timeout) {
-      timer_->Arm(target_.login_timeout - elapsed);
-      return;
-    }
-    Fail(BackendOutcome::kUnavailable, "login timeout");
+  if (state_ == State::kConnecting) {
+    connector_->OnTimer();  // connect and greeting deadlines
     return;
   }
-  if (state_ == State::kConnecting && elapsed < target_.connect_timeout) {
-    timer_->Arm(target_.connect_timeout - elapsed);
-    return;
-  }
-  Fail(BackendOutcome::kUnavailable, state_ == State::kConnecting ? "connect timeout" : "login timeout");
+  Fail(BackendOutcome::kUnavailable, "login timeout");
 }
 
-void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) { Advance(readable, writable); }
+void BackendLogin::OnBackendFailed(std::string detail) { Fail(BackendOutcome::kUnavailable, std::move(detail)); }
 
-void BackendLogin::Advance(bool readable, bool writable) {
-  switch (state_) {
-    case State::kDone:
-      return;
-    case State::kConnecting:
-      if (!writable && !readable) return;
-      if (int err = net::TakeSocketError(transport_->fd()); err != 0) {
-        Fail(BackendOutcome::kUnavailable, std::string("connect: ") + strerror(err));
-        return;
-      }
-      OnConnected();
-      if (state_ != State::kGreeting || !readable) return;
-      break;  // the greeting is here already: read it in this callback
-    case State::kHandshake:
-      DoHandshake(State::kGreeting);
-      return;
-    case State::kStartTlsHandshake:
-      DoHandshake(State::kCapability);
-      return;
-    default:
-      break;
-  }
+void BackendLogin::OnBackendReady(BackendConnection connection) {
+  // Called from the connector's I/O callback: the LOGIN goes out in this same callback.
+  conn_ = std::move(connection.connection);
+  conn_.watcher().set_handler(this);
+  capabilities_ = std::move(connection.capabilities);
+  input_ = std::move(connection.input);
+  SendLogin();
+  if (state_ == State::kDone) return;
+  if (!HandleBufferedLines()) return;
+  if (conn_.transport().HasBufferedInput()) conn_.watcher().ActivateRead();
+  UpdateInterest();
+}
+
+void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) {
+  if (state_ == State::kDone || state_ == State::kConnecting) return;
   if (writable && !FlushOutput()) return;
-  if ((readable || (writable && read_wants_write_)) && !ReadLines()) return;
-  UpdateInterest();
-}
-
-void BackendLogin::OnConnected() {
-  // The login clock starts when the connect is seen complete: writable (implicit TLS) or the
-  // first greeting bytes. A backend that accepts but stays silent is caught by OnTimer().
-  timer_->Arm(target_.login_timeout);
-  if (target_.security == BackendSecurityMode::kTls) {
-    int fd = transport_->ReleaseFd();
-    auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
-    if (!tls.ok()) {
-      Fail(BackendOutcome::kUnavailable, tls.status().message());
-      return;
-    }
-    tls_ = tls->get();
-    transport_ = std::move(*tls);
-    state_ = State::kHandshake;
-    DoHandshake(State::kGreeting);
-    return;
-  }
-  state_ = State::kGreeting;
-  UpdateInterest();
-}
-
-void BackendLogin::DoHandshake(State next) {
-  net::IoResult r = tls_->Handshake();
-  if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) {
-    watcher_->WantRead(r.status == net::IoStatus::kWantRead);
-    watcher_->WantWrite(r.status == net::IoStatus::kWantWrite);
-    return;
-  }
-  if (r.status != net::IoStatus::kOk) {
-    Fail(BackendOutcome::kUnavailable, "backend TLS handshake: " + tls_->failure_reason());
-    return;
-  }
-  state_ = next;
-  if (next == State::kCapability) {
-    capabilities_.clear();  // fetch again: pre-TLS capabilities are not trusted
-    Queue("A1 CAPABILITY\r\n");
-    if (!FlushOutput()) return;
-  }
-  if (tls_->HasBufferedInput() && !ReadLines()) return;
+  if (conn_.ShouldRead(readable, writable) && !ReadLines()) return;
   UpdateInterest();
 }
 
 bool BackendLogin::ReadLines() {
   for (int round = 0; round < 16; ++round) {
-    read_wants_write_ = false;
-    net::IoResult r = transport_->Read(scratch_, scratch_size_);
-    if (r.status == net::IoStatus::kWantRead) return true;
-    if (r.status == net::IoStatus::kWantWrite) {
-      read_wants_write_ = true;  // TLS must write before it can read: retry on writability
-      return true;
-    }
+    net::IoResult r = conn_.Read(scratch_, scratch_size_);
+    // WANT_WRITE: TLS must write before it can read; the interest retries on writability.
+    if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return true;
     if (r.status != net::IoStatus::kOk) {
       Fail(BackendOutcome::kUnavailable, r.status == net::IoStatus::kEof ? "backend closed the connection"
                                                                           : "backend read error");
       return false;
     }
     input_.append(scratch_, r.bytes);
-    for (;;) {
-      size_t nl = input_.find('\n');
-      if (nl == std::string::npos) break;
-      if (nl > target_.max_line_bytes) {
-        Fail(BackendOutcome::kUnavailable, "backend response line too long");
-        return false;
-      }
-      std::string line = input_.substr(0, nl);
-      input_.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!HandleLine(line)) return false;
-      if (state_ == State::kDone || state_ == State::kStartTlsHandshake) return false;
-    }
-    if (input_.size() > target_.max_line_bytes) {
+    if (!HandleBufferedLines()) return false;
+    // Done when TLS holds nothing more; a short read also means the socket is drained.
+    if (!conn_.transport().HasBufferedInput() && r.bytes < scratch_size_) return true;
+  }
+  conn_.watcher().ActivateRead();
+  return true;
+}
+
+bool BackendLogin::HandleBufferedLines() {
+  for (;;) {
+    size_t nl = input_.find('\n');
+    if (nl == std::string::npos) break;
+    if (nl > target_.max_line_bytes) {
       Fail(BackendOutcome::kUnavailable, "backend response line too long");
       return false;
     }
-    // Done when TLS holds nothing more; a short read also means the socket is drained.
-    if (!transport_->HasBufferedInput() && r.bytes < scratch_size_) return true;
+    std::string line = input_.substr(0, nl);
+    input_.erase(0, nl + 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!HandleLine(line)) return false;
+    if (state_ == State::kDone) return false;
   }
-  watcher_->ActivateRead();
+  if (input_.size() > target_.max_line_bytes) {
+    Fail(BackendOutcome::kUnavailable, "backend response line too long");
+    return false;
+  }
   return true;
 }
 
@@ -236,58 +149,6 @@ bool BackendLogin::HandleLine(std::string_view raw) {
     if (line.code == "CAPABILITY") capabilities_ = line.code_args;
   }
   switch (state_) {
-    case State::kGreeting:
-      if (line.kind != imap::ResponseKind::kUntagged || line.status == imap::ResponseStatus::kOther) {
-        Fail(BackendOutcome::kUnavailable, "backend greeting is not IMAP");
-        return false;
-      }
-      if (line.status == imap::ResponseStatus::kPreAuth) {
-        Fail(BackendOutcome::kUnavailable, "backend greeting is PREAUTH");
-        return false;
-      }
-      if (line.status != imap::ResponseStatus::kOk) {
-        Fail(BackendOutcome::kUnavailable, "backend greeting is not OK");
-        return false;
-      }
-      if (target_.security == BackendSecurityMode::kStartTls) {
-        if (!capabilities_.empty() && !HasCapability(capabilities_, "STARTTLS")) {
-          Fail(BackendOutcome::kUnavailable, "Remote doesn't support STARTTLS");
-          return false;
-        }
-        state_ = State::kStartTlsReply;
-        Queue("A0 STARTTLS\r\n");
-        return FlushOutput();
-      }
-      SendLogin();
-      return state_ != State::kDone;
-    case State::kStartTlsReply:
-      if (line.kind != imap::ResponseKind::kTagged) return true;
-      if (line.tag != "A0" || line.status != imap::ResponseStatus::kOk) {
-        Fail(BackendOutcome::kUnavailable, "backend refused STARTTLS");
-        return false;
-      }
-      {
-        input_.clear();  // never trust bytes that arrived in plaintext after the STARTTLS OK
-        int fd = transport_->ReleaseFd();
-        auto tls = tls::NewClientTransport(*target_.tls, fd, target_.server_name);
-        if (!tls.ok()) {
-          Fail(BackendOutcome::kUnavailable, tls.status().message());
-          return false;
-        }
-        tls_ = tls->get();
-        transport_ = std::move(*tls);
-        state_ = State::kStartTlsHandshake;
-        DoHandshake(State::kCapability);
-      }
-      return false;
-    case State::kCapability:
-      if (line.kind != imap::ResponseKind::kTagged) return true;
-      if (line.tag != "A1" || line.status != imap::ResponseStatus::kOk) {
-        Fail(BackendOutcome::kUnavailable, "backend CAPABILITY failed");
-        return false;
-      }
-      SendLogin();
-      return state_ != State::kDone;
     case State::kLoginUserContinuation:
     case State::kLoginPassContinuation:
     case State::kLoginReply:
@@ -354,8 +215,23 @@ void BackendLogin::SendLogin() {
     return;
   }
   literal_plus_ = HasCapability(capabilities_, "LITERAL+");
+  if (!sasl_plain_.empty() &&
+      (!HasCapability(capabilities_, "AUTH=PLAIN") || !HasCapability(capabilities_, "SASL-IR"))) {
+    Fail(BackendOutcome::kUnavailable, "backend does not offer AUTH=PLAIN with SASL-IR for the master user");
+    return;
+  }
   // The client's identity goes first, in the same write as the LOGIN (its answer is skipped).
   if (!id_command_.empty() && HasCapability(capabilities_, "ID")) Queue(id_command_);
+  if (!sasl_plain_.empty()) {
+    // A master user with the client as authzid: one line, answered like the LOGIN (tag A2).
+    Queue("A2 AUTHENTICATE PLAIN ");
+    Queue(sasl_plain_.view());
+    Queue("\r\n");
+    sasl_plain_.clear();
+    state_ = State::kLoginReply;
+    FlushOutput();
+    return;
+  }
   // Credentials always travel as literals: no quoting rules to get wrong, any byte allowed.
   if (literal_plus_) {
     Queue("A2 LOGIN {" + std::to_string(user_.size()) + "+}\r\n");
@@ -373,34 +249,21 @@ void BackendLogin::SendLogin() {
   FlushOutput();
 }
 
-void BackendLogin::Queue(std::string_view bytes) { output_.insert(output_.end(), bytes.begin(), bytes.end()); }
+void BackendLogin::Queue(std::string_view bytes) { conn_.Queue(bytes); }
 
 bool BackendLogin::FlushOutput() {
-  io_wants_write_ = false;
-  while (output_sent_ < output_.size()) {
-    net::IoResult r = transport_->Write(output_.data() + output_sent_, output_.size() - output_sent_);
-    if (r.status == net::IoStatus::kOk) {
-      output_sent_ += r.bytes;
-      continue;
-    }
-    if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) {
-      io_wants_write_ = r.status == net::IoStatus::kWantWrite;
-      return true;
-    }
+  // What was written is wiped at once (BufferedConnection::Flush): it held the credentials.
+  if (conn_.Flush() == net::IoStatus::kError) {
     Fail(BackendOutcome::kUnavailable, "backend write error");
     return false;
   }
-  SecureWipe(output_.data(), output_.size());
-  output_.clear();
-  output_sent_ = 0;
   return true;
 }
 
 void BackendLogin::UpdateInterest() {
-  if (state_ == State::kDone || !watcher_) return;
-  watcher_->WantRead(true);
-  // Write interest: queued bytes blocked on a full socket, or a TLS read that must write first.
-  watcher_->WantWrite(io_wants_write_ || read_wants_write_);
+  if (state_ == State::kDone || !conn_.open()) return;
+  // Read always; write when queued bytes are blocked or a TLS read must write first.
+  conn_.UpdateInterest(true);
 }
 
 void BackendLogin::Fail(BackendOutcome outcome, std::string detail) {
@@ -417,24 +280,23 @@ void BackendLogin::Succeed() {
   result_.capabilities = capabilities_;
   result_.leftover = std::move(input_);
   Complete();
-  result_.transport = std::move(transport_);
-  if (watcher_) watcher_->set_handler(nullptr);
-  result_.watcher = std::move(watcher_);
+  result_.transport = conn_.TakeTransport();
+  result_.watcher = conn_.TakeWatcher();  // detached from us, interest kept
 }
 
 void BackendLogin::Complete() {
   state_ = State::kDone;
   user_.clear();
   password_.clear();
-  SecureWipe(output_.data(), output_.size());
-  output_.clear();
+  sasl_plain_.clear();
+  if (conn_.open()) conn_.DiscardOutput();
   if (timer_) timer_->Cancel();
-  if (watcher_) {
+  if (conn_.open()) {
     // After a successful login the read interest stays armed for the relay, which takes the
     // watcher over (re-arming it would cost two epoll_ctl calls per login); Succeed() detaches
     // the handler so nothing is read meanwhile.
-    if (result_.outcome != BackendOutcome::kLoggedIn) watcher_->WantRead(false);
-    watcher_->WantWrite(false);
+    if (result_.outcome != BackendOutcome::kLoggedIn) conn_.watcher().WantRead(false);
+    conn_.watcher().WantWrite(false);
   }
   complete_->FireSoon();
 }

@@ -702,6 +702,44 @@ TEST_F(ClientFrontendTest, ScratchBufferIsWipedAfterEachTlsRead) {
   ASSERT_TRUE(Receive("n1 OK"));
   EXPECT_FALSE(Contains(scratch_, "s3cr3t-pw"));
   EXPECT_FALSE(Contains(scratch_, "n1 NOOP"));
+// --- Login steps: SASL continuation and a step's own timeout (login/login_pipeline.h) --------
+
+TEST_F(ClientFrontendTest, ALoginStepCanAskTheClientForAContinuation) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN AGFsaWNlAHB3\r\n");
+  ASSERT_TRUE(WaitLogin());
+  frontend_->SendContinuation("Y2hhbGxlbmdl");
+  ASSERT_TRUE(Receive("+ Y2hhbGxlbmdl\r\n")) << received_;
+  EXPECT_TRUE(delegate_.continuations.empty());
+  Send("cmVzcG9uc2U=\r\nn1 NOOP\r\n");
+  ASSERT_TRUE(PumpUntil([&] { return !delegate_.continuations.empty(); }));
+  EXPECT_EQ(delegate_.continuations[0], "cmVzcG9uc2U=");
+  PumpFor(20ms);
+  EXPECT_EQ(TakeReceived(), "+ Y2hhbGxlbmdl\r\n");  // back to waiting: n1 is not processed yet
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(Received("a1 NO [AUTHENTICATIONFAILED]")) << received_;
+}
+
+TEST_F(ClientFrontendTest, AContinuationWithoutAPendingLoginIsIgnored) {
+  StartImplicitTls();
+  frontend_->SendContinuation("eA==");
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_FALSE(Received("+ eA=="));
+}
+
+TEST_F(ClientFrontendTest, ALongLoginStepExtendsThePreauthTimeout) {
+  options_.preauth_timeout = 50ms;
+  StartImplicitTls();
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(WaitLogin());
+  frontend_->ExtendTimeout(5s);  // a push approval may take longer than the pre-login budget
+  PumpFor(200ms);
+  EXPECT_FALSE(delegate_.ended.has_value());
+  EXPECT_FALSE(Received("* BYE"));
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("l1 NO"));
 }
 
 }  // namespace

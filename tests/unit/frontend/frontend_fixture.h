@@ -38,8 +38,12 @@ class RecordingDelegate : public FrontendDelegate {
     ++ended_calls;
   }
   void OnCleartextLoginRefused() override { ++cleartext_refused; }
+  void OnLoginContinuation(SecretString response) override {
+    continuations.push_back(std::string(response.view()));
+  }
 
   std::vector<LoginRequest> logins;
+  std::vector<std::string> continuations;  // answers to SendContinuation
   int handshakes_ok = 0;
   int handshakes_failed = 0;
   std::optional<FrontendEnd> ended;

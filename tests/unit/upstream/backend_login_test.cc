@@ -9,12 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "common/time_source.h"
 #include "net/event_loop.h"
 #include "scripted_backend.h"
 #include "test_certs.h"
@@ -72,13 +74,19 @@ class BackendLoginTest : public ::testing::Test {
 
   void StartLogin(std::string_view user = "alice", std::string_view password = "password",
                   const ClientIdentity* client = nullptr) {
-    login_ = BackendLogin::Start(
-        loop_.get(), target_, SecretString(user), SecretString(password),
+    StartWith(ClientOwnCredentials{SecretString(user), SecretString(password)}, client);
+  }
+
+  void StartWith(BackendCredentials credentials, const ClientIdentity* client = nullptr) {
+    auto login = BackendLogin::Start(
+        loop_.get(), time_, target_, std::move(credentials),
         [this](BackendLoginResult r) {
           ++done_calls_;
           result_ = std::move(r);
         },
         scratch_.data(), scratch_.size(), client);
+    ASSERT_TRUE(login.ok()) << login.status().message();
+    login_ = std::move(*login);
     ASSERT_NE(login_, nullptr);
     EXPECT_EQ(done_calls_, 0) << "the completion ran inside Start()";
   }
@@ -119,6 +127,7 @@ class BackendLoginTest : public ::testing::Test {
   std::shared_ptr<tls::TlsClientContext> client_ctx_;
   std::shared_ptr<tls::TlsServerContext> server_ctx_;
   std::vector<char> scratch_ = std::vector<char>(65536);
+  const TimeSource* time_ = &RealTimeSource::Get();
   BackendLoginPtr login_;
   std::optional<BackendLoginResult> result_;
   int done_calls_ = 0;
@@ -387,6 +396,24 @@ TEST_F(BackendLoginTest, SilentBackendPastTheConnectTimeoutIsALoginTimeout) {
   ExpectOutcome(BackendOutcome::kUnavailable, "login timeout");
 }
 
+TEST_F(BackendLoginTest, TheLoginDeadlineIsMeasuredOnTheInjectedClock) {
+  // The timer only wakes the login up; whether the deadline passed is read from the TimeSource.
+  ManualTimeSource manual;
+  time_ = &manual;
+  target_.connect_timeout = 20ms;
+  target_.login_timeout = 40ms;
+  backend_.Run([](Conn& c) { c.ReadUntilClose(); });  // accepts, never greets
+  StartLogin();
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    event_base_loop(loop_->base(), EVLOOP_NONBLOCK);
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_FALSE(result_.has_value()) << "timed out on the real clock: " << result_->detail;
+  manual.Advance(1s);
+  ExpectOutcome(BackendOutcome::kUnavailable, "login timeout");
+}
+
 TEST_F(BackendLoginTest, BackendClosingDuringLoginIsUnavailable) {
   backend_.Run([](Conn& c) {
     c.Send("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n");
@@ -409,6 +436,99 @@ TEST_F(BackendLoginTest, DestroyingTheAttemptCancelsItSilently) {
   login_.reset();
   for (int i = 0; i < 20; ++i) event_base_loop(loop_->base(), EVLOOP_NONBLOCK);
   EXPECT_EQ(done_calls_, 0);
+}
+
+// --- Credential wipe and the credentials variant -----------------------------------------------
+
+// Turns the loop until `flag` is set by the backend's script (about 5 s at most).
+bool TurnUntil(net::EventLoop* loop, const std::atomic<bool>& flag) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!flag && std::chrono::steady_clock::now() < deadline) {
+    event_base_loop(loop->base(), EVLOOP_NONBLOCK);
+    if (!flag) std::this_thread::sleep_for(200us);
+  }
+  return flag;
+}
+
+TEST_F(BackendLoginTest, CredentialsAreWipedAsSoonAsTheLiteralPlusLoginIsSent) {
+  std::atomic<bool> got_login{false}, checked{false};
+  backend_.Run([&](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n");
+    EXPECT_EQ(c.ReadLines(3), "A2 LOGIN {5+}\r\nalice {9+}\r\npa55-w0rd\r\n");
+    got_login = true;
+    while (!checked) std::this_thread::sleep_for(200us);
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartLogin("alice", "pa55-w0rd");
+  EXPECT_TRUE(login_->RetainsCredentials("pa55-w0rd"));
+  ASSERT_TRUE(TurnUntil(loop_.get(), got_login));
+  // The answer has not come yet: only the wipe after sending can have removed them.
+  EXPECT_FALSE(login_->RetainsCredentials("pa55-w0rd"));
+  EXPECT_FALSE(result_.has_value());
+  checked = true;
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, CredentialsAreWipedAsSoonAsThePasswordLiteralIsSent) {
+  std::atomic<bool> got_login{false}, checked{false};
+  backend_.Run([&](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), "A2 LOGIN {5}\r\n");
+    c.Send("+ \r\n");
+    EXPECT_EQ(c.ReadLine(), "alice {9}\r\n");
+    c.Send("+ \r\n");
+    EXPECT_EQ(c.ReadLine(), "pa55-w0rd\r\n");
+    got_login = true;
+    while (!checked) std::this_thread::sleep_for(200us);
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartLogin("alice", "pa55-w0rd");
+  ASSERT_TRUE(TurnUntil(loop_.get(), got_login));
+  EXPECT_FALSE(login_->RetainsCredentials("pa55-w0rd"));
+  checked = true;
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+MasterUserCredentials Master(MasterUserCredentials::Form form) {
+  MasterUserCredentials m;
+  m.form = form;
+  m.user = SecretString("alice");
+  m.master_user = SecretString("proxy");
+  m.master_password = SecretString("m-secret");
+  return m;
+}
+
+TEST_F(BackendLoginTest, MasterUserLogsInWithTheSeparatorForm) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n");
+    EXPECT_EQ(c.ReadLines(3), "A2 LOGIN {11+}\r\nalice*proxy {8+}\r\nm-secret\r\n");
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Master(MasterUserCredentials::Form::kLoginSeparator));
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, MasterUserLogsInWithSaslPlainAndTheClientAsAuthzid) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n");
+    // base64("alice\0proxy\0m-secret")
+    EXPECT_EQ(c.ReadLine(), "A2 AUTHENTICATE PLAIN YWxpY2UAcHJveHkAbS1zZWNyZXQ=\r\n");
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Master(MasterUserCredentials::Form::kSaslPlainAuthzid));
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, MasterUserSaslFormNeedsSaslIrAndAuthPlain) {
+  GreetOnly("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n");
+  StartWith(Master(MasterUserCredentials::Form::kSaslPlainAuthzid));
+  ExpectOutcome(BackendOutcome::kUnavailable, "SASL-IR");
+  Finish();
+  EXPECT_EQ(after_greeting_, "");
 }
 
 // --- TLS
