@@ -702,6 +702,8 @@ TEST_F(ClientFrontendTest, ScratchBufferIsWipedAfterEachTlsRead) {
   ASSERT_TRUE(Receive("n1 OK"));
   EXPECT_FALSE(Contains(scratch_, "s3cr3t-pw"));
   EXPECT_FALSE(Contains(scratch_, "n1 NOOP"));
+}
+
 // --- Login steps: SASL continuation and a step's own timeout (login/login_pipeline.h) --------
 
 TEST_F(ClientFrontendTest, ALoginStepCanAskTheClientForAContinuation) {
