@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "imap/capabilities.h"
+#include "server/generation.h"
 
 namespace imapgate::session {
 
@@ -20,7 +21,8 @@ StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const 
 }
 
 Session::Session(WorkerContext* worker, const ListenerContext* listener)
-    : worker_(worker), listener_(listener), started_(worker->time->MonotonicNow()) {
+    : worker_(worker), generation_(worker->generation), listener_(listener),
+      started_(worker->time->MonotonicNow()) {
   char id[64];
   std::snprintf(id, sizeof id, "%s%llx", worker->id_prefix.c_str(),
                 static_cast<unsigned long long>(worker->next_id++));
@@ -33,7 +35,7 @@ template <typename T>
 void Session::DeleteSoon(std::unique_ptr<T> stage) {
   if (!stage) return;
   T* raw = stage.release();
-  worker_->loop->Post([raw] { delete raw; });
+  worker_->loop->Defer([raw] { delete raw; });
 }
 
 void Session::Start() {
@@ -65,7 +67,7 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   identity.local = net::LocalAddress(frontend_->fd());
   identity.tls = frontend_->IsTls();
   login_ = upstream::BackendLogin::Start(
-      worker_->loop, *worker_->backend, std::move(request.user), std::move(request.password),
+      worker_->loop, generation_->backend, std::move(request.user), std::move(request.password),
       [this](upstream::BackendLoginResult result) { OnBackendLogin(std::move(result)); }, worker_->scratch,
       worker_->scratch_size, &identity);
 }
@@ -83,7 +85,7 @@ void Session::OnBackendLogin(upstream::BackendLoginResult result) {
     LogEvent(LogLevel::kInfo, "login_failed")
         .Add("sid", id_)
         .Add("user", user_)
-        .Add("backend", worker_->backend->label)
+        .Add("backend", generation_->backend.label)
         .Add("reason", result.detail);
     frontend_->LoginRejected(unavailable ? frontend::LoginRejection::kUnavailable
                                          : frontend::LoginRejection::kAuthFailed);
@@ -98,7 +100,7 @@ void Session::OnBackendLogin(upstream::BackendLoginResult result) {
   auto relay = relay::Relay::Create(
       worker_->loop, relay::RelaySide{std::move(client.transport), std::move(client.watcher)},
       relay::RelaySide{std::move(result.transport), std::move(result.watcher)}, to_client, to_backend,
-      worker_->relay, worker_->time, worker_->scratch, worker_->scratch_size,
+      generation_->relay, worker_->time, worker_->scratch, worker_->scratch_size,
       [this](const relay::RelayResult& r) { OnRelayDone(r); });
   if (!relay.ok()) {
     LogEvent(LogLevel::kError, "relay_failed").Add("sid", id_).Add("error", relay.status().message());
@@ -157,7 +159,7 @@ void Session::Finish(const char* result) {
       .Add("client", client_address_)
       .Add("listener", listener_->name)
       .Add("user", user_.empty() ? std::string_view("-") : std::string_view(user_))
-      .Add("backend", relay_ ? worker_->backend->label : std::string("-"))
+      .Add("backend", relay_ ? generation_->backend.label : std::string("-"))
       .Add("tls", tls_version_)
       .Add("bytes_in", relay_result_.client_to_backend)
       .Add("bytes_out", relay_result_.backend_to_client)

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -148,6 +149,45 @@ TEST(EventLoopTest, DestructorRunsWhatIsStillPosted) {
   loop->Post([&] { ran = true; });
   loop.reset();
   EXPECT_TRUE(ran);
+}
+
+
+TEST(EventLoopTest, DeferRunsAfterTheCurrentCallbackInOrder) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  std::vector<int> order;
+  auto t = Timer::Create(loop.get(), [&] {
+    loop->Defer([&] {
+      order.push_back(1);
+      loop->Defer([&] { order.push_back(3); });  // deferred from a deferred call: after 2
+    });
+    loop->Defer([&] { order.push_back(2); });
+    order.push_back(0);  // the callback finishes before any deferred call runs
+  });
+  ASSERT_TRUE(t.ok());
+  (*t)->FireSoon();
+  ASSERT_TRUE(::imapgate::testing::RunLoopUntil(loop.get(), [&] { return order.size() >= 4; }));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(EventLoopTest, DeferIsNotRunSynchronouslyAndNeedsNoOtherThread) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  bool ran = false;
+  loop->Defer([&] { ran = true; });
+  EXPECT_FALSE(ran);
+  ASSERT_TRUE(::imapgate::testing::RunLoopUntil(loop.get(), [&] { return ran; }));
+}
+
+TEST(EventLoopTest, DeferredCallsRunWhenTheLoopIsDestroyed) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  auto owned = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = owned;
+  loop->Defer([owned = std::move(owned)] {});
+  EXPECT_FALSE(watch.expired());
+  loop.reset();
+  EXPECT_TRUE(watch.expired());  // a deferred deletion is never leaked
 }
 
 }  // namespace
