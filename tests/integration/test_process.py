@@ -123,7 +123,7 @@ class ExclusiveListenersTest(GateTestCase):
         self.assertEqual(set(uids), {str(want_uid)}, status)  # real, effective, saved, fs
         self.assertEqual(set(gids), {str(want_gid)}, status)
         if account:
-            groups = re.search(r"(?m)^Groups:\s*(.*)$", status).group(1).split()
+            groups = re.search(r"(?m)^Groups:[ \t]*(.*)$", status).group(1).split()
             self.assertEqual(groups, [str(want_gid)], "supplementary groups not dropped")
         self.assertRegex(status, r"(?m)^CapEff:\s+0+$")
         self.assertRegex(status, r"(?m)^CapPrm:\s+0+$")
@@ -163,7 +163,8 @@ class DescriptorExhaustionTest(GateTestCase):
                 cpu0 = cpu_seconds(pid)
                 time.sleep(2.0)
                 used = cpu_seconds(pid) - cpu0
-                self.assertLess(used, 0.5, f"imapgate used {used:.2f}s of CPU in 2s while out of descriptors")
+                # Backing off: ~0.01 s. The old busy loop: 0.8-2 s (a whole core, less under load).
+                self.assertLess(used, 0.25, f"imapgate used {used:.2f}s of CPU in 2s while out of descriptors")
                 new_lines = self.gate_log().splitlines()[log_lines_before:]
                 self.assertLess(len(new_lines), 30, "\n".join(new_lines[:40]))
                 self.assertTrue(any("accept_paused" in l and "listener=admin" in l for l in new_lines),
