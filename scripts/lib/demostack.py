@@ -509,11 +509,12 @@ def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optiona
                   starttls_port: Optional[int] = None, admin_port: Optional[int] = None,
                   backend_security: str = "plaintext", backend_extra: Optional[Dict] = None,
                   limits: Optional[Dict] = None, timeouts: Optional[Dict] = None,
-                  workers: int = 2, log_level: str = "info") -> str:
+                  workers: int = 2, log_level: str = "info", drop_privileges: bool = True) -> str:
     """The text of an imapgate YAML config with the schema's exact keys. As root it names an
-    unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account)."""
+    unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account);
+    drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run)."""
     out = [f"workers: {workers}", f"log_level: {log_level}"]
-    account = unprivileged_account()
+    account = unprivileged_account() if drop_privileges else None
     if account:
         out += [f"user: {account[0]}", f"group: {account[1]}"]
     out.append("listeners:")

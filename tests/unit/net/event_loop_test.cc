@@ -2,6 +2,8 @@
 
 #include "net/event_loop.h"
 
+#include <event2/event.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -188,6 +190,28 @@ TEST(EventLoopTest, DeferredCallsRunWhenTheLoopIsDestroyed) {
   EXPECT_FALSE(watch.expired());
   loop.reset();
   EXPECT_TRUE(watch.expired());  // a deferred deletion is never leaked
+}
+
+// libevent's own warnings reach imapgate's logger (logfmt, event=libevent), a few per 10 s.
+TEST(EventLoopTest, LibeventWarningsGoThroughOurLoggerRateLimited) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  EventLoop::RouteLibeventLogs();
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 50; ++i) {
+    // An event on a descriptor that is not open: epoll_ctl fails and libevent warns.
+    EventPtr e(event_new(loop->base(), 1000 + i, EV_READ, [](evutil_socket_t, short, void*) {}, nullptr));
+    ASSERT_NE(e, nullptr);
+    event_add(e.get(), nullptr);
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  size_t lines = 0;
+  for (size_t pos = err.find("event=libevent"); pos != std::string::npos; pos = err.find("event=libevent", pos + 1)) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1u) << err;
+  EXPECT_LE(lines, 5u) << err;
+  EXPECT_EQ(err.find("[warn]"), std::string::npos) << err;  // libevent's own format never shows
 }
 
 }  // namespace
