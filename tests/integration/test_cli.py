@@ -1,6 +1,7 @@
 """The command line: --version, -t on a good and on a bad config, -t's address checks and
 warnings."""
 
+import os
 import re
 import socket
 import tempfile
@@ -114,6 +115,21 @@ class CliTest(unittest.TestCase):
         good_rc, good_out = self.check(self.good_config(), "plain-loopback")
         self.assertEqual(good_rc, 0, good_out)
         self.assertNotIn("warning", good_out)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: the refusal is about serving as root")
+    def test_as_root_without_user_refuses_to_serve_unless_allow_root(self):
+        text = "\n".join(l for l in self.good_config().splitlines()
+                         if not l.startswith(("user:", "group:"))) + "\n"
+        rc, out = self.check(text, "root")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("refusing to serve as root", out)
+        cfg = self.tmp / "root-run.yaml"
+        cfg.write_text(text)
+        r = run_cmd([self.binary, "-c", str(cfg)], timeout=20)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(b"startup_failed error=\"refusing to serve as root", r.stderr)
+        rc, out = self.check("allow_root: true\n" + text, "root-allowed")
+        self.assertEqual(rc, 0, out)
 
 
 if __name__ == "__main__":
