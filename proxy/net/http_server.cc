@@ -153,7 +153,7 @@ void HttpServer::Handle(std::string path, Handler fn) {
 }
 
 void HttpServer::OnAcceptError(evconnlistener* listener, void* /*arg*/) {
-  // The evconnlistener's user data is evhttp's; find this server through the listener's base.
+  // libevent passes evhttp's user data here, not ours: find this server in the registry.
   const int err = EVUTIL_SOCKET_ERROR();
   HttpServer* self = nullptr;
   {

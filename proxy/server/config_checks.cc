@@ -22,14 +22,17 @@ bool IsLoopbackHost(const std::string& host) {
 std::vector<std::string> ConfigWarnings(const config::Config& config) {
   std::vector<std::string> out;
   const config::BackendConfig& b = config.backend;
-  const std::string where = "backend '" + b.name + "' (" + b.address.host + ":" + std::to_string(b.address.port) + ")";
+  const std::string where =
+      "backend '" + b.name + "' (" + b.address.host + ":" + std::to_string(b.address.port) + ")";
   if (b.security != config::BackendSecurity::kPlaintext && !b.tls_verify) {
-    out.push_back(where + ": tls_verify is false: the backend's certificate and name are not checked, so "
-                          "anyone on the path to it can read every password");
+    out.push_back(where +
+                  ": tls_verify is false: the backend's certificate and name are not checked, so "
+                  "anyone on the path to it can read every password");
   }
   if (b.security == config::BackendSecurity::kPlaintext && !IsLoopbackHost(b.address.host)) {
-    out.push_back(where + ": security is plaintext on an address that is not loopback: passwords and mail "
-                          "cross the network in clear; use tls or starttls unless that network is trusted");
+    out.push_back(where +
+                  ": security is plaintext on an address that is not loopback: passwords and mail "
+                  "cross the network in clear; use tls or starttls unless that network is trusted");
   }
   return out;
 }
@@ -37,11 +40,15 @@ std::vector<std::string> ConfigWarnings(const config::Config& config) {
 BindVerdict ClassifyBindProbe(const std::string& what, int err) {
   if (err == 0) return {};
   if (err == EADDRINUSE) {
-    return {false, what + ": address in use now (by a running imapgate?); starting would fail until it is free"};
+    return {
+        false,
+        what +
+            ": address in use now (by a running imapgate?); starting would fail until it is free"};
   }
   std::string why = std::strerror(err);
   if (err == EADDRNOTAVAIL) why = "not an address of this host (" + why + ")";
-  if (err == EACCES) why = "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE (" + why + ")";
+  if (err == EACCES)
+    why = "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE (" + why + ")";
   return {true, what + ": cannot bind: " + why};
 }
 

@@ -7,9 +7,12 @@ namespace {
 
 upstream::BackendSecurityMode ToMode(config::BackendSecurity s) {
   switch (s) {
-    case config::BackendSecurity::kTls: return upstream::BackendSecurityMode::kTls;
-    case config::BackendSecurity::kStartTls: return upstream::BackendSecurityMode::kStartTls;
-    default: return upstream::BackendSecurityMode::kPlaintext;
+    case config::BackendSecurity::kTls:
+      return upstream::BackendSecurityMode::kTls;
+    case config::BackendSecurity::kStartTls:
+      return upstream::BackendSecurityMode::kStartTls;
+    default:
+      return upstream::BackendSecurityMode::kPlaintext;
   }
 }
 
@@ -19,7 +22,8 @@ const char* ListenerModeName(config::ListenerMode mode) {
   return mode == config::ListenerMode::kImplicitTls ? "implicit" : "starttls";
 }
 
-StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id) {
+StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics,
+                                        uint64_t id) {
   if (!config) return InvalidArgument("no configuration");
   const config::Config& c = *config;
   auto g = std::make_shared<Generation>();
@@ -30,12 +34,14 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
   for (const config::ListenerConfig& l : c.listeners) {
     auto ctx = tls::TlsServerContext::Create(l.tls.certificate, l.tls.key);
     if (!ctx.ok()) {
-      errors += l.tls.location.ToString() + ": listener '" + l.name + "': " + ctx.status().message() + "\n";
+      errors += l.tls.location.ToString() + ": listener '" + l.name +
+                "': " + ctx.status().message() + "\n";
       continue;
     }
     auto addr = net::ResolveAddress(l.address.host, l.address.port);
     if (!addr.ok()) {
-      errors += l.tls.location.ToString() + ": listener '" + l.name + "': " + addr.status().message() + "\n";
+      errors += l.tls.location.ToString() + ": listener '" + l.name +
+                "': " + addr.status().message() + "\n";
       continue;
     }
     ListenerSpec spec;

@@ -52,7 +52,8 @@ using GenerationPtr = std::shared_ptr<const Generation>;
 // Builds a generation from config: loads every certificate and key, resolves every address.
 // metrics (may be null, e.g. for -t) hands out the label index of each listener; without it the
 // index is the listener's position. Fails with one "FILE:LINE:COL: message" line per problem.
-StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id);
+StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics,
+                                        uint64_t id);
 
 // "implicit" or "starttls", as in the config file.
 const char* ListenerModeName(config::ListenerMode mode);

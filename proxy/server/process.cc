@@ -40,8 +40,9 @@ StatusOr<Identity> ResolveIdentity(const config::ProcessConfig& process) {
   passwd* pw_found = nullptr;
   int rc = getpwnam_r(process.user.c_str(), &pw, buf.data(), buf.size(), &pw_found);
   if (rc != 0 || pw_found == nullptr) {
-    return Status(StatusCode::kNotFound, "user: no account named '" + process.user + "'" +
-                                             (rc != 0 ? std::string(": ") + std::strerror(rc) : ""));
+    return Status(StatusCode::kNotFound,
+                  "user: no account named '" + process.user + "'" +
+                      (rc != 0 ? std::string(": ") + std::strerror(rc) : ""));
   }
   id.user = process.user;
   id.uid = pw.pw_uid;
@@ -51,8 +52,9 @@ StatusOr<Identity> ResolveIdentity(const config::ProcessConfig& process) {
     group* gr_found = nullptr;
     rc = getgrnam_r(process.group.c_str(), &gr, buf.data(), buf.size(), &gr_found);
     if (rc != 0 || gr_found == nullptr) {
-      return Status(StatusCode::kNotFound, "group: no group named '" + process.group + "'" +
-                                               (rc != 0 ? std::string(": ") + std::strerror(rc) : ""));
+      return Status(StatusCode::kNotFound,
+                    "group: no group named '" + process.group + "'" +
+                        (rc != 0 ? std::string(": ") + std::strerror(rc) : ""));
     }
     id.group = process.group;
     id.gid = gr.gr_gid;
@@ -104,7 +106,8 @@ Status SwitchTo(const Identity& id) {
       sgid != id.gid) {
     return Internal("the user and group ids did not all change");
   }
-  if (id.uid != 0 && setuid(0) == 0) return Internal("root could be regained after dropping privileges");
+  if (id.uid != 0 && setuid(0) == 0)
+    return Internal("root could be regained after dropping privileges");
   return Status::Ok();
 }
 
@@ -123,11 +126,13 @@ Status ApplyProcessIdentity(const config::ProcessConfig& process) {
   if (!action.ok()) return action.status();
   if (*action == IdentityAction::kSwitch) {
     if (Status s = SwitchTo(*target); !s.ok()) {
-      return Internal("cannot switch to user '" + target->user + "' group '" + target->group + "': " + s.message());
+      return Internal("cannot switch to user '" + target->user + "' group '" + target->group +
+                      "': " + s.message());
     }
   }
   if (geteuid() == 0) {
-    LogEvent(LogLevel::kWarn, "running_as_root").Add("detail", "allow_root is true: serving as root");
+    LogEvent(LogLevel::kWarn, "running_as_root")
+        .Add("detail", "allow_root is true: serving as root");
   }
   LogEvent(LogLevel::kInfo, "privileges")
       .Add("uid", static_cast<int64_t>(getuid()))
@@ -137,9 +142,11 @@ Status ApplyProcessIdentity(const config::ProcessConfig& process) {
 }
 
 Status HardenProcess() {
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return Internal(std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    return Internal(std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
   rlimit none{0, 0};
-  if (setrlimit(RLIMIT_CORE, &none) != 0) return Internal(std::string("setrlimit(RLIMIT_CORE): ") + std::strerror(errno));
+  if (setrlimit(RLIMIT_CORE, &none) != 0)
+    return Internal(std::string("setrlimit(RLIMIT_CORE): ") + std::strerror(errno));
   return Status::Ok();
 }
 

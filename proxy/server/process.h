@@ -42,8 +42,8 @@ struct Identity {
 StatusOr<Identity> ResolveIdentity(const config::ProcessConfig& process);
 
 enum class IdentityAction {
-  kKeep,     // run as started
-  kSwitch,   // setgroups/setgid/setuid to the resolved identity
+  kKeep,    // run as started
+  kSwitch,  // setgroups/setgid/setuid to the resolved identity
 };
 
 // What to do, given who the process is (euid) and what the config asks. `target` is the resolved

@@ -4,8 +4,9 @@
 //
 // Data flows forward: each stage reports to the Session through a callback, and the Session
 // starts the next stage. A stage is never destroyed inside its own callback; the Session hands
-// it to its own loop for deletion (EventLoop::Defer: same thread, no lock). The Session lives on the worker that accepted the connection and
-// ends with exactly one "session_end" log line and its metrics.
+// it to its own loop for deletion (EventLoop::Defer: same thread, no lock). The Session lives on
+// the worker that accepted the connection and ends with exactly one "session_end" log line and
+// its metrics.
 #pragma once
 
 #include <chrono>

@@ -105,8 +105,10 @@ TEST(SharedListenerTest, TwoLoopsShareOneSocketAndEachConnectionIsAcceptedOnce) 
   const SocketAddress bound = LocalAddress(fd->get());
   auto shared = std::make_shared<const UniqueFd>(std::move(*fd));
   std::vector<UniqueFd> by_a, by_b;
-  auto a = Listener::Create(loop_a.get(), shared, [&](UniqueFd c, const SocketAddress&) { by_a.push_back(std::move(c)); });
-  auto b = Listener::Create(loop_b.get(), shared, [&](UniqueFd c, const SocketAddress&) { by_b.push_back(std::move(c)); });
+  auto a = Listener::Create(loop_a.get(), shared,
+                            [&](UniqueFd c, const SocketAddress&) { by_a.push_back(std::move(c)); });
+  auto b = Listener::Create(loop_b.get(), shared,
+                            [&](UniqueFd c, const SocketAddress&) { by_b.push_back(std::move(c)); });
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
   shared.reset();  // the listeners keep the socket open

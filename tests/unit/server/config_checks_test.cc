@@ -32,9 +32,11 @@ config::Config Backend(config::BackendSecurity security, const std::string& host
 }
 
 TEST(ConfigWarningsTest, SafeBackendsGiveNone) {
-  EXPECT_TRUE(ConfigWarnings(Backend(config::BackendSecurity::kPlaintext, "127.0.0.1", true)).empty());
+  EXPECT_TRUE(
+      ConfigWarnings(Backend(config::BackendSecurity::kPlaintext, "127.0.0.1", true)).empty());
   EXPECT_TRUE(ConfigWarnings(Backend(config::BackendSecurity::kTls, "10.0.0.5", true)).empty());
-  EXPECT_TRUE(ConfigWarnings(Backend(config::BackendSecurity::kStartTls, "mail.example.com", true)).empty());
+  EXPECT_TRUE(ConfigWarnings(Backend(config::BackendSecurity::kStartTls, "mail.example.com", true))
+                  .empty());
 }
 
 TEST(ConfigWarningsTest, TlsVerifyFalseWarns) {
@@ -51,20 +53,25 @@ TEST(ConfigWarningsTest, PlaintextOffLoopbackWarns) {
   ASSERT_EQ(w.size(), 1u);
   EXPECT_NE(w[0].find("plaintext"), std::string::npos) << w[0];
   EXPECT_NE(w[0].find("not loopback"), std::string::npos) << w[0];
-  EXPECT_EQ(ConfigWarnings(Backend(config::BackendSecurity::kPlaintext, "imap.internal", true)).size(), 1u);
+  EXPECT_EQ(
+      ConfigWarnings(Backend(config::BackendSecurity::kPlaintext, "imap.internal", true)).size(),
+      1u);
 }
 
 TEST(ClassifyBindProbeTest, InUseIsAWarningOtherFailuresAreErrors) {
   EXPECT_TRUE(ClassifyBindProbe("listener 'imaps' on 127.0.0.1:993", 0).message.empty());
   BindVerdict in_use = ClassifyBindProbe("listener 'imaps' on 127.0.0.1:993", EADDRINUSE);
   EXPECT_FALSE(in_use.error);
-  EXPECT_NE(in_use.message.find("listener 'imaps' on 127.0.0.1:993: address in use"), std::string::npos);
+  EXPECT_NE(in_use.message.find("listener 'imaps' on 127.0.0.1:993: address in use"),
+            std::string::npos);
   BindVerdict foreign = ClassifyBindProbe("listener 'imaps' on 192.0.2.1:993", EADDRNOTAVAIL);
   EXPECT_TRUE(foreign.error);
-  EXPECT_NE(foreign.message.find("not an address of this host"), std::string::npos) << foreign.message;
+  EXPECT_NE(foreign.message.find("not an address of this host"), std::string::npos)
+      << foreign.message;
   BindVerdict denied = ClassifyBindProbe("admin listener on 0.0.0.0:80", EACCES);
   EXPECT_TRUE(denied.error);
-  EXPECT_NE(denied.message.find("admin listener on 0.0.0.0:80: cannot bind: permission denied"), std::string::npos)
+  EXPECT_NE(denied.message.find("admin listener on 0.0.0.0:80: cannot bind: permission denied"),
+            std::string::npos)
       << denied.message;
 }
 
