@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   }
   if (check_only) {
     imapgate::server::CheckReport report = imapgate::server::CheckConfigResources(*config);
-    for (const std::string& w : report.warnings) std::fprintf(stderr, "imapgate: warning: %s\n", w.c_str());
+    for (const std::string& w : report.warnings)
+      std::fprintf(stderr, "imapgate: warning: %s\n", w.c_str());
     if (!report.errors.empty()) {
       std::fprintf(stderr, "%s\n", report.errors.c_str());
       return 1;

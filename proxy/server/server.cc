@@ -29,7 +29,9 @@ std::string RandomIdPrefix() {
   return buf;
 }
 
-std::string ListenerWhat(const ListenerSpec& l) { return "listener '" + l.context.name + "' on " + l.endpoint; }
+std::string ListenerWhat(const ListenerSpec& l) {
+  return "listener '" + l.context.name + "' on " + l.endpoint;
+}
 
 std::string AdminWhat(const config::Config& c) {
   return "admin listener on " + c.admin.address.host + ":" + std::to_string(c.admin.address.port);
@@ -52,7 +54,8 @@ CheckReport CheckConfigResources(const config::ConfigPtr& config) {
       report.warnings.push_back(v.message);
     }
   };
-  for (const ListenerSpec& l : (*g)->listeners) add(ClassifyBindProbe(ListenerWhat(l), net::ProbeBind(l.address)));
+  for (const ListenerSpec& l : (*g)->listeners)
+    add(ClassifyBindProbe(ListenerWhat(l), net::ProbeBind(l.address)));
   const config::Config& c = *config;
   if (c.admin.address.port != 0) {
     auto addr = net::ResolveAddress(c.admin.address.host, c.admin.address.port);
@@ -90,11 +93,13 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
 
   s->descriptor_limit_ = RaiseDescriptorLimit();
   const int workers = WorkerCount(c);
-  s->session_cap_ = SessionCapFromDescriptors(s->descriptor_limit_, workers, c.limits.max_sessions_per_worker);
+  s->session_cap_ =
+      SessionCapFromDescriptors(s->descriptor_limit_, workers, c.limits.max_sessions_per_worker);
   if (s->session_cap_ == 0) {
     return Status(StatusCode::kResourceExhausted,
-                  "the descriptor limit (" + std::to_string(s->descriptor_limit_) + ") is too low for " +
-                      std::to_string(workers) + " workers: raise it (ulimit -n, LimitNOFILE=) or lower 'workers'");
+                  "the descriptor limit (" + std::to_string(s->descriptor_limit_) +
+                      ") is too low for " + std::to_string(workers) +
+                      " workers: raise it (ulimit -n, LimitNOFILE=) or lower 'workers'");
   }
 
   std::vector<std::string> listener_names;
@@ -127,8 +132,10 @@ Status Server::BindListeners() {
     auto fd = net::ListenOn(l.address, /*reuse_port=*/false);
     if (!fd.ok()) {
       const int err = net::ProbeBind(l.address);
-      std::string hint = err == EADDRINUSE ? " (another process listens there; is another imapgate running?)" : "";
-      return Status(fd.status().code(), ListenerWhat(l) + ": cannot listen: " + fd.status().message() + hint);
+      std::string hint =
+          err == EADDRINUSE ? " (another process listens there; is another imapgate running?)" : "";
+      return Status(fd.status().code(),
+                    ListenerWhat(l) + ": cannot listen: " + fd.status().message() + hint);
     }
     listen_fds_.push_back(std::make_shared<const net::UniqueFd>(std::move(*fd)));
   }
@@ -138,8 +145,9 @@ Status Server::BindListeners() {
 Status Server::CreateAdminAndSignals() {
   const config::Config& c = *config_;
   if (c.admin.address.port != 0) {
-    auto a = admin::AdminServer::Create(main_loop_.get(), c.admin.address.host, c.admin.address.port, metrics_.get(),
-                                        [this] { return !draining_.load(); });
+    auto a =
+        admin::AdminServer::Create(main_loop_.get(), c.admin.address.host, c.admin.address.port,
+                                   metrics_.get(), [this] { return !draining_.load(); });
     if (!a.ok()) return Status(a.status().code(), AdminWhat(c) + ": " + a.status().message());
     admin_ = std::move(*a);
   }
@@ -150,7 +158,8 @@ Status Server::CreateAdminAndSignals() {
   auto on_term = net::SignalWatcher::Create(main_loop_.get(), SIGTERM, [this] {
     if (draining_.exchange(true)) return;
     const auto grace = config_->timeouts.shutdown_grace;
-    LogEvent(LogLevel::kInfo, "draining").Add("grace_s", static_cast<int64_t>(grace.count() / 1000));
+    LogEvent(LogLevel::kInfo, "draining")
+        .Add("grace_s", static_cast<int64_t>(grace.count() / 1000));
     drain_deadline_ = std::chrono::steady_clock::now() + grace;
     for (auto& w : workers_) w->BeginDrain();
     PollDrain();
@@ -224,7 +233,8 @@ void Server::PollDrain() {
 
 void Server::LogStarted() const {
   const config::Config& c = *config_;
-  for (const std::string& w : warnings_) LogEvent(LogLevel::kWarn, "config_warning").Add("detail", w);
+  for (const std::string& w : warnings_)
+    LogEvent(LogLevel::kWarn, "config_warning").Add("detail", w);
   std::string listeners;
   for (const ListenerSpec& l : generation_->listeners) {
     if (!listeners.empty()) listeners += ",";

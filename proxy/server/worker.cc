@@ -10,7 +10,8 @@ constexpr size_t kScratchBytes = 64 * 1024;
 
 StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   if (!options.generation) return InvalidArgument("worker: no configuration generation");
-  if (!options.listen_fds.empty() && options.listen_fds.size() != options.generation->listeners.size()) {
+  if (!options.listen_fds.empty() &&
+      options.listen_fds.size() != options.generation->listeners.size()) {
     return InvalidArgument("worker: one listening socket per listener expected");
   }
   std::unique_ptr<Worker> w(new Worker(std::move(options)));
@@ -29,10 +30,11 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   Worker* raw = w.get();
   w->context_.on_session_done = [raw](session::Session* s) { raw->OnSessionDone(s); };
   for (size_t i = 0; i < o.listen_fds.size(); ++i) {
-    auto listener = net::Listener::Create(w->loop_.get(), o.listen_fds[i],
-                                          [raw, i](net::UniqueFd client, const net::SocketAddress& peer) {
-                                            raw->Accept(i, std::move(client), peer);
-                                          });
+    auto listener =
+        net::Listener::Create(w->loop_.get(), o.listen_fds[i],
+                              [raw, i](net::UniqueFd client, const net::SocketAddress& peer) {
+                                raw->Accept(i, std::move(client), peer);
+                              });
     if (!listener.ok()) return listener.status();
     w->listeners_.push_back(std::move(*listener));
   }
@@ -112,7 +114,8 @@ void Worker::UpdateAccepting() {
   for (auto& l : listeners_) full ? l->Pause() : l->Resume();
   uint64_t repeats = 0;
   if (full && cap_log_.Allow(std::chrono::steady_clock::now(), &repeats)) {
-    // The cap is min(max_sessions_per_worker, what the descriptor limit allows); see the started line.
+    // The cap is min(max_sessions_per_worker, what the descriptor limit allows); see the started
+    // line.
     LogEvent(LogLevel::kWarn, "accept_paused")
         .Add("reason", "session cap reached")
         .Add("worker", options_.index)
