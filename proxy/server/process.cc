@@ -150,18 +150,4 @@ Status HardenProcess() {
   return Status::Ok();
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define IMAPGATE_LEAK_CHECKED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
-#define IMAPGATE_LEAK_CHECKED 1
-#endif
-#endif
-
-void AllowLeakCheckAtExit() {
-#ifdef IMAPGATE_LEAK_CHECKED
-  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-#endif
-}
-
 }  // namespace imapgate::server

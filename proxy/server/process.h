@@ -60,8 +60,4 @@ Status ApplyProcessIdentity(const config::ProcessConfig& process);
 // Not dumpable (no ptrace by same-uid processes, /proc/PID owned by root) and RLIMIT_CORE 0.
 Status HardenProcess();
 
-// Sanitizer builds only: makes the process dumpable again just before exit, because
-// LeakSanitizer's exit-time check needs to ptrace its own threads. No-op otherwise.
-void AllowLeakCheckAtExit();
-
 }  // namespace imapgate::server

@@ -273,7 +273,6 @@ int RunServer(config::ConfigPtr config) {
       rc = (*server)->Run();
     }
   }
-  AllowLeakCheckAtExit();
   return rc;
 }
 
