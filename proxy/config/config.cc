@@ -257,7 +257,8 @@ struct Loader {
 
   void ReadRoot(const YAML::Node& root, Config* config) const {
     MapReader map(root, YAML::Mark(), "",
-                  {"workers", "log_level", "listeners", "backend", "limits", "timeouts", "admin"},
+                  {"workers", "log_level", "listeners", "backend", "limits", "timeouts", "admin",
+                   "user", "group", "allow_root"},
                   errors);
     map.Require("listeners");
     map.Require("backend");
@@ -268,6 +269,9 @@ struct Loader {
     if (map.Choice("log_level", {kLevels[0], kLevels[1], kLevels[2], kLevels[3]}, &level)) {
       config->log_level = std::string(kLevels[level]);
     }
+    map.String("user", false, &config->process.user);
+    map.String("group", false, &config->process.group);
+    map.Bool("allow_root", &config->process.allow_root);
     if (const Field* f = map.Find("listeners")) ReadListeners(*f, config);
     if (const Field* f = map.Find("backend")) ReadBackend(*f, &config->backend);
     if (const Field* f = map.Find("limits")) ReadLimits(*f, &config->limits);

@@ -87,8 +87,19 @@ struct AdminConfig {
   Endpoint address{"127.0.0.1", 9464};  // port 0 disables
 };
 
+// Who the process runs as (top-level keys user, group, allow_root). Started as root, imapgate
+// binds its listeners and loads its keys, then switches to user/group before serving; it refuses
+// to serve as root unless allow_root is true. Started as another user, user/group are ignored
+// (with a warning), as nginx does.
+struct ProcessConfig {
+  std::string user;         // account to switch to; "" = stay as started
+  std::string group;        // group to switch to; "" = the user's primary group
+  bool allow_root = false;  // serve as root (no user, or user: root) on purpose
+};
+
 struct Config {
   std::string source_file;
+  ProcessConfig process;
   int workers = 0;  // 0 = one per online core
   std::vector<ListenerConfig> listeners;
   BackendConfig backend;

@@ -2,7 +2,11 @@
 //
 // Create() builds the base; Run() dispatches until Stop(). Stop() and Post() are the only
 // members safe to call from other threads. Everything else registered on a loop (IoWatcher,
-// Timer, Listener) must be created, used and destroyed on the loop's own thread.
+// Timer, Listener), and Defer(), must be created, used and destroyed on the loop's own thread.
+//
+// Two ways to run something later: Post() (any thread; a mutex and a wake-up) and Defer() (the
+// loop's own thread only; no lock: a vector drained by one event made active). Defer() is the
+// path for deleting a stage outside its own callback.
 #pragma once
 
 #include <functional>
@@ -36,17 +40,28 @@ class EventLoop {
   void Stop();
   // Thread-safe: runs fn on the loop's thread, soon.
   void Post(std::function<void()> fn);
+  // Loop thread only: runs fn on this loop after the current callback returns, in call order.
+  // A Defer() made by a deferred call runs after every call deferred before it (a later batch).
+  // Takes no lock.
+  void Defer(std::function<void()> fn);
+
+  // Installs imapgate's logger as libevent's log sink (event_set_log_callback), rate-limited
+  // to a few lines per 10 s with a count of what was dropped. Process-wide; idempotent.
+  static void RouteLibeventLogs();
 
   event_base* base() const { return base_.get(); }
 
  private:
   explicit EventLoop(EventBasePtr base);
   void DrainPosted();
+  void DrainDeferred();
 
   EventBasePtr base_;
   EventPtr wakeup_;
   std::mutex posted_mu_;
   std::vector<std::function<void()>> posted_;
+  EventPtr deferred_event_;
+  std::vector<std::function<void()>> deferred_;  // loop thread only
 };
 
 }  // namespace imapgate::net

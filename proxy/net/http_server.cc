@@ -5,22 +5,30 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "common/log.h"
 #include "net/event_loop.h"
+#include "net/socket.h"
 
 namespace imapgate::net {
 namespace {
 
 constexpr size_t kMaxHeadersBytes = 8 * 1024;  // request line and headers together
 constexpr int kTimeoutSeconds = 10;            // to read a request, and to write a reply
+constexpr int kBacklog = 128;                  // what evhttp_bind_socket used
+constexpr std::chrono::milliseconds kAcceptPause{100};  // after EMFILE/ENFILE/ENOBUFS/ENOMEM
 
 // Methods evhttp parses and hands to us; we answer all but GET and HEAD with 405 (libevent
 // itself would answer a disallowed method with 501, which is wrong for a known method).
@@ -68,6 +76,17 @@ uint16_t LocalPort(evutil_socket_t fd) {
   return 0;
 }
 
+// Which HttpServer owns an evconnlistener: libevent hands the accept-error callback evhttp's user
+// data, not ours. Touched only at create, destroy and on an accept error (never per request).
+std::mutex& RegistryMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<const evconnlistener*, HttpServer*>& Registry() {
+  static auto* const registry = new std::map<const evconnlistener*, HttpServer*>();
+  return *registry;
+}
+
 }  // namespace
 
 void EvHttpDeleter::operator()(evhttp* h) const { evhttp_free(h); }
@@ -81,15 +100,42 @@ StatusOr<HttpServerPtr> HttpServer::Create(EventLoop* loop, const std::string& h
   evhttp_set_timeout(http.get(), kTimeoutSeconds);
   evhttp_set_allowed_methods(http.get(), kParsedMethods);
 
-  evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http.get(), host.c_str(), port);
-  if (bound == nullptr) {
+  // Our own listening socket and evconnlistener instead of evhttp_bind_socket: evhttp sets no
+  // error callback, so libevent retried a failing accept() (EMFILE) in a busy loop and logged
+  // every failure. Here an accept error pauses the listener for kAcceptPause instead.
+  auto address = ResolveAddress(host, port);
+  if (!address.ok()) {
     return Unavailable("cannot listen for HTTP on " + host + ":" + std::to_string(port) + ": " +
-                       std::strerror(errno));
+                       address.status().message());
   }
-  const uint16_t bound_port = LocalPort(evhttp_bound_socket_get_fd(bound));
+  auto fd = ListenOn(*address, /*reuse_port=*/false, kBacklog);
+  if (!fd.ok()) {
+    return Unavailable("cannot listen for HTTP on " + host + ":" + std::to_string(port) + ": " +
+                       fd.status().message());
+  }
+  const uint16_t bound_port = LocalPort(fd->get());
   if (bound_port == 0) return Internal("cannot read the HTTP listener's port");
+  evconnlistener* listener = evconnlistener_new(loop->base(), nullptr, nullptr,
+                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                                /*backlog: already listening*/ 0, fd->get());
+  if (listener == nullptr) return Internal("evconnlistener_new failed");
+  fd->release();  // the evconnlistener closes it
+  if (evhttp_bind_listener(http.get(), listener) == nullptr) {
+    evconnlistener_free(listener);
+    return Internal("evhttp_bind_listener failed");
+  }
 
   HttpServerPtr server(new HttpServer(std::move(http), bound_port));
+  server->listener_ = listener;
+  HttpServer* raw = server.get();
+  {
+    std::lock_guard<std::mutex> lock(RegistryMutex());
+    Registry()[listener] = raw;
+  }
+  auto timer = Timer::Create(loop, [raw] { evconnlistener_enable(raw->listener_); });
+  if (!timer.ok()) return timer.status();
+  server->accept_pause_ = std::move(*timer);
+  evconnlistener_set_error_cb(listener, &HttpServer::OnAcceptError);
   evhttp_set_gencb(server->http_.get(), &HttpServer::OnRequest, server.get());
   return server;
 }
@@ -97,10 +143,35 @@ StatusOr<HttpServerPtr> HttpServer::Create(EventLoop* loop, const std::string& h
 HttpServer::HttpServer(EvHttpPtr http, uint16_t bound_port)
     : http_(std::move(http)), bound_port_(bound_port) {}
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  Registry().erase(listener_);
+}
 
 void HttpServer::Handle(std::string path, Handler fn) {
   handlers_.insert_or_assign(std::move(path), std::move(fn));
+}
+
+void HttpServer::OnAcceptError(evconnlistener* listener, void* /*arg*/) {
+  // libevent passes evhttp's user data here, not ours: find this server in the registry.
+  const int err = EVUTIL_SOCKET_ERROR();
+  HttpServer* self = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(RegistryMutex());
+    auto it = Registry().find(listener);
+    if (it != Registry().end()) self = it->second;
+  }
+  evconnlistener_disable(listener);
+  if (self == nullptr) return;
+  self->accept_pause_->Arm(kAcceptPause);
+  uint64_t repeats = 0;
+  if (self->pause_log_.Allow(std::chrono::steady_clock::now(), &repeats)) {
+    LogEvent(LogLevel::kWarn, "accept_paused")
+        .Add("listener", "admin")
+        .Add("errno", std::strerror(err))
+        .Add("pause_ms", static_cast<int64_t>(kAcceptPause.count()))
+        .Add("repeats_since_last_line", repeats);
+  }
 }
 
 void HttpServer::OnRequest(evhttp_request* req, void* arg) {

@@ -3,7 +3,9 @@
 // Serves GET and HEAD on exact paths registered with Handle(); any other method gets 405, an
 // unregistered path 404. Requests are bounded: 8 KiB of request line plus headers (413 beyond),
 // no request body (413), 10 s to read a request or write a reply. Meant for the admin endpoint on
-// a trusted address, not for the Internet: it has no connection limit and no TLS.
+// a trusted address, not for the Internet: it has no connection limit and no TLS. When accept()
+// fails (EMFILE, ENFILE, ...) the listener pauses for 100 ms instead of retrying in a busy loop,
+// and logs that at most once per 10 s.
 //
 // Thread: everything, including destruction, runs on the loop's thread; handlers run there too
 // and must not block. The server borrows the loop, which must outlive it.
@@ -16,9 +18,12 @@
 #include <string>
 
 #include "common/status.h"
+#include "net/log_limiter.h"
+#include "net/timer.h"
 
 struct evhttp;
 struct evhttp_request;
+struct evconnlistener;
 
 namespace imapgate::net {
 
@@ -62,10 +67,14 @@ class HttpServer {
  private:
   HttpServer(EvHttpPtr http, uint16_t bound_port);
   static void OnRequest(evhttp_request* req, void* arg);
+  static void OnAcceptError(evconnlistener* listener, void* arg);
   void Serve(evhttp_request* req);
 
   EvHttpPtr http_;
   uint16_t bound_port_;
+  evconnlistener* listener_ = nullptr;  // owned by http_
+  TimerPtr accept_pause_;               // re-enables listener_ after an accept error
+  LogRateLimiter pause_log_{1, std::chrono::seconds(10)};
   std::map<std::string, Handler, std::less<>> handlers_;
 };
 

@@ -82,6 +82,15 @@ StatusOr<UniqueFd> ListenOn(const SocketAddress& address, bool reuse_port, int b
   return fd;
 }
 
+int ProbeBind(const SocketAddress& address) {
+  UniqueFd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return errno;
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), address.get(), address.length) != 0) return errno;
+  return 0;
+}
+
 StatusOr<UniqueFd> StartConnect(const SocketAddress& address) {
   UniqueFd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Internal(std::string("socket: ") + strerror(errno));

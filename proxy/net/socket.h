@@ -57,11 +57,17 @@ struct SocketAddress {
 // Resolves host (IP literal or name) and port to the first address. May block.
 StatusOr<SocketAddress> ResolveAddress(const std::string& host, uint16_t port);
 
-// A non-blocking, close-on-exec listening socket. With reuse_port, several workers can each bind
-// the same address (SO_REUSEPORT) and the kernel spreads connections between them. TCP_NODELAY
+// A non-blocking, close-on-exec listening socket. With reuse_port, several sockets can each bind
+// the same address (SO_REUSEPORT), even from another process of the same user: imapgate's own
+// listeners never set it, so a second process on the same address fails (EADDRINUSE). TCP_NODELAY
 // is set on the listening socket; Linux copies it to every accepted socket, which saves a
 // setsockopt per connection.
 StatusOr<UniqueFd> ListenOn(const SocketAddress& address, bool reuse_port, int backlog = 1024);
+
+// Whether `address` could be bound now: binds a fresh socket (SO_REUSEADDR, as ListenOn) and
+// closes it without listening. Returns 0, or bind's errno (EADDRINUSE: another socket listens
+// there; EADDRNOTAVAIL: not an address of this host; EACCES: a privileged port).
+int ProbeBind(const SocketAddress& address);
 
 // Starts a non-blocking connect. The fd becomes writable when the connect completes; then check
 // TakeSocketError().

@@ -14,7 +14,9 @@ void Usage(FILE* out) {
                "usage: imapgate -c FILE [-t]\n"
                "       imapgate --version\n"
                "  -c FILE     configuration file (YAML; see conf/imapgate.yaml)\n"
-               "  -t          check the configuration (syntax, values, certificates) and exit\n"
+               "  -t          check the configuration (syntax, values, certificates and keys,\n"
+               "              that every address can be bound, the user and group) and exit;\n"
+               "              warnings (risky settings, an address in use) do not fail the check\n"
                "  --version   print the version and exit\n");
 }
 
@@ -51,9 +53,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (check_only) {
-    imapgate::Status s = imapgate::server::CheckConfigResources(**config);
-    if (!s.ok()) {
-      std::fprintf(stderr, "%s\n", s.message().c_str());
+    imapgate::server::CheckReport report = imapgate::server::CheckConfigResources(*config);
+    for (const std::string& w : report.warnings)
+      std::fprintf(stderr, "imapgate: warning: %s\n", w.c_str());
+    if (!report.errors.empty()) {
+      std::fprintf(stderr, "%s\n", report.errors.c_str());
       return 1;
     }
     std::printf("imapgate: configuration file %s is valid\n", config_file.c_str());

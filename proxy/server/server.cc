@@ -3,31 +3,18 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
+#include <cerrno>
 #include <random>
 #include <thread>
 
-#include "admin/admin_server.h"
 #include "common/log.h"
 #include "common/time_source.h"
 #include "common/version.h"
-#include "net/signal_watcher.h"
-#include "net/timer.h"
-#include "server/worker.h"
-#include "stats/metrics.h"
-#include "tls/tls_context.h"
+#include "server/config_checks.h"
+#include "server/process.h"
 
 namespace imapgate::server {
 namespace {
-
-upstream::BackendSecurityMode ToMode(config::BackendSecurity s) {
-  switch (s) {
-    case config::BackendSecurity::kTls: return upstream::BackendSecurityMode::kTls;
-    case config::BackendSecurity::kStartTls: return upstream::BackendSecurityMode::kStartTls;
-    default: return upstream::BackendSecurityMode::kPlaintext;
-  }
-}
 
 int WorkerCount(const config::Config& c) {
   if (c.workers > 0) return c.workers;
@@ -42,193 +29,251 @@ std::string RandomIdPrefix() {
   return buf;
 }
 
-// Everything the workers share, built once.
-struct SharedState {
-  std::vector<std::shared_ptr<tls::TlsServerContext>> server_tls;
-  std::shared_ptr<tls::TlsClientContext> backend_tls;
-  std::vector<ListenerSpec> listeners;
-  upstream::BackendTarget backend;
-};
+std::string ListenerWhat(const ListenerSpec& l) {
+  return "listener '" + l.context.name + "' on " + l.endpoint;
+}
 
-StatusOr<std::unique_ptr<SharedState>> BuildShared(const config::Config& c) {
-  auto shared = std::make_unique<SharedState>();
-  std::string errors;
-  int index = 0;
-  for (const config::ListenerConfig& l : c.listeners) {
-    auto ctx = tls::TlsServerContext::Create(l.tls.certificate, l.tls.key);
-    if (!ctx.ok()) {
-      errors += l.tls.location.ToString() + ": listener '" + l.name + "': " + ctx.status().message() + "\n";
-      continue;
-    }
-    auto addr = net::ResolveAddress(l.address.host, l.address.port);
-    if (!addr.ok()) {
-      errors += l.tls.location.ToString() + ": listener '" + l.name + "': " + addr.status().message() + "\n";
-      continue;
-    }
-    ListenerSpec spec;
-    spec.address = *addr;
-    spec.context.index = index++;
-    spec.context.name = l.name;
-    frontend::FrontendOptions& f = spec.context.frontend;
-    f.implicit_tls = l.mode == config::ListenerMode::kImplicitTls;
-    f.tls = ctx->get();
-    f.parser.max_line_bytes = c.limits.max_command_line_bytes;
-    f.parser.max_literal_bytes = c.limits.max_literal_bytes;
-    f.max_preauth_bytes = c.limits.max_preauth_bytes;
-    f.max_bad_commands = c.limits.max_bad_commands;
-    f.max_auth_attempts = c.limits.max_auth_attempts;
-    f.preauth_timeout = c.timeouts.preauth;
-    f.tls_handshake_timeout = c.timeouts.tls_handshake;
-    shared->server_tls.push_back(*ctx);
-    shared->listeners.push_back(std::move(spec));
-  }
-  const config::BackendConfig& b = c.backend;
-  upstream::BackendTarget& t = shared->backend;
-  t.security = ToMode(b.security);
-  t.label = b.address.host + ":" + std::to_string(b.address.port);
-  t.server_name = b.tls_server_name.empty() ? b.address.host : b.tls_server_name;
-  t.connect_timeout = c.timeouts.backend_connect;
-  t.login_timeout = c.timeouts.backend_login;
-  t.max_line_bytes = c.limits.backend_max_line_bytes;
-  auto addr = net::ResolveAddress(b.address.host, b.address.port);
-  if (!addr.ok()) {
-    errors += c.source_file + ":0:0: backend: " + addr.status().message() + "\n";
-  } else {
-    t.address = *addr;
-  }
-  if (t.security != upstream::BackendSecurityMode::kPlaintext) {
-    auto ctx = tls::TlsClientContext::Create(b.tls_ca_file, b.tls_verify);
-    if (!ctx.ok()) {
-      errors += c.source_file + ":0:0: backend: " + ctx.status().message() + "\n";
-    } else {
-      shared->backend_tls = *ctx;
-      t.tls = shared->backend_tls.get();
-    }
-  }
-  if (!errors.empty()) {
-    errors.pop_back();
-    return InvalidArgument(errors);
-  }
-  return shared;
+std::string AdminWhat(const config::Config& c) {
+  return "admin listener on " + c.admin.address.host + ":" + std::to_string(c.admin.address.port);
 }
 
 }  // namespace
 
-Status CheckConfigResources(const config::Config& config) {
-  auto shared = BuildShared(config);
-  return shared.ok() ? Status::Ok() : shared.status();
+CheckReport CheckConfigResources(const config::ConfigPtr& config) {
+  CheckReport report;
+  auto g = BuildGeneration(config, nullptr, 0);
+  if (!g.ok()) {
+    report.errors = g.status().message();
+    return report;
+  }
+  auto add = [&](const BindVerdict& v) {
+    if (v.message.empty()) return;
+    if (v.error) {
+      report.errors += (report.errors.empty() ? "" : "\n") + v.message;
+    } else {
+      report.warnings.push_back(v.message);
+    }
+  };
+  for (const ListenerSpec& l : (*g)->listeners)
+    add(ClassifyBindProbe(ListenerWhat(l), net::ProbeBind(l.address)));
+  const config::Config& c = *config;
+  if (c.admin.address.port != 0) {
+    auto addr = net::ResolveAddress(c.admin.address.host, c.admin.address.port);
+    if (!addr.ok()) {
+      add({true, AdminWhat(c) + ": " + addr.status().message()});
+    } else {
+      add(ClassifyBindProbe(AdminWhat(c), net::ProbeBind(*addr)));
+    }
+  }
+  StatusOr<Identity> target = InvalidArgument("no user");
+  if (!c.process.user.empty()) {
+    target = ResolveIdentity(c.process);
+    if (!target.ok()) add({true, target.status().message()});
+  }
+  if (c.process.user.empty() || target.ok()) {
+    std::string warning;
+    auto action = DecideIdentity(c.process, geteuid(), target.ok() ? &*target : nullptr, &warning);
+    if (!action.ok()) add({true, action.status().message()});
+    if (!warning.empty()) report.warnings.push_back(warning);
+  }
+  for (std::string& w : ConfigWarnings(c)) report.warnings.push_back(std::move(w));
+  return report;
 }
 
-int RunServer(config::ConfigPtr config) {
-  const config::Config& c = *config;
+StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
+  std::unique_ptr<Server> s(new Server());
+  s->config_ = std::move(config);
+  const config::Config& c = *s->config_;
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(c.log_level, &level);
   SetLogLevel(level);
   signal(SIGPIPE, SIG_IGN);
-  if (Status s = net::InitEventThreading(); !s.ok()) {
-    LogEvent(LogLevel::kError, "startup_failed").Add("error", s.message());
-    return 1;
+  net::EventLoop::RouteLibeventLogs();
+  if (Status st = net::InitEventThreading(); !st.ok()) return st;
+
+  s->descriptor_limit_ = RaiseDescriptorLimit();
+  const int workers = WorkerCount(c);
+  s->session_cap_ =
+      SessionCapFromDescriptors(s->descriptor_limit_, workers, c.limits.max_sessions_per_worker);
+  if (s->session_cap_ == 0) {
+    return Status(StatusCode::kResourceExhausted,
+                  "the descriptor limit (" + std::to_string(s->descriptor_limit_) +
+                      ") is too low for " + std::to_string(workers) +
+                      " workers: raise it (ulimit -n, LimitNOFILE=) or lower 'workers'");
   }
-  auto shared = BuildShared(c);
-  if (!shared.ok()) {
-    LogEvent(LogLevel::kError, "startup_failed").Add("error", shared.status().message());
-    return 1;
-  }
+
   std::vector<std::string> listener_names;
-  for (const auto& l : (*shared)->listeners) listener_names.push_back(l.context.name);
-  stats::MetricsPtr metrics = stats::Metrics::Create(listener_names, c.backend.name, IMAPGATE_VERSION);
+  for (const auto& l : c.listeners) listener_names.push_back(l.name);
+  auto metrics = stats::Metrics::Create(listener_names, c.backend.name, IMAPGATE_VERSION);
+  if (!metrics.ok()) return metrics.status();
+  s->metrics_ = std::move(*metrics);
 
-  relay::RelayOptions relay;
-  relay.high_watermark = c.limits.relay_high_watermark_bytes;
-  relay.low_watermark = c.limits.relay_low_watermark_bytes;
-  relay.idle_timeout = c.timeouts.idle;
+  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1);
+  if (!generation.ok()) return generation.status();
+  s->generation_ = *generation;
+  s->warnings_ = ConfigWarnings(c);
 
-  std::string prefix = RandomIdPrefix();
-  std::vector<WorkerPtr> workers;
-  int count = WorkerCount(c);
+  if (Status st = s->BindListeners(); !st.ok()) return st;
+  auto loop = net::EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  s->main_loop_ = std::move(*loop);
+  if (Status st = s->CreateAdminAndSignals(); !st.ok()) return st;
+  // Everything that needs root is done: listeners bound, keys loaded. No thread runs yet.
+  if (Status st = ApplyProcessIdentity(c.process); !st.ok()) return st;
+  if (Status st = HardenProcess(); !st.ok()) return st;
+  if (Status st = s->CreateWorkers(s->session_cap_); !st.ok()) return st;
+  return s;
+}
+
+Status Server::BindListeners() {
+  for (const ListenerSpec& l : generation_->listeners) {
+    // No SO_REUSEPORT: the one socket is shared by this process's workers, and another process
+    // binding the same address gets EADDRINUSE (and so do we, if it was there first).
+    auto fd = net::ListenOn(l.address, /*reuse_port=*/false);
+    if (!fd.ok()) {
+      const int err = net::ProbeBind(l.address);
+      std::string hint =
+          err == EADDRINUSE ? " (another process listens there; is another imapgate running?)" : "";
+      return Status(fd.status().code(),
+                    ListenerWhat(l) + ": cannot listen: " + fd.status().message() + hint);
+    }
+    listen_fds_.push_back(std::make_shared<const net::UniqueFd>(std::move(*fd)));
+  }
+  return Status::Ok();
+}
+
+Status Server::CreateAdminAndSignals() {
+  const config::Config& c = *config_;
+  if (c.admin.address.port != 0) {
+    auto a =
+        admin::AdminServer::Create(main_loop_.get(), c.admin.address.host, c.admin.address.port,
+                                   metrics_.get(), [this] { return !draining_.load(); });
+    if (!a.ok()) return Status(a.status().code(), AdminWhat(c) + ": " + a.status().message());
+    admin_ = std::move(*a);
+  }
+  auto timer = net::Timer::Create(main_loop_.get(), [this] { PollDrain(); });
+  if (!timer.ok()) return timer.status();
+  drain_timer_ = std::move(*timer);
+
+  auto on_term = net::SignalWatcher::Create(main_loop_.get(), SIGTERM, [this] {
+    if (draining_.exchange(true)) return;
+    const auto grace = config_->timeouts.shutdown_grace;
+    LogEvent(LogLevel::kInfo, "draining")
+        .Add("grace_s", static_cast<int64_t>(grace.count() / 1000));
+    drain_deadline_ = std::chrono::steady_clock::now() + grace;
+    for (auto& w : workers_) w->BeginDrain();
+    PollDrain();
+  });
+  auto on_int = net::SignalWatcher::Create(main_loop_.get(), SIGINT, [this] {
+    draining_ = true;
+    LogEvent(LogLevel::kInfo, "stopping");
+    StopAll();
+  });
+  auto on_hup = net::SignalWatcher::Create(main_loop_.get(), SIGHUP, [] {
+    LogEvent(LogLevel::kWarn, "reload_unsupported")
+        .Add("detail", "configuration reload is not implemented yet; restart to apply changes");
+  });
+  if (!on_term.ok()) return on_term.status();
+  if (!on_int.ok()) return on_int.status();
+  if (!on_hup.ok()) return on_hup.status();
+  signals_.push_back(std::move(*on_term));
+  signals_.push_back(std::move(*on_int));
+  signals_.push_back(std::move(*on_hup));
+  return Status::Ok();
+}
+
+Status Server::CreateWorkers(size_t session_cap) {
+  const std::string prefix = RandomIdPrefix();
+  const int count = WorkerCount(*config_);
   for (int i = 0; i < count; ++i) {
     WorkerOptions o;
     o.index = i;
-    o.listeners = &(*shared)->listeners;
-    o.backend = &(*shared)->backend;
-    o.relay = relay;
-    o.max_sessions = c.limits.max_sessions_per_worker;
-    o.metrics = metrics.get();
+    o.generation = generation_;
+    o.listen_fds = listen_fds_;
+    o.max_sessions = session_cap;
+    o.metrics = metrics_.get();
     o.time = &RealTimeSource::Get();
     o.id_prefix = prefix + "-" + std::to_string(i) + "-";
-    auto w = Worker::Create(o);
-    if (!w.ok()) {
-      LogEvent(LogLevel::kError, "startup_failed").Add("error", w.status().message());
-      return 1;
-    }
-    workers.push_back(std::move(*w));
+    auto w = Worker::Create(std::move(o));
+    if (!w.ok()) return w.status();
+    workers_.push_back(std::move(*w));
   }
+  return Status::Ok();
+}
 
-  auto main_loop = net::EventLoop::Create();
-  if (!main_loop.ok()) return 1;
-  std::atomic<bool> draining{false};
-  admin::AdminServerPtr admin_server;
-  if (c.admin.address.port != 0) {
-    auto a = admin::AdminServer::Create(main_loop->get(), c.admin.address.host, c.admin.address.port, metrics.get(),
-                                        [&draining] { return !draining.load(); });
-    if (!a.ok()) {
-      LogEvent(LogLevel::kError, "startup_failed").Add("error", "admin: " + a.status().message());
-      return 1;
-    }
-    admin_server = std::move(*a);
+Server::~Server() {
+  for (auto& w : workers_) w->Join();
+  workers_.clear();
+  admin_.reset();
+  signals_.clear();
+  drain_timer_.reset();
+}
+
+void Server::InstallGeneration(GenerationPtr generation) {
+  generation_ = generation;
+  for (auto& w : workers_) w->SetGeneration(generation);
+}
+
+void Server::StopAll() {
+  for (auto& w : workers_) w->Stop();
+  main_loop_->Stop();
+}
+
+// While draining, the main loop checks every 100 ms whether the workers' sessions are gone.
+void Server::PollDrain() {
+  size_t active = 0;
+  for (auto& w : workers_) active += w->active_sessions();
+  if (active == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+    LogEvent(LogLevel::kInfo, "shutdown").Add("sessions_closed", static_cast<uint64_t>(active));
+    StopAll();
+    return;
   }
+  drain_timer_->Arm(std::chrono::milliseconds(100));
+}
 
-  auto stop_all = [&] {
-    for (auto& w : workers) w->Stop();
-    (*main_loop)->Stop();
-  };
-  auto deadline = std::chrono::steady_clock::now();
-  // While draining, the main loop checks every 100 ms whether the workers' sessions are gone.
-  net::TimerPtr drain_timer;
-  std::function<void()> poll_drain = [&] {
-    size_t active = 0;
-    for (auto& w : workers) active += w->active_sessions();
-    if (active == 0 || std::chrono::steady_clock::now() >= deadline) {
-      LogEvent(LogLevel::kInfo, "shutdown").Add("sessions_closed", static_cast<uint64_t>(active));
-      stop_all();
-      return;
-    }
-    drain_timer->Arm(std::chrono::milliseconds(100));
-  };
-  auto drain_timer_or = net::Timer::Create(main_loop->get(), [&] { poll_drain(); });
-  if (!drain_timer_or.ok()) return 1;
-  drain_timer = std::move(*drain_timer_or);
-
-  auto on_term = net::SignalWatcher::Create(main_loop->get(), SIGTERM, [&] {
-    if (draining.exchange(true)) return;
-    LogEvent(LogLevel::kInfo, "draining").Add("grace_s", static_cast<int64_t>(c.timeouts.shutdown_grace.count() / 1000));
-    deadline = std::chrono::steady_clock::now() + c.timeouts.shutdown_grace;
-    for (auto& w : workers) w->BeginDrain();
-    poll_drain();
-  });
-  auto on_int = net::SignalWatcher::Create(main_loop->get(), SIGINT, [&] {
-    draining = true;
-    LogEvent(LogLevel::kInfo, "stopping");
-    stop_all();
-  });
-  auto on_hup = net::SignalWatcher::Create(main_loop->get(), SIGHUP, [] {
-    LogEvent(LogLevel::kWarn, "reload_unsupported").Add("detail", "configuration reload is not implemented yet; restart to apply changes");
-  });
-  if (!on_term.ok() || !on_int.ok() || !on_hup.ok()) return 1;
-
-  for (auto& w : workers) w->StartThread();
+void Server::LogStarted() const {
+  const config::Config& c = *config_;
+  for (const std::string& w : warnings_)
+    LogEvent(LogLevel::kWarn, "config_warning").Add("detail", w);
+  std::string listeners;
+  for (const ListenerSpec& l : generation_->listeners) {
+    if (!listeners.empty()) listeners += ",";
+    listeners += l.context.name + "=" + l.address.ToString() + "/" + ListenerModeName(l.mode);
+  }
   LogEvent(LogLevel::kInfo, "started")
       .Add("version", IMAPGATE_VERSION)
-      .Add("workers", count)
-      .Add("listeners", static_cast<int64_t>(listener_names.size()))
-      .Add("backend", (*shared)->backend.label)
-      .Add("admin_port", static_cast<int64_t>(admin_server ? admin_server->bound_port() : 0));
-  (*main_loop)->Run();
-  for (auto& w : workers) w->Join();
-  workers.clear();
-  admin_server.reset();
+      .Add("workers", static_cast<int64_t>(workers_.size()))
+      .Add("listeners", listeners)
+      .Add("backend", generation_->backend.label)
+      .Add("admin_port", static_cast<int64_t>(admin_ ? admin_->bound_port() : 0))
+      .Add("uid", static_cast<int64_t>(getuid()))
+      .Add("descriptor_limit", descriptor_limit_)
+      .Add("session_cap_per_worker", static_cast<uint64_t>(session_cap_))
+      .Add("max_sessions_per_worker", static_cast<uint64_t>(c.limits.max_sessions_per_worker));
+}
+
+int Server::Run() {
+  for (auto& w : workers_) w->StartThread();
+  LogStarted();
+  main_loop_->Run();
+  for (auto& w : workers_) w->Join();
+  workers_.clear();
+  admin_.reset();
   LogEvent(LogLevel::kInfo, "stopped");
   return 0;
+}
+
+int RunServer(config::ConfigPtr config) {
+  int rc = 1;
+  {
+    auto server = Server::Create(std::move(config));
+    if (!server.ok()) {
+      LogEvent(LogLevel::kError, "startup_failed").Add("error", server.status().message());
+    } else {
+      rc = (*server)->Run();
+    }
+  }
+  return rc;
 }
 
 }  // namespace imapgate::server

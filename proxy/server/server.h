@@ -1,24 +1,87 @@
-// Server: builds every long-lived object from a Config — TLS contexts, the backend target,
-// metrics, the workers and the admin endpoint — and runs them until a signal ends the process.
+// Server: builds every long-lived object from a Config — the configuration Generation (TLS
+// contexts, listener specs, backend target), the metrics, one listening socket per listener, the
+// workers and the admin endpoint — and runs them until a signal ends the process.
+//
+// Create() does everything that may need root or may fail, in this order: raise the descriptor
+// limit; build the generation (load every certificate and key); bind every listener once, without
+// SO_REUSEPORT, so that a second process on the same address fails with an error naming the
+// listener; bind the admin endpoint; switch to the configured user and harden the process; create
+// the workers, each watching every listening socket. Run() starts the worker threads and runs the
+// main loop.
 //
 // Runs on the main thread, which owns the admin endpoint and the signal handlers; each worker
 // runs its own thread. SIGTERM drains (stop accepting, /healthz turns 503, wait for sessions up
 // to timeouts.shutdown_grace, then BYE to the rest); SIGINT stops at once; SIGHUP is logged (config
-// reload is a later issue).
+// reload is issue D: it will build a new Generation and call InstallGeneration).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "admin/admin_server.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "net/event_loop.h"
+#include "net/signal_watcher.h"
+#include "net/timer.h"
+#include "server/generation.h"
+#include "server/worker.h"
+#include "stats/metrics.h"
 
 namespace imapgate::server {
 
-// Checks what LoadConfigFile cannot: that certificates and keys load and addresses resolve.
-// Returns one "FILE:LINE:COL: message" line per problem.
-Status CheckConfigResources(const config::Config& config);
+// What `imapgate -t` found: errors (one "FILE:LINE:COL: message" or "what: message" per line;
+// empty when the config can be served) and warnings (risky but valid settings, addresses in use).
+struct CheckReport {
+  std::string errors;
+  std::vector<std::string> warnings;
+};
 
-// Runs the proxy until SIGTERM/SIGINT. Returns the process exit code.
+// Checks what LoadConfigFile cannot: certificates and keys load, addresses resolve and can be
+// bound (an address in use is a warning, see ClassifyBindProbe), the user and group exist and the
+// process would not serve as root without allow_root; plus ConfigWarnings.
+CheckReport CheckConfigResources(const config::ConfigPtr& config);
+
+class Server {
+ public:
+  // Binds, loads and drops privileges; fails with a message naming what failed.
+  static StatusOr<std::unique_ptr<Server>> Create(config::ConfigPtr config);
+  ~Server();
+
+  // Runs until SIGTERM/SIGINT. Returns the process exit code.
+  int Run();
+  // Main thread: hands a new generation to every worker (each takes it on its own loop).
+  void InstallGeneration(GenerationPtr generation);
+
+ private:
+  Server() = default;
+  Status BindListeners();
+  Status CreateWorkers(size_t session_cap);
+  Status CreateAdminAndSignals();
+  void StopAll();
+  void PollDrain();
+  void LogStarted() const;
+
+  config::ConfigPtr config_;
+  stats::MetricsPtr metrics_;
+  GenerationPtr generation_;
+  std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds_;  // one per generation listener
+  std::vector<WorkerPtr> workers_;
+  std::unique_ptr<net::EventLoop> main_loop_;
+  admin::AdminServerPtr admin_;
+  net::TimerPtr drain_timer_;
+  std::vector<std::unique_ptr<net::SignalWatcher>> signals_;
+  std::atomic<bool> draining_{false};
+  std::chrono::steady_clock::time_point drain_deadline_;
+  uint64_t descriptor_limit_ = 0;
+  size_t session_cap_ = 0;
+  std::vector<std::string> warnings_;
+};
+
+// Create() then Run(); logs startup_failed and returns 1 when Create fails.
 int RunServer(config::ConfigPtr config);
 
 }  // namespace imapgate::server

@@ -8,30 +8,33 @@ namespace {
 constexpr size_t kScratchBytes = 64 * 1024;
 }  // namespace
 
-StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
-  std::unique_ptr<Worker> w(new Worker(options));
+StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
+  if (!options.generation) return InvalidArgument("worker: no configuration generation");
+  if (!options.listen_fds.empty() &&
+      options.listen_fds.size() != options.generation->listeners.size()) {
+    return InvalidArgument("worker: one listening socket per listener expected");
+  }
+  std::unique_ptr<Worker> w(new Worker(std::move(options)));
+  const WorkerOptions& o = w->options_;
   auto loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
   w->loop_ = std::move(*loop);
   w->scratch_.resize(kScratchBytes);
   w->context_.loop = w->loop_.get();
-  w->context_.metrics = options.metrics;
-  w->context_.time = options.time;
-  w->context_.backend = options.backend;
-  w->context_.relay = options.relay;
+  w->context_.metrics = o.metrics;
+  w->context_.time = o.time;
+  w->context_.generation = std::move(w->options_.generation);  // only the context holds it
   w->context_.scratch = w->scratch_.data();
   w->context_.scratch_size = w->scratch_.size();
-  w->context_.id_prefix = options.id_prefix;
+  w->context_.id_prefix = o.id_prefix;
   Worker* raw = w.get();
   w->context_.on_session_done = [raw](session::Session* s) { raw->OnSessionDone(s); };
-  for (const ListenerSpec& spec : *options.listeners) {
-    auto fd = net::ListenOn(spec.address, /*reuse_port=*/true);
-    if (!fd.ok()) return Status(fd.status().code(), "listener " + spec.context.name + ": " + fd.status().message());
-    const ListenerSpec* spec_ptr = &spec;
-    auto listener = net::Listener::Create(w->loop_.get(), std::move(*fd),
-                                          [raw, spec_ptr](net::UniqueFd client, const net::SocketAddress& peer) {
-                                            raw->Accept(*spec_ptr, std::move(client), peer);
-                                          });
+  for (size_t i = 0; i < o.listen_fds.size(); ++i) {
+    auto listener =
+        net::Listener::Create(w->loop_.get(), o.listen_fds[i],
+                              [raw, i](net::UniqueFd client, const net::SocketAddress& peer) {
+                                raw->Accept(i, std::move(client), peer);
+                              });
     if (!listener.ok()) return listener.status();
     w->listeners_.push_back(std::move(*listener));
   }
@@ -71,8 +74,17 @@ void Worker::Stop() {
   });
 }
 
-void Worker::Accept(const ListenerSpec& spec, net::UniqueFd fd, const net::SocketAddress& peer) {
-  auto s = session::Session::Create(&context_, &spec.context, std::move(fd), peer);
+void Worker::SetGeneration(GenerationPtr generation) {
+  if (!generation) return;
+  loop_->Post([this, generation = std::move(generation)]() mutable {
+    context_.generation = std::move(generation);
+  });
+}
+
+void Worker::Accept(size_t listener, net::UniqueFd fd, const net::SocketAddress& peer) {
+  const Generation& g = *context_.generation;
+  if (listener >= g.listeners.size()) return;  // a listener this generation no longer has: close
+  auto s = session::Session::Create(&context_, &g.listeners[listener].context, std::move(fd), peer);
   if (!s.ok()) {
     LogEvent(LogLevel::kError, "session_create_failed").Add("error", s.status().message());
     return;
@@ -90,7 +102,7 @@ void Worker::OnSessionDone(session::Session* s) {
   session::Session* raw = it->second.release();
   sessions_.erase(it);
   active_.store(sessions_.size(), std::memory_order_relaxed);
-  loop_->Post([raw] { delete raw; });  // never inside the session's own callback
+  loop_->Defer([raw] { delete raw; });  // never inside the session's own callback; no lock
   UpdateAccepting();
 }
 
@@ -100,7 +112,16 @@ void Worker::UpdateAccepting() {
   if (full == accept_paused_) return;
   accept_paused_ = full;
   for (auto& l : listeners_) full ? l->Pause() : l->Resume();
-  if (full) LogEvent(LogLevel::kWarn, "accept_paused").Add("reason", "max_sessions_per_worker reached");
+  uint64_t repeats = 0;
+  if (full && cap_log_.Allow(std::chrono::steady_clock::now(), &repeats)) {
+    // The cap is min(max_sessions_per_worker, what the descriptor limit allows); see the started
+    // line.
+    LogEvent(LogLevel::kWarn, "accept_paused")
+        .Add("reason", "session cap reached")
+        .Add("worker", options_.index)
+        .Add("session_cap", static_cast<uint64_t>(options_.max_sessions))
+        .Add("repeats_since_last_line", repeats);
+  }
 }
 
 }  // namespace imapgate::server

@@ -1,9 +1,15 @@
-// Worker: one event-loop thread with its own listeners (SO_REUSEPORT) and the sessions it
-// accepted. A session and both of its sockets live and die on this worker; nothing on the
-// per-byte path takes a lock.
+// Worker: one event-loop thread with the sessions it accepted. A session and both of its sockets
+// live and die on this worker; nothing on the per-byte path takes a lock.
 //
-// Created and destroyed on the main thread; Run() is the thread body. BeginDrain() and
-// Stop() are thread-safe (they post to the worker's loop).
+// Listening sockets are bound once by the Server (one per configured listener, no SO_REUSEPORT)
+// and shared: every worker watches each of them with its own net::Listener, and the kernel hands
+// each connection to one accept4() (the others get EAGAIN). See docs/ARCHITECTURE.md.
+//
+// The worker holds the current configuration Generation; a new one arrives by SetGeneration (a
+// Post to the loop). New sessions take the current one; a running session keeps its own.
+//
+// Created and destroyed on the main thread; the loop runs on the worker's thread. BeginDrain(),
+// Stop() and SetGeneration() are thread-safe (they post to the worker's loop).
 #pragma once
 
 #include <atomic>
@@ -15,21 +21,18 @@
 
 #include "net/event_loop.h"
 #include "net/listener.h"
+#include "net/log_limiter.h"
+#include "server/generation.h"
 #include "session/session.h"
 
 namespace imapgate::server {
 
-struct ListenerSpec {
-  session::ListenerContext context;
-  net::SocketAddress address;
-};
-
 struct WorkerOptions {
   int index = 0;
-  const std::vector<ListenerSpec>* listeners = nullptr;  // outlives the worker
-  const upstream::BackendTarget* backend = nullptr;      // outlives the worker
-  relay::RelayOptions relay;
-  size_t max_sessions = 100000;
+  GenerationPtr generation;  // the first generation; required (moved into the worker's context)
+  // One listening socket per generation listener, in the same order (may be empty in tests).
+  std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds;
+  size_t max_sessions = 100000;  // accept pauses at this many sessions
   stats::Metrics* metrics = nullptr;
   const TimeSource* time = nullptr;
   std::string id_prefix;
@@ -37,7 +40,7 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  static StatusOr<std::unique_ptr<Worker>> Create(const WorkerOptions& options);
+  static StatusOr<std::unique_ptr<Worker>> Create(WorkerOptions options);
   ~Worker();
 
   void StartThread();
@@ -46,11 +49,20 @@ class Worker {
   void BeginDrain();
   // Thread-safe: say BYE to every session, close them, and end the loop.
   void Stop();
+  // Thread-safe: sessions accepted from now on use `generation`; running ones keep theirs.
+  void SetGeneration(GenerationPtr generation);
   size_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
 
+  // Loop thread (or before StartThread): starts a session for a connection accepted on listener
+  // `listener` (an index into the current generation's listeners). Called by the listeners;
+  // public for tests.
+  void Accept(size_t listener, net::UniqueFd fd, const net::SocketAddress& peer);
+  // Loop thread (or tests without a thread): the current generation, and the loop.
+  const Generation* generation() const { return context_.generation.get(); }
+  net::EventLoop* loop() const { return loop_.get(); }
+
  private:
-  explicit Worker(const WorkerOptions& options) : options_(options) {}
-  void Accept(const ListenerSpec& spec, net::UniqueFd fd, const net::SocketAddress& peer);
+  explicit Worker(WorkerOptions options) : options_(std::move(options)) {}
   void OnSessionDone(session::Session* s);
   void UpdateAccepting();
 
@@ -63,6 +75,7 @@ class Worker {
   std::atomic<size_t> active_{0};
   bool draining_ = false;
   bool accept_paused_ = false;
+  net::LogRateLimiter cap_log_{1, std::chrono::seconds(10)};
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "imap/capabilities.h"
+#include "server/generation.h"
 
 namespace imapgate::session {
 
@@ -20,8 +21,9 @@ StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const 
 }
 
 Session::Session(WorkerContext* worker, const ListenerContext* listener)
-    : worker_(worker), listener_(listener), started_(worker->time->MonotonicNow()),
-      backend_step_(worker->loop, worker->time, worker->backend, worker->scratch, worker->scratch_size) {
+    : worker_(worker), generation_(worker->generation), listener_(listener),
+      started_(worker->time->MonotonicNow()),
+      backend_step_(worker->loop, worker->time, &generation_->backend, worker->scratch, worker->scratch_size) {
   char id[64];
   std::snprintf(id, sizeof id, "%s%llx", worker->id_prefix.c_str(),
                 static_cast<unsigned long long>(worker->next_id++));
@@ -34,7 +36,7 @@ template <typename T>
 void Session::DeleteSoon(std::unique_ptr<T> stage) {
   if (!stage) return;
   T* raw = stage.release();
-  worker_->loop->Post([raw] { delete raw; });
+  worker_->loop->Defer([raw] { delete raw; });
 }
 
 void Session::Start() {
@@ -157,7 +159,7 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   auto relay = relay::Relay::Create(
       worker_->loop, relay::RelaySide{std::move(client.transport), std::move(client.watcher)},
       relay::RelaySide{std::move(result.transport), std::move(result.watcher)}, to_client, to_backend,
-      worker_->relay, worker_->time, worker_->scratch, worker_->scratch_size,
+      generation_->relay, worker_->time, worker_->scratch, worker_->scratch_size,
       [this](const relay::RelayResult& r) { OnRelayDone(r); });
   if (!relay.ok()) {
     LogEvent(LogLevel::kError, "relay_failed").Add("sid", id_).Add("error", relay.status().message());

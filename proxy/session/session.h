@@ -6,8 +6,9 @@
 //
 // Data flows forward: each stage reports to the Session through a callback, and the Session
 // starts the next stage. A stage is never destroyed inside its own callback; the Session hands
-// it to the loop for deletion. The Session lives on the worker that accepted the connection and
-// ends with exactly one "session_end" log line and its metrics.
+// it to its own loop for deletion (EventLoop::Defer: same thread, no lock). The Session lives on
+// the worker that accepted the connection and ends with exactly one "session_end" log line and
+// its metrics.
 #pragma once
 
 #include <chrono>
@@ -29,11 +30,15 @@
 #include "stats/metrics.h"
 #include "upstream/backend_login.h"
 
+namespace imapgate::server {
+struct Generation;  // server/generation.h: the configuration snapshot a session runs under
+}
+
 namespace imapgate::session {
 
 class Session;
 
-// Per-listener settings, shared read-only by the sessions of one worker.
+// Per-listener settings, part of a Generation; shared read-only by the sessions of every worker.
 struct ListenerContext {
   int index = 0;  // metrics label index
   std::string name;
@@ -45,8 +50,9 @@ struct WorkerContext {
   net::EventLoop* loop = nullptr;
   stats::Metrics* metrics = nullptr;
   const TimeSource* time = nullptr;
-  const upstream::BackendTarget* backend = nullptr;
-  relay::RelayOptions relay;
+  // The worker's current configuration generation; a session copies it when it is created and
+  // keeps it (backend target, relay options, its ListenerContext) until it ends.
+  std::shared_ptr<const server::Generation> generation;
   char* scratch = nullptr;  // shared read buffer; only used inside one callback at a time
   size_t scratch_size = 0;
   std::string id_prefix;    // makes session ids unique across workers and restarts
@@ -61,6 +67,7 @@ struct WorkerContext {
 
 class Session final : public frontend::FrontendDelegate, public login::PipelineHost {
  public:
+  // listener points into worker->generation, which the session copies and keeps.
   static StatusOr<std::unique_ptr<Session>> Create(WorkerContext* worker, const ListenerContext* listener,
                                                    net::UniqueFd fd, const net::SocketAddress& peer);
   ~Session() override;
@@ -97,7 +104,8 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   void DeleteSoon(std::unique_ptr<T> stage);
 
   WorkerContext* worker_;
-  const ListenerContext* listener_;
+  std::shared_ptr<const server::Generation> generation_;  // the one this session started with
+  const ListenerContext* listener_;                       // points into generation_
   std::string id_;
   std::string client_address_;
   net::SocketAddress peer_;  // the client's address, forwarded to the backend with ID

@@ -10,8 +10,11 @@
 #include <prometheus/text_serializer.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <exception>
+#include <map>
+#include <mutex>
 #include <new>
 #include <utility>
 
@@ -35,7 +38,8 @@ const prometheus::Histogram::BucketBoundaries& LoginBuckets() {
   return *kBuckets;
 }
 
-// The series of one listener, created up front; the pointers are owned by their families.
+// The series of one listener, created when its name is first seen; the pointers are owned by
+// their families.
 struct ListenerSeries {
   prometheus::Counter* accepted = nullptr;
   prometheus::Gauge* active = nullptr;
@@ -48,14 +52,94 @@ struct ListenerSeries {
   prometheus::Counter* cleartext_logins_refused = nullptr;
 };
 
+// A fixed table of series that grows at runtime without locking readers: slots are written once,
+// under the owner's mutex, and published with a release store; readers load with acquire.
+template <typename Series, int N>
+class SeriesTable {
+ public:
+  ~SeriesTable() {
+    for (auto& slot : slots_) delete slot.load(std::memory_order_relaxed);
+  }
+  const Series* At(int i) const {
+    if (i < 0 || i >= N) return nullptr;
+    return slots_[static_cast<size_t>(i)].load(std::memory_order_acquire);
+  }
+  // Caller holds the owner's mutex. Returns the index, or -1 when the table is full.
+  int Add(std::unique_ptr<Series> s) {
+    if (size_ >= N) return -1;
+    slots_[static_cast<size_t>(size_)].store(s.release(), std::memory_order_release);
+    return size_++;
+  }
+
+ private:
+  std::array<std::atomic<const Series*>, N> slots_{};
+  int size_ = 0;
+};
+
+struct Families {
+  prometheus::Family<prometheus::Counter>* accepted = nullptr;
+  prometheus::Family<prometheus::Gauge>* active = nullptr;
+  prometheus::Family<prometheus::Counter>* cleartext = nullptr;
+  prometheus::Family<prometheus::Histogram>* session_duration = nullptr;
+  prometheus::Family<prometheus::Counter>* logins = nullptr;
+  prometheus::Family<prometheus::Histogram>* login_duration = nullptr;
+  prometheus::Family<prometheus::Counter>* rejections = nullptr;
+  prometheus::Family<prometheus::Counter>* tls = nullptr;
+  prometheus::Family<prometheus::Counter>* backend_errors = nullptr;
+};
+
 class PrometheusMetrics final : public Metrics {
  public:
   PrometheusMetrics() : registry_(std::make_shared<prometheus::Registry>()) {}
 
-  // Registers every family and creates every series. May throw (std::bad_alloc, or
+  // Registers every family and creates the global series. May throw (std::bad_alloc, or
   // std::invalid_argument from prometheus-cpp); Create() catches.
-  void Build(const std::vector<std::string>& listener_names, const std::string& backend_name,
-             const std::string& version);
+  void Build(const std::string& version);
+
+  StatusOr<int> ListenerIndex(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(add_mu_);
+    auto it = listener_index_.find(name);
+    if (it != listener_index_.end()) return it->second;
+    try {
+      auto s = std::make_unique<ListenerSeries>();
+      s->accepted = &families_.accepted->Add({{"listener", name}});
+      s->active = &families_.active->Add({{"listener", name}});
+      s->session_duration = &families_.session_duration->Add({{"listener", name}}, SessionBuckets());
+      for (size_t i = 0; i < kResultCount; ++i) {
+        s->logins[i] = &families_.logins->Add(
+            {{"listener", name}, {"result", LoginResultName(static_cast<LoginResult>(i))}});
+      }
+      s->login_duration = &families_.login_duration->Add({{"listener", name}}, LoginBuckets());
+      for (size_t i = 0; i < kReasonCount; ++i) {
+        s->rejections[i] = &families_.rejections->Add(
+            {{"listener", name}, {"reason", RejectReasonName(static_cast<RejectReason>(i))}});
+      }
+      s->tls_ok = &families_.tls->Add({{"listener", name}, {"result", "ok"}});
+      s->tls_failed = &families_.tls->Add({{"listener", name}, {"result", "failed"}});
+      s->cleartext_logins_refused = &families_.cleartext->Add({{"listener", name}});
+      const int index = listeners_.Add(std::move(s));
+      if (index < 0) return Status(StatusCode::kResourceExhausted, "too many listener names for metrics");
+      listener_index_.emplace(name, index);
+      return index;
+    } catch (const std::exception& e) {
+      return Internal(std::string("metrics: listener series: ") + e.what());
+    }
+  }
+
+  StatusOr<int> BackendIndex(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(add_mu_);
+    auto it = backend_index_.find(name);
+    if (it != backend_index_.end()) return it->second;
+    try {
+      auto c = std::make_unique<prometheus::Counter*>(&families_.backend_errors->Add({{"backend", name}}));
+      const int index = backends_.Add(std::move(c));
+      if (index < 0) return Status(StatusCode::kResourceExhausted, "too many backend names for metrics");
+      backend_index_.emplace(name, index);
+      return index;
+    } catch (const std::exception& e) {
+      return Internal(std::string("metrics: backend series: ") + e.what());
+    }
+  }
 
   void ConnectionAccepted(int listener) override {
     if (const ListenerSeries* s = At(listener)) s->accepted->Increment();
@@ -88,7 +172,9 @@ class PrometheusMetrics final : public Metrics {
   void TlsHandshake(int listener, bool ok) override {
     if (const ListenerSeries* s = At(listener)) (ok ? s->tls_ok : s->tls_failed)->Increment();
   }
-  void BackendError() override { backend_errors_->Increment(); }
+  void BackendError(int backend) override {
+    if (prometheus::Counter* const* c = backends_.At(backend)) (*c)->Increment();
+  }
   void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) override {
     relay_c2b_->Increment(static_cast<double>(client_to_backend));
     relay_b2c_->Increment(static_cast<double>(backend_to_client));
@@ -101,20 +187,20 @@ class PrometheusMetrics final : public Metrics {
  private:
   // The series of listener index i, or null when i is out of range (the event is dropped
   // rather than corrupting memory: a wrong index is a caller bug, not a reason to crash).
-  const ListenerSeries* At(int i) const {
-    if (i < 0 || static_cast<size_t>(i) >= listeners_.size()) return nullptr;
-    return &listeners_[static_cast<size_t>(i)];
-  }
+  const ListenerSeries* At(int i) const { return listeners_.At(i); }
 
   std::shared_ptr<prometheus::Registry> registry_;
-  std::vector<ListenerSeries> listeners_;
-  prometheus::Counter* backend_errors_ = nullptr;
+  Families families_;
+  std::mutex add_mu_;  // the add path only (ListenerIndex, BackendIndex)
+  std::map<std::string, int> listener_index_;
+  std::map<std::string, int> backend_index_;
+  SeriesTable<ListenerSeries, kMaxListeners> listeners_;
+  SeriesTable<prometheus::Counter*, kMaxBackends> backends_;
   prometheus::Counter* relay_c2b_ = nullptr;
   prometheus::Counter* relay_b2c_ = nullptr;
 };
 
-void PrometheusMetrics::Build(const std::vector<std::string>& listener_names,
-                              const std::string& backend_name, const std::string& version) {
+void PrometheusMetrics::Build(const std::string& version) {
   prometheus::Registry& r = *registry_;
   prometheus::BuildGauge()
       .Name("imapgate_build_info")
@@ -162,32 +248,20 @@ void PrometheusMetrics::Build(const std::vector<std::string>& listener_names,
                         .Help("LOGIN/AUTHENTICATE refused before STARTTLS, per listener.")
                         .Register(r);
 
-  listeners_.reserve(listener_names.size());
-  for (const std::string& name : listener_names) {
-    ListenerSeries s;
-    s.accepted = &accepted.Add({{"listener", name}});
-    s.active = &active.Add({{"listener", name}});
-    s.session_duration = &session_duration.Add({{"listener", name}}, SessionBuckets());
-    for (size_t i = 0; i < kResultCount; ++i) {
-      s.logins[i] = &logins.Add(
-          {{"listener", name}, {"result", LoginResultName(static_cast<LoginResult>(i))}});
-    }
-    s.login_duration = &login_duration.Add({{"listener", name}}, LoginBuckets());
-    for (size_t i = 0; i < kReasonCount; ++i) {
-      s.rejections[i] = &rejections.Add(
-          {{"listener", name}, {"reason", RejectReasonName(static_cast<RejectReason>(i))}});
-    }
-    s.tls_ok = &tls.Add({{"listener", name}, {"result", "ok"}});
-    s.tls_failed = &tls.Add({{"listener", name}, {"result", "failed"}});
-    s.cleartext_logins_refused = &cleartext.Add({{"listener", name}});
-    listeners_.push_back(s);
-  }
+  families_.accepted = &accepted;
+  families_.active = &active;
+  families_.session_duration = &session_duration;
+  families_.logins = &logins;
+  families_.login_duration = &login_duration;
+  families_.rejections = &rejections;
+  families_.tls = &tls;
+  families_.cleartext = &cleartext;
 
-  backend_errors_ = &prometheus::BuildCounter()
-                         .Name("imapgate_backend_errors_total")
-                         .Help("Failures talking to a backend (connect, TLS, greeting, protocol).")
-                         .Register(r)
-                         .Add({{"backend", backend_name}});
+  families_.backend_errors =
+      &prometheus::BuildCounter()
+           .Name("imapgate_backend_errors_total")
+           .Help("Failures talking to a backend (connect, TLS, greeting, protocol).")
+           .Register(r);
   auto& relay = prometheus::BuildCounter()
                     .Name("imapgate_relay_bytes_total")
                     .Help("Bytes relayed after login, counted when each session ends.")
@@ -236,16 +310,24 @@ const char* LoginResultName(LoginResult r) {
   return "unknown";
 }
 
-std::unique_ptr<Metrics> Metrics::Create(const std::vector<std::string>& listener_names,
-                                         const std::string& backend_name,
-                                         const std::string& version) {
+StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::vector<std::string>& listener_names,
+                                                   const std::string& backend_name,
+                                                   const std::string& version) {
+  std::unique_ptr<PrometheusMetrics> metrics;
   try {
-    auto metrics = std::make_unique<PrometheusMetrics>();
-    metrics->Build(listener_names, backend_name, version);
-    return metrics;
-  } catch (const std::exception&) {
-    return nullptr;  // prometheus-cpp throws on invalid names; ours are fixed, so only OOM.
+    metrics = std::make_unique<PrometheusMetrics>();
+    metrics->Build(version);
+  } catch (const std::exception& e) {
+    // prometheus-cpp throws on invalid names; ours are fixed, so only out of memory.
+    return Internal(std::string("metrics: ") + e.what());
   }
+  for (const std::string& name : listener_names) {
+    StatusOr<int> i = metrics->ListenerIndex(name);
+    if (!i.ok()) return i.status();
+  }
+  StatusOr<int> b = metrics->BackendIndex(backend_name);
+  if (!b.ok()) return b.status();
+  return std::unique_ptr<Metrics>(std::move(metrics));
 }
 
 }  // namespace imapgate::stats

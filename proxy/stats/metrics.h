@@ -1,10 +1,12 @@
 // Metrics: every metric family imapgate exports; the only code that includes prometheus-cpp.
 //
-// Created once at start-up with the fixed label values (listener names, backend names); every
-// labelled series is created then, so the per-event calls below never allocate and never take a
-// family lock: counters and gauges are a lock-free atomic add; a histogram observation takes only
-// that one series' short mutex (prometheus-cpp 1.0). All methods are thread-safe and may be
-// called from any worker.
+// Created once at start-up with the first label values (listener names, the backend name); more
+// can be added at runtime (a reload adds listeners, backends, later shards) with ListenerIndex()
+// and BackendIndex(), which take a lock: call them when building a configuration generation,
+// never per event. The per-event calls below never allocate and never take a family lock:
+// counters and gauges are a lock-free atomic add on a series found by index through an atomic
+// pointer; a histogram observation takes only that one series' short mutex (prometheus-cpp 1.0).
+// All methods are thread-safe and may be called from any worker.
 // Naming follows Prometheus conventions: prefix imapgate_, base units, counters end in _total;
 // labels are low-cardinality (never a user or an IP).
 #pragma once
@@ -13,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "common/status.h"
 
 namespace imapgate::stats {
 
@@ -36,12 +40,25 @@ const char* LoginResultName(LoginResult r);  // "ok", "auth_failed", "unavailabl
 
 class Metrics {
  public:
-  // listener_names: labels for index 0..n-1 of every per-listener call below; an index out of
-  // range is ignored. Returns null only if prometheus-cpp throws (out of memory).
-  static std::unique_ptr<Metrics> Create(const std::vector<std::string>& listener_names,
-                                         const std::string& backend_name,
-                                         const std::string& version);
+  // At most this many distinct listener names, and backend names, over the process lifetime.
+  static constexpr int kMaxListeners = 256;
+  static constexpr int kMaxBackends = 1024;
+
+  // listener_names: labels for index 0..n-1 of every per-listener call below (as if each had been
+  // passed to ListenerIndex in order); backend_name is backend index 0. An index that was never
+  // handed out is ignored. Fails (kInternal) if prometheus-cpp throws (out of memory), and
+  // (kResourceExhausted) on more than kMaxListeners names.
+  static StatusOr<std::unique_ptr<Metrics>> Create(const std::vector<std::string>& listener_names,
+                                                   const std::string& backend_name,
+                                                   const std::string& version);
   virtual ~Metrics() = default;
+
+  // The index of listener `name` for the per-listener calls, creating its series the first time
+  // (under a lock; the same name always gets the same index). kResourceExhausted past
+  // kMaxListeners names. For start-up and reload, not per event.
+  virtual StatusOr<int> ListenerIndex(const std::string& name) = 0;
+  // The same for backends (imapgate_backend_errors_total{backend}); kMaxBackends names.
+  virtual StatusOr<int> BackendIndex(const std::string& name) = 0;
 
   // imapgate_connections_accepted_total{listener}
   virtual void ConnectionAccepted(int listener) = 0;
@@ -57,8 +74,9 @@ class Metrics {
   virtual void CleartextLoginRefused(int listener) = 0;
   // imapgate_tls_handshakes_total{listener,result="ok|failed"}
   virtual void TlsHandshake(int listener, bool ok) = 0;
-  // imapgate_backend_errors_total{backend}
-  virtual void BackendError() = 0;
+  // imapgate_backend_errors_total{backend}; BackendError() counts for backend index 0.
+  virtual void BackendError(int backend) = 0;
+  void BackendError() { BackendError(0); }
   // imapgate_relay_bytes_total{direction="client_to_backend|backend_to_client"}; called when a
   // session ends (not per byte), with that session's totals.
   virtual void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) = 0;

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 LOOPBACK = "127.0.0.1"
 
@@ -496,13 +496,28 @@ def _flow(d: Dict) -> str:
     return "{ " + ", ".join(f"{k}: {v}" for k, v in d.items()) + " }"
 
 
+def unprivileged_account() -> Optional[Tuple[str, str]]:
+    """As root: the (user, group) imapgate is told to switch to (nobody and its primary group),
+    since imapgate refuses to serve as root. Otherwise None: imapgate runs as the caller."""
+    if os.geteuid() != 0:
+        return None
+    pw = pwd.getpwnam("nobody")
+    return "nobody", grp.getgrgid(pw.pw_gid).gr_name
+
+
 def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optional[int] = None,
                   starttls_port: Optional[int] = None, admin_port: Optional[int] = None,
                   backend_security: str = "plaintext", backend_extra: Optional[Dict] = None,
                   limits: Optional[Dict] = None, timeouts: Optional[Dict] = None,
-                  workers: int = 2, log_level: str = "info") -> str:
-    """The text of an imapgate YAML config with the schema's exact keys."""
-    out = [f"workers: {workers}", f"log_level: {log_level}", "listeners:"]
+                  workers: int = 2, log_level: str = "info", drop_privileges: bool = True) -> str:
+    """The text of an imapgate YAML config with the schema's exact keys. As root it names an
+    unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account);
+    drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run)."""
+    out = [f"workers: {workers}", f"log_level: {log_level}"]
+    account = unprivileged_account() if drop_privileges else None
+    if account:
+        out += [f"user: {account[0]}", f"group: {account[1]}"]
+    out.append("listeners:")
     tls = _flow({"certificate": cert, "key": key})
     if implicit_port:
         out += ["  - name: imaps", f"    address: {LOOPBACK}:{implicit_port}",
@@ -527,7 +542,9 @@ def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optiona
 class ImapGate:
     """An imapgate process: `BIN -c CONFIG`, stderr captured to a file."""
 
-    def __init__(self, binary, config, stderr_path, ports: Iterable[int] = (), env=None):
+    def __init__(self, binary, config, stderr_path, ports: Iterable[int] = (), env=None,
+                 prefix: Iterable[str] = ()):
+        self.prefix = list(prefix)  # e.g. ["prlimit", "--nofile=64:64", "--"] (which execs imapgate)
         self.binary = str(binary)
         self.config = str(config)
         self.stderr_path = Path(stderr_path)
@@ -538,7 +555,7 @@ class ImapGate:
 
     def start(self, timeout: float = 20.0, new_session: bool = True) -> "ImapGate":
         err = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", self.config], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + [self.binary, "-c", self.config], stdin=subprocess.DEVNULL,
                                      stdout=err, stderr=err, env=self.env,
                                      start_new_session=new_session)
         err.close()
@@ -670,6 +687,9 @@ def run_demo(repo: Path, binary: Path) -> int:
         log = demo / "imapgate.log"
         print(f"[demo] starting imapgate: {binary.relative_to(repo) if binary.is_relative_to(repo) else binary}"
               f" -c {conf.relative_to(repo)} (stderr also in .demo/imapgate.log)")
+        if os.geteuid() == 0:
+            print("[demo] imapgate binds its ports and loads its key as root, then runs as nobody/nogroup"
+                  " (user:/group: in the config)")
         gate = ImapGate(binary, conf, log, ports=(DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
         gate.start()
         pidfile.write_text(f"{gate.pid}\n")

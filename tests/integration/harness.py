@@ -5,7 +5,8 @@ Every test class derived from GateTestCase gets, in setUpClass:
   * a CA and an ECDSA P-256 server certificate for localhost / 127.0.0.1,
   * a REAL Dovecot on 127.0.0.1:<ephemeral> with alice and bob, 3 messages each in INBOX
     (unless the class sets NEEDS_DOVECOT = False and points imapgate at a fixture),
-  * an imapgate config with ephemeral ports (LIMITS / TIMEOUTS override the defaults),
+  * an imapgate config with ephemeral ports (LIMITS / TIMEOUTS override the defaults); run as
+    root, the config names `user: nobody` so imapgate drops privileges after binding,
   * a running imapgate (IMAPGATE_BIN, default <source>/build/imapgate), stderr in a file.
 tearDownClass stops imapgate with SIGTERM and fails the class if it did not exit 0 or its stderr
 holds a sanitizer report; then it stops Dovecot and the fixtures and removes the directory
@@ -215,6 +216,7 @@ class GateTestCase(unittest.TestCase):
     # imapgate worker threads; IMAPGATE_TEST_WORKERS overrides it (the TSan stage of scripts/test)
     WORKERS = int(os.environ.get("IMAPGATE_TEST_WORKERS", "2"))
     ADMIN = True
+    COMMAND_PREFIX: List[str] = []  # run imapgate through this (e.g. prlimit), which execs it
     LIMITS: Dict = {}
     TIMEOUTS: Dict = {}
     BACKEND_SECURITY = "plaintext"
@@ -271,7 +273,8 @@ class GateTestCase(unittest.TestCase):
                 # Without an admin key imapgate binds the default 127.0.0.1:9464; port 0 disables it.
                 + ("" if cls.ADMIN else "admin: { address: 127.0.0.1:0 }\n"))
             cls.gate = ds.ImapGate(cls.binary, cls.config_path, cls.tmp / "imapgate.stderr",
-                                   ports=(cls.implicit_port, cls.starttls_port, cls.admin_port))
+                                   ports=(cls.implicit_port, cls.starttls_port, cls.admin_port),
+                                   prefix=cls.COMMAND_PREFIX)
             cls.gate.start()
         except BaseException:
             cls._teardown(check=False)

@@ -1,8 +1,10 @@
 """The command line: --version, -t on a good and on a bad config, the exact one-line errors a new
-admin gets for common mistakes, and -t on conf/examples/production.yaml."""
+admin gets for common mistakes, -t on conf/examples/production.yaml, and -t's address checks and
+warnings."""
 
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -96,6 +98,65 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, out)
         self.assertRegex(out, re.escape(str(cfg)) + r":\d+:\d+: \S")
 
+    def check(self, text: str, name: str):
+        cfg = self.tmp / f"{name}.yaml"
+        cfg.write_text(text)
+        r = run_cmd([self.binary, "-t", "-c", str(cfg)])
+        return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+
+    def test_check_fails_on_a_listener_address_of_another_host(self):
+        port = ds.free_port()
+        lines = self.good_config().splitlines()
+        idx = next(i for i, l in enumerate(lines) if l.strip().startswith("address:"))
+        lines[idx] = f"    address: 192.0.2.1:{port}"  # TEST-NET-1: never an address of this host
+        rc, out = self.check("\n".join(lines) + "\n", "foreign")
+        self.assertEqual(rc, 1, out)
+        self.assertIn(f"listener 'imaps' on 192.0.2.1:{port}: cannot bind: not an address of this host", out)
+
+    def test_check_warns_but_passes_when_an_address_is_in_use(self):
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen(1)
+            port = held.getsockname()[1]
+            text = ds.imapgate_yaml(str(self.tls["cert"]), str(self.tls["key"]), backend_port=ds.free_port(),
+                                    implicit_port=port, starttls_port=ds.free_port(), admin_port=ds.free_port())
+            rc, out = self.check(text, "in-use")
+        self.assertEqual(rc, 0, out)
+        self.assertIn(f"imapgate: warning: listener 'imaps' on 127.0.0.1:{port}: address in use", out)
+
+    def test_check_warns_about_tls_verify_false(self):
+        text = self.good_config().replace("security: plaintext", "security: tls, tls_verify: false")
+        self.assertIn("tls_verify: false", text)
+        rc, out = self.check(text, "no-verify")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"warning: backend 'default' \(127\.0\.0\.1:\d+\): tls_verify is false")
+
+    def test_check_warns_about_a_plaintext_backend_off_loopback(self):
+        text = re.sub(r"address: 127\.0\.0\.1:(\d+), security: plaintext", r"address: 10.0.0.5:\1, security: plaintext",
+                      self.good_config())
+        self.assertIn("10.0.0.5", text)
+        rc, out = self.check(text, "plain-remote")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"warning: backend 'default' \(10\.0\.0\.5:\d+\): security is plaintext")
+        good_rc, good_out = self.check(self.good_config(), "plain-loopback")
+        self.assertEqual(good_rc, 0, good_out)
+        self.assertNotIn("warning", good_out)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: the refusal is about serving as root")
+    def test_as_root_without_user_refuses_to_serve_unless_allow_root(self):
+        text = "\n".join(l for l in self.good_config().splitlines()
+                         if not l.startswith(("user:", "group:"))) + "\n"
+        rc, out = self.check(text, "root")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("refusing to serve as root", out)
+        cfg = self.tmp / "root-run.yaml"
+        cfg.write_text(text)
+        r = run_cmd([self.binary, "-c", str(cfg)], timeout=20)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(b"startup_failed error=\"refusing to serve as root", r.stderr)
+        rc, out = self.check("allow_root: true\n" + text, "root-allowed")
+        self.assertEqual(rc, 0, out)
+
 
 class ConfigErrorLineTest(unittest.TestCase):
     """`imapgate -t` on a config with one common mistake prints exactly one line,
@@ -184,7 +245,6 @@ class ConfigErrorLineTest(unittest.TestCase):
     # Until proxy/server/server.cc (BuildShared) prefixes backend errors with
     # c.backend.tls_ca_location / c.backend.address_location instead of `source_file + ":0:0:"`:
     # then this passes, and the decorator must go (an unexpected success fails the run).
-    @unittest.expectedFailure
     def test_backend_error_points_at_its_value(self):
         lines = self.config_lines()
         idx = next(i for i, l in enumerate(lines) if l.startswith("backend:"))

@@ -28,8 +28,9 @@ class AdminServerTest : public ::testing::Test {
     auto loop = net::EventLoop::Create();
     ASSERT_TRUE(loop.ok());
     loop_ = std::move(loop.value());
-    metrics_ = stats::Metrics::Create({"imap"}, "dovecot", "9.8.7");
-    ASSERT_NE(metrics_, nullptr);
+    auto metrics = stats::Metrics::Create({"imap"}, "dovecot", "9.8.7");
+    ASSERT_TRUE(metrics.ok()) << metrics.status().message();
+    metrics_ = std::move(*metrics);
     auto admin = AdminServer::Create(loop_.get(), "127.0.0.1", 0, metrics_.get(),
                                      [this] { return healthy_.load(); });
     ASSERT_TRUE(admin.ok()) << admin.status().message();
@@ -155,7 +156,9 @@ TEST(AdminServerCreateTest, PortInUseIsUnavailable) {
   ASSERT_TRUE(net::InitEventThreading().ok());
   auto loop = net::EventLoop::Create();
   ASSERT_TRUE(loop.ok());
-  stats::MetricsPtr metrics = stats::Metrics::Create({}, "b", "0");
+  auto created = stats::Metrics::Create({}, "b", "0");
+  ASSERT_TRUE(created.ok());
+  stats::MetricsPtr metrics = std::move(*created);
   auto first = AdminServer::Create(loop->get(), "127.0.0.1", 0, metrics.get(), nullptr);
   ASSERT_TRUE(first.ok());
   auto second = AdminServer::Create(loop->get(), "127.0.0.1", first.value()->bound_port(),

@@ -278,5 +278,23 @@ TEST(LoadConfigFileTest, ErrorsNameTheFileAsGiven) {
                                       ":1:1: missing required key 'backend'");
 }
 
+// The process keys (user, group, allow_root): optional, top-level, default "stay as started".
+TEST(LoadConfigTest, ProcessKeys) {
+  ConfigPtr d = LoadOk(kMinimal);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->process.user, "");
+  EXPECT_EQ(d->process.group, "");
+  EXPECT_FALSE(d->process.allow_root);
+  ConfigPtr c = LoadOk("user: imapgate\ngroup: mail\nallow_root: true\n" + kMinimal);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->process.user, "imapgate");
+  EXPECT_EQ(c->process.group, "mail");
+  EXPECT_TRUE(c->process.allow_root);
+  StatusOr<ConfigPtr> empty = LoadConfigText("user: \"\"\n" + kMinimal, kFile);
+  EXPECT_FALSE(empty.ok());
+  StatusOr<ConfigPtr> not_bool = LoadConfigText("allow_root: maybe\n" + kMinimal, kFile);
+  EXPECT_FALSE(not_bool.ok());
+}
+
 }  // namespace
 }  // namespace imapgate::config

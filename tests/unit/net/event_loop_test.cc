@@ -2,10 +2,13 @@
 
 #include "net/event_loop.h"
 
+#include <event2/event.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -148,6 +151,67 @@ TEST(EventLoopTest, DestructorRunsWhatIsStillPosted) {
   loop->Post([&] { ran = true; });
   loop.reset();
   EXPECT_TRUE(ran);
+}
+
+
+TEST(EventLoopTest, DeferRunsAfterTheCurrentCallbackInOrder) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  std::vector<int> order;
+  auto t = Timer::Create(loop.get(), [&] {
+    loop->Defer([&] {
+      order.push_back(1);
+      loop->Defer([&] { order.push_back(3); });  // deferred from a deferred call: after 2
+    });
+    loop->Defer([&] { order.push_back(2); });
+    order.push_back(0);  // the callback finishes before any deferred call runs
+  });
+  ASSERT_TRUE(t.ok());
+  (*t)->FireSoon();
+  ASSERT_TRUE(::imapgate::testing::RunLoopUntil(loop.get(), [&] { return order.size() >= 4; }));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(EventLoopTest, DeferIsNotRunSynchronouslyAndNeedsNoOtherThread) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  bool ran = false;
+  loop->Defer([&] { ran = true; });
+  EXPECT_FALSE(ran);
+  ASSERT_TRUE(::imapgate::testing::RunLoopUntil(loop.get(), [&] { return ran; }));
+}
+
+TEST(EventLoopTest, DeferredCallsRunWhenTheLoopIsDestroyed) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  auto owned = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = owned;
+  loop->Defer([owned = std::move(owned)] {});
+  EXPECT_FALSE(watch.expired());
+  loop.reset();
+  EXPECT_TRUE(watch.expired());  // a deferred deletion is never leaked
+}
+
+// libevent's own warnings reach imapgate's logger (logfmt, event=libevent), a few per 10 s.
+TEST(EventLoopTest, LibeventWarningsGoThroughOurLoggerRateLimited) {
+  auto loop = NewLoop();
+  ASSERT_NE(loop, nullptr);
+  EventLoop::RouteLibeventLogs();
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 50; ++i) {
+    // An event on a descriptor that is not open: epoll_ctl fails and libevent warns.
+    EventPtr e(event_new(loop->base(), 1000 + i, EV_READ, [](evutil_socket_t, short, void*) {}, nullptr));
+    ASSERT_NE(e, nullptr);
+    event_add(e.get(), nullptr);
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  size_t lines = 0;
+  for (size_t pos = err.find("event=libevent"); pos != std::string::npos; pos = err.find("event=libevent", pos + 1)) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1u) << err;
+  EXPECT_LE(lines, 5u) << err;
+  EXPECT_EQ(err.find("[warn]"), std::string::npos) << err;  // libevent's own format never shows
 }
 
 }  // namespace

@@ -5,11 +5,18 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "../admin/test_http_client.h"
+#include "loop_test_util.h"
 #include "net/event_loop.h"
 
 namespace imapgate::net {
@@ -85,6 +92,53 @@ TEST_F(HttpServerTest, NoContentHasNoBody) {
   RawHttpReply r = Request(server_->bound_port(), "GET", "/empty");
   EXPECT_EQ(r.status, 204);
   EXPECT_TRUE(r.body.empty());
+}
+
+// Out of descriptors, accept() fails with EMFILE: the listener must pause (one accept_paused
+// line) instead of retrying in a busy loop (libevent's evhttp logged "Error from accept() call"
+// on every loop round), and serve the waiting client once descriptors are free again.
+TEST_F(HttpServerTest, AcceptOutOfDescriptorsPausesAndRecovers) {
+  server_->Handle("/x", [] { return HttpResponse{200, "text/plain", "ok"}; });
+  auto addr = ResolveAddress("127.0.0.1", server_->bound_port());
+  ASSERT_TRUE(addr.ok());
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(client.valid());
+  ASSERT_EQ(::connect(client.get(), addr->get(), addr->length), 0);
+  const std::string request = "GET /x HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(::send(client.get(), request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+
+  ::testing::internal::CaptureStderr();
+  std::vector<UniqueFd> hog;
+  for (;;) {
+    int fd = ::dup(client.get());
+    if (fd < 0) break;
+    hog.emplace_back(fd);
+  }
+  ASSERT_EQ(errno, EMFILE);
+  ::imapgate::testing::RunLoopFor(loop_.get(), 50);  // ~50 ms of loop rounds
+  hog.clear();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  size_t paused = 0;
+  for (size_t p = err.find("event=accept_paused"); p != std::string::npos;
+       p = err.find("event=accept_paused", p + 1)) {
+    ++paused;
+  }
+  EXPECT_EQ(paused, 1u) << err;
+  EXPECT_EQ(err.find("Error from accept"), std::string::npos) << err;
+
+  // After the 100 ms pause the listener accepts again and the request is answered.
+  std::string reply;
+  ASSERT_TRUE(::imapgate::testing::RunLoopUntil(loop_.get(), [&] {
+    pollfd p{client.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1) {
+      char buf[512];
+      ssize_t n = ::recv(client.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) reply.append(buf, static_cast<size_t>(n));
+    }
+    return reply.find("\r\n\r\n") != std::string::npos;
+  }));
+  EXPECT_NE(reply.find(" 200 "), std::string::npos) << reply;
 }
 
 TEST(HttpServerCreateTest, UnresolvableHostFails) {

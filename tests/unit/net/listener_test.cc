@@ -17,6 +17,8 @@ namespace {
 using ::imapgate::testing::IsCloseOnExec;
 using ::imapgate::testing::IsNonBlocking;
 using ::imapgate::testing::NewLoop;
+using ::imapgate::testing::RunLoopFor;
+using ::imapgate::testing::RunLoopOnce;
 using ::imapgate::testing::RunLoopUntil;
 
 class ListenerTest : public ::testing::Test {
@@ -87,6 +89,46 @@ TEST_F(ListenerTest, PausedListenerDoesNotAcceptUntilResumed) {
   EXPECT_TRUE(accepted_.empty());
   listener_->Resume();
   EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return accepted_.size() == 1; }));
+}
+
+// Two loops (two workers) watching one shared listening socket: every connection is accepted
+// exactly once, by one of them, and the socket stays open until the last Listener is gone.
+TEST(SharedListenerTest, TwoLoopsShareOneSocketAndEachConnectionIsAcceptedOnce) {
+  auto loop_a = NewLoop();
+  auto loop_b = NewLoop();
+  ASSERT_NE(loop_a, nullptr);
+  ASSERT_NE(loop_b, nullptr);
+  auto addr = ResolveAddress("127.0.0.1", 0);
+  ASSERT_TRUE(addr.ok());
+  auto fd = ListenOn(*addr, /*reuse_port=*/false);
+  ASSERT_TRUE(fd.ok());
+  const SocketAddress bound = LocalAddress(fd->get());
+  auto shared = std::make_shared<const UniqueFd>(std::move(*fd));
+  std::vector<UniqueFd> by_a, by_b;
+  auto a = Listener::Create(loop_a.get(), shared,
+                            [&](UniqueFd c, const SocketAddress&) { by_a.push_back(std::move(c)); });
+  auto b = Listener::Create(loop_b.get(), shared,
+                            [&](UniqueFd c, const SocketAddress&) { by_b.push_back(std::move(c)); });
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  shared.reset();  // the listeners keep the socket open
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 6; ++i) {
+    auto c = StartConnect(bound);
+    ASSERT_TRUE(c.ok());
+    clients.push_back(std::move(*c));
+  }
+  ASSERT_TRUE(RunLoopUntil(loop_a.get(), [&] {
+    RunLoopOnce(loop_b.get());
+    return by_a.size() + by_b.size() == 6;
+  }));
+  RunLoopFor(loop_a.get(), 5);
+  RunLoopFor(loop_b.get(), 5);
+  EXPECT_EQ(by_a.size() + by_b.size(), 6u);  // a loser's accept4 got EAGAIN, not a duplicate
+  a->reset();
+  EXPECT_EQ(ProbeBind(bound), EADDRINUSE);  // b still holds the socket
+  b->reset();
+  EXPECT_EQ(ProbeBind(bound), 0);  // closed with the last listener
 }
 
 }  // namespace

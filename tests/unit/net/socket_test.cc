@@ -153,6 +153,20 @@ TEST(ListenConnectTest, SecondListenerOnTheSamePortNeedsReusePort) {
       << clash.status().message();
 }
 
+TEST(ListenConnectTest, ProbeBindSeesAListeningSocketAndAForeignAddress) {
+  auto addr = ResolveAddress("127.0.0.1", 0);
+  ASSERT_TRUE(addr.ok());
+  auto held = ListenOn(*addr, /*reuse_port=*/false);
+  ASSERT_TRUE(held.ok());
+  const SocketAddress bound = LocalAddress(held->get());
+  EXPECT_EQ(ProbeBind(bound), EADDRINUSE);
+  held->reset();
+  EXPECT_EQ(ProbeBind(bound), 0);  // free again: the probe neither listens nor keeps the port
+  auto foreign = ResolveAddress("192.0.2.1", 0);  // TEST-NET-1: not an address of this host
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_EQ(ProbeBind(*foreign), EADDRNOTAVAIL);
+}
+
 TEST(ListenConnectTest, Ipv6LoopbackWhenAvailable) {
   auto addr = ResolveAddress("::1", 0);
   ASSERT_TRUE(addr.ok());

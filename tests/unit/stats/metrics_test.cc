@@ -98,8 +98,9 @@ Exposition Parse(const std::string& text) {
 class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    metrics_ = Metrics::Create({"imap", "imaps"}, "dovecot", "1.2.3");
-    ASSERT_NE(metrics_, nullptr);
+    auto m = Metrics::Create({"imap", "imaps"}, "dovecot", "1.2.3");
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    metrics_ = std::move(*m);
   }
 
   // The value of the one series named name with exactly labels; fails if absent.
@@ -326,8 +327,9 @@ TEST_F(MetricsTest, ConcurrentUpdatesAreAllCounted) {
 }
 
 TEST(MetricsCreateTest, NoListenersStillServesGlobalSeries) {
-  MetricsPtr m = Metrics::Create({}, "b", "0");
-  ASSERT_NE(m, nullptr);
+  auto created = Metrics::Create({}, "b", "0");
+  ASSERT_TRUE(created.ok());
+  MetricsPtr m = std::move(*created);
   m->ConnectionAccepted(0);  // ignored, no listener 0
   m->BackendError();
   const std::string text = m->Serialize();
@@ -336,8 +338,9 @@ TEST(MetricsCreateTest, NoListenersStillServesGlobalSeries) {
 }
 
 TEST(MetricsCreateTest, LabelValuesAreEscaped) {
-  MetricsPtr m = Metrics::Create({"we\"ird\\name"}, "b", "0");
-  ASSERT_NE(m, nullptr);
+  auto created = Metrics::Create({"we\"ird\\name"}, "b", "0");
+  ASSERT_TRUE(created.ok());
+  MetricsPtr m = std::move(*created);
   m->ConnectionAccepted(0);
   Exposition e = Parse(m->Serialize());
   bool found = false;
@@ -349,6 +352,76 @@ TEST(MetricsCreateTest, LabelValuesAreEscaped) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST(MetricsRuntimeTest, ListenersAndBackendsAddedAtRuntimeGetTheirOwnSeries) {
+  auto created = Metrics::Create({"imap"}, "b0", "0");
+  ASSERT_TRUE(created.ok());
+  MetricsPtr m = std::move(*created);
+  auto same = m->ListenerIndex("imap");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, 0);  // a known name keeps its index
+  auto added = m->ListenerIndex("submission-new");
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, 1);
+  m->ConnectionAccepted(*added);
+  m->ConnectionAccepted(*added);
+  auto backend = m->BackendIndex("shard-2");
+  ASSERT_TRUE(backend.ok());
+  EXPECT_EQ(*backend, 1);
+  m->BackendError(*backend);
+  m->BackendError(57);  // never handed out: ignored
+  Exposition e = Parse(m->Serialize());
+  double accepted = -1, shard_errors = -1, b0_errors = -1;
+  for (const Sample& s : e.samples) {
+    if (s.name == "imapgate_connections_accepted_total" && s.labels.at("listener") == "submission-new") {
+      accepted = s.value;
+    }
+    if (s.name == "imapgate_backend_errors_total" && s.labels.at("backend") == "shard-2") shard_errors = s.value;
+    if (s.name == "imapgate_backend_errors_total" && s.labels.at("backend") == "b0") b0_errors = s.value;
+  }
+  EXPECT_EQ(accepted, 2);
+  EXPECT_EQ(shard_errors, 1);
+  EXPECT_EQ(b0_errors, 0);
+}
+
+TEST(MetricsRuntimeTest, AddingWhileWorkersCountIsSafe) {
+  auto created = Metrics::Create({"imap"}, "b0", "0");
+  ASSERT_TRUE(created.ok());
+  MetricsPtr m = std::move(*created);
+  constexpr int kEach = 2000;
+  std::thread counter([&] {
+    for (int i = 0; i < kEach; ++i) m->ConnectionAccepted(0);
+  });
+  std::vector<int> indices;
+  for (int i = 0; i < 50; ++i) {
+    auto idx = m->ListenerIndex("l" + std::to_string(i));
+    ASSERT_TRUE(idx.ok());
+    indices.push_back(*idx);
+  }
+  counter.join();
+  for (int idx : indices) m->ConnectionAccepted(idx);
+  Exposition e = Parse(m->Serialize());
+  int seen = 0;
+  for (const Sample& s : e.samples) {
+    if (s.name != "imapgate_connections_accepted_total") continue;
+    ++seen;
+    EXPECT_EQ(s.value, s.labels.at("listener") == "imap" ? kEach : 1) << s.labels.at("listener");
+  }
+  EXPECT_EQ(seen, 51);
+}
+
+TEST(MetricsRuntimeTest, TheListenerTableIsBounded) {
+  auto created = Metrics::Create({}, "b0", "0");
+  ASSERT_TRUE(created.ok());
+  MetricsPtr m = std::move(*created);
+  for (int i = 0; i < Metrics::kMaxListeners; ++i) {
+    ASSERT_TRUE(m->ListenerIndex("l" + std::to_string(i)).ok()) << i;
+  }
+  auto over = m->ListenerIndex("one-too-many");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(m->ListenerIndex("l3").ok());  // known names still resolve
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+#include "server/config_checks.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace imapgate::server {
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+std::vector<std::string> ConfigWarnings(const config::Config& config) {
+  std::vector<std::string> out;
+  const config::BackendConfig& b = config.backend;
+  const std::string where =
+      "backend '" + b.name + "' (" + b.address.host + ":" + std::to_string(b.address.port) + ")";
+  if (b.security != config::BackendSecurity::kPlaintext && !b.tls_verify) {
+    out.push_back(where +
+                  ": tls_verify is false: the backend's certificate and name are not checked, so "
+                  "anyone on the path to it can read every password");
+  }
+  if (b.security == config::BackendSecurity::kPlaintext && !IsLoopbackHost(b.address.host)) {
+    out.push_back(where +
+                  ": security is plaintext on an address that is not loopback: passwords and mail "
+                  "cross the network in clear; use tls or starttls unless that network is trusted");
+  }
+  return out;
+}
+
+BindVerdict ClassifyBindProbe(const std::string& what, int err) {
+  if (err == 0) return {};
+  if (err == EADDRINUSE) {
+    return {
+        false,
+        what +
+            ": address in use now (by a running imapgate?); starting would fail until it is free"};
+  }
+  std::string why = std::strerror(err);
+  if (err == EADDRNOTAVAIL) why = "not an address of this host (" + why + ")";
+  if (err == EACCES)
+    why = "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE (" + why + ")";
+  return {true, what + ": cannot bind: " + why};
+}
+
+}  // namespace imapgate::server

@@ -1,0 +1,61 @@
+// Generation: one immutable, refcounted snapshot of everything derived from a Config — the
+// settings, the TLS contexts, the listener specs, the backend target (later the shard map, users
+// and limits). Built once per configuration (at start, and by a reload), then shared read-only
+// as std::shared_ptr<const Generation>:
+//   * each worker holds the current one and receives a new one by message (Worker::SetGeneration,
+//     a Post to its loop);
+//   * each session keeps the generation it started with until it ends, so a reload never changes
+//     the settings, certificates or backend of a session in flight, and the old generation (its
+//     TLS contexts included) is freed when its last session ends.
+// Nothing else points into a Config or a start-up local.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "net/socket.h"
+#include "relay/relay.h"
+#include "session/session.h"
+#include "tls/tls_context.h"
+#include "upstream/backend_login.h"
+
+namespace imapgate::stats {
+class Metrics;
+}
+
+namespace imapgate::server {
+
+// One configured listener: what its sessions use (context) and where it listens.
+struct ListenerSpec {
+  session::ListenerContext context;  // context.frontend.tls points into Generation::server_tls
+  net::SocketAddress address;
+  config::ListenerMode mode = config::ListenerMode::kImplicitTls;
+  std::string endpoint;  // "host:port" as configured, for logs
+};
+
+struct Generation {
+  uint64_t id = 0;  // 1 for the start-up configuration, +1 per reload
+  config::ConfigPtr config;
+  std::vector<std::shared_ptr<tls::TlsServerContext>> server_tls;  // one per listener
+  std::shared_ptr<tls::TlsClientContext> backend_tls;              // null for a plaintext backend
+  std::vector<ListenerSpec> listeners;                             // in config order
+  upstream::BackendTarget backend;                                 // backend.tls -> backend_tls
+  relay::RelayOptions relay;
+};
+
+using GenerationPtr = std::shared_ptr<const Generation>;
+
+// Builds a generation from config: loads every certificate and key, resolves every address.
+// metrics (may be null, e.g. for -t) hands out the label index of each listener; without it the
+// index is the listener's position. Fails with one "FILE:LINE:COL: message" line per problem.
+StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics,
+                                        uint64_t id);
+
+// "implicit" or "starttls", as in the config file.
+const char* ListenerModeName(config::ListenerMode mode);
+
+}  // namespace imapgate::server
