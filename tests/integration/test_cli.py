@@ -179,7 +179,10 @@ class ConfigErrorLineTest(unittest.TestCase):
         text = ds.imapgate_yaml(str(self.tls["cert"]), str(self.tls["key"]), backend_port=ds.free_port(),
                                 implicit_port=ds.free_port(), starttls_port=ds.free_port(),
                                 admin_port=ds.free_port())
+        # The process keys (user:, group:) go to the end, so the listeners keep their line numbers.
         lines = text.splitlines()
+        process = [l for l in lines if l.startswith(("user:", "group:", "allow_root:"))]
+        lines = [l for l in lines if l not in process] + process
         self.assertEqual(lines[3], "  - name: imaps")
         self.assertTrue(lines[6].startswith("    tls: {"), lines[6])
         self.assertEqual(lines[7], "  - name: imap")
@@ -283,6 +286,10 @@ class ProductionExampleTest(unittest.TestCase):
                              {"/etc/imapgate/tls/fullchain.pem", "/etc/imapgate/tls/privkey.pem",
                               "/etc/imapgate/backend-ca.pem"})
             text = text.replace("/etc/imapgate/", f"{root}/")
+            # The example's account does not exist here; the system's unprivileged one does.
+            for key, account in (("user", "nobody"), ("group", "nogroup")):
+                self.assertEqual(text.count(f"\n{key}: imapgate\n"), 1, key)
+                text = text.replace(f"\n{key}: imapgate\n", f"\n{key}: {account}\n")
             for address in ("0.0.0.0:993", "0.0.0.0:143", "127.0.0.1:9464",
                             "imap-backend.example.internal:993"):
                 self.assertEqual(text.count(f"address: {address}\n"), 1, address)

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "../login/fake_steps.h"
+#include "server/generation.h"
 #include "test_certs.h"
 
 namespace imapgate::session {
@@ -70,8 +71,9 @@ class SessionTest : public ::testing::Test {
     auto loop = net::EventLoop::Create();
     ASSERT_TRUE(loop.ok());
     loop_ = std::move(*loop);
-    metrics_ = stats::Metrics::Create({"imaps"}, "backend", "test");
-    ASSERT_NE(metrics_, nullptr);
+    auto metrics = stats::Metrics::Create({"imaps"}, "backend", "test");
+    ASSERT_TRUE(metrics.ok()) << metrics.status().message();
+    metrics_ = std::move(*metrics);
     const auto& certs = testing::GetTestCerts();
     ASSERT_TRUE(certs.ok) << certs.error;
     auto ctx = tls::TlsServerContext::Create(certs.server_cert, certs.server_key);
@@ -86,7 +88,7 @@ class SessionTest : public ::testing::Test {
     worker_.loop = loop_.get();
     worker_.metrics = metrics_.get();
     worker_.time = &time_;
-    worker_.backend = &backend_;
+    worker_.generation = generation_;  // the session copies it at creation
     worker_.scratch = scratch_.data();
     worker_.scratch_size = scratch_.size();
     worker_.id_prefix = "t-";
@@ -179,7 +181,9 @@ class SessionTest : public ::testing::Test {
   std::unique_ptr<stats::Metrics> metrics_;
   std::shared_ptr<tls::TlsServerContext> server_ctx_;
   ManualTimeSource time_;
-  upstream::BackendTarget backend_;
+  // The configuration the sessions run under; backend_ is its target, set up before each session.
+  std::shared_ptr<server::Generation> generation_ = std::make_shared<server::Generation>();
+  upstream::BackendTarget& backend_ = generation_->backend;
   ListenerContext listener_;
   std::vector<char> scratch_ = std::vector<char>(65536);
   WorkerContext worker_;
