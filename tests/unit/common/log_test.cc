@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string>
 
+#include "stderr_capture.h"
+
 namespace imapgate {
 namespace {
 
@@ -18,37 +20,7 @@ std::string Field(std::string_view key, std::string_view value) {
   return line;
 }
 
-// Redirects fd 2 to a temporary file for its lifetime; Take() returns what was written.
-class StderrCapture {
- public:
-  StderrCapture() : file_(std::tmpfile()), saved_(::dup(STDERR_FILENO)) {
-    std::fflush(stderr);
-    ::dup2(::fileno(file_), STDERR_FILENO);
-  }
-  ~StderrCapture() {
-    Restore();
-    std::fclose(file_);
-  }
-  std::string Take() {
-    Restore();
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, file_)) > 0) out.append(buf, n);
-    return out;
-  }
-
- private:
-  void Restore() {
-    if (saved_ < 0) return;
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::FILE* file_;
-  int saved_;
-};
+using ::imapgate::testing::StderrCapture;
 
 // Restores the process-wide level after each test.
 class LogLevelTest : public ::testing::Test {

@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../imap/raw_deflate.h"
 #include "../net/loop_test_util.h"
 #include "common/time_source.h"
 #include "flaky_transport.h"
@@ -712,44 +712,7 @@ std::string RandomBytes(size_t size, unsigned seed) {
   return s;
 }
 
-// A raw-deflate stream, as a COMPRESS=DEFLATE server writes it (and the client's inflater).
-class RawDeflate {
- public:
-  RawDeflate() {
-    deflateInit2(&out_, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-    inflateInit2(&in_, -15);
-  }
-  ~RawDeflate() {
-    deflateEnd(&out_);
-    inflateEnd(&in_);
-  }
-  std::string Compress(std::string_view s, int flush) {
-    std::string out(s.size() + 1024, '\0');
-    out_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
-    out_.avail_in = static_cast<uInt>(s.size());
-    out_.next_out = reinterpret_cast<Bytef*>(out.data());
-    out_.avail_out = static_cast<uInt>(out.size());
-    deflate(&out_, flush);
-    out.resize(out.size() - out_.avail_out);
-    return out;
-  }
-  // Inflates everything the client received; `ok` is false on a corrupt stream or bytes left.
-  std::string Inflate(std::string_view s, bool* ok) {
-    std::string out(s.size() * 16 + 4096, '\0');
-    in_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
-    in_.avail_in = static_cast<uInt>(s.size());
-    in_.next_out = reinterpret_cast<Bytef*>(out.data());
-    in_.avail_out = static_cast<uInt>(out.size());
-    int rc = inflate(&in_, Z_SYNC_FLUSH);
-    *ok = (rc == Z_OK || rc == Z_BUF_ERROR) && in_.avail_in == 0;
-    out.resize(out.size() - in_.avail_out);
-    return out;
-  }
-
- private:
-  z_stream out_{};
-  z_stream in_{};
-};
+using ::imapgate::testing::RawDeflate;
 
 class RelayCompressTest : public RelayTest {
  protected:

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/stderr_capture.h"
 #include "../login/fake_steps.h"
 #include "server/generation.h"
 #include "test_certs.h"
@@ -28,37 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Redirects fd 2 to a temporary file for its lifetime; Take() returns what was written.
-class StderrCapture {
- public:
-  StderrCapture() : file_(std::tmpfile()), saved_(::dup(STDERR_FILENO)) {
-    std::fflush(stderr);
-    ::dup2(::fileno(file_), STDERR_FILENO);
-  }
-  ~StderrCapture() {
-    Restore();
-    std::fclose(file_);
-  }
-  std::string Take() {
-    Restore();
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, file_)) > 0) out.append(buf, n);
-    return out;
-  }
-
- private:
-  void Restore() {
-    if (saved_ < 0) return;
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::FILE* file_;
-  int saved_;
-};
+using ::imapgate::testing::StderrCapture;
 
 struct SslDeleter {
   void operator()(SSL* s) const { SSL_free(s); }
