@@ -103,10 +103,14 @@ void StreamFraming::EndLine(Side side, Direction& d) {
   size_t len = d.tail_len;
   if (len > 0 && d.tail[len - 1] == '\r') --len;
   bool literal = false;
+  bool sync = true;
   uint64_t size = 0;
   if (len > 0 && d.tail[len - 1] == '}') {
     size_t p = len - 1;
-    if (p > 0 && d.tail[p - 1] == '+') --p;
+    if (p > 0 && d.tail[p - 1] == '+') {
+      --p;
+      sync = false;
+    }
     size_t digits_end = p;
     while (p > 0 && d.tail[p - 1] >= '0' && d.tail[p - 1] <= '9') --p;
     size_t digits = digits_end - p;
@@ -126,6 +130,8 @@ void StreamFraming::EndLine(Side side, Direction& d) {
   d.tail_len = 0;
   if (literal) {
     d.literal_left = size;  // the line continues after the payload
+    d.literal_size = size;
+    d.literal_sync = sync;
     return;
   }
   d.at_line_start = true;
@@ -146,6 +152,13 @@ void StreamFraming::Classify(Side side, Direction& d, bool whole_line) {
     if (line.size() >= 2 && line[0] == '*' && line[1] == ' ') {
       if (IsWordThenSpace(line.substr(2), "bye", whole_line)) backend_said_bye_ = true;
       return;
+    }
+    size_t space = line.find(' ');
+    if (space != std::string_view::npos && space > 0 && line[0] != '+') {
+      std::string_view status = line.substr(space + 1);
+      if (IsWordThenSpace(status, "no", whole_line) || IsWordThenSpace(status, "bad", whole_line)) {
+        CancelRefusedLiteral(line.substr(0, space));
+      }
     }
     if (!compress_pending_) return;
     std::string_view tag(compress_tag_, compress_tag_len_);
@@ -169,6 +182,20 @@ void StreamFraming::Classify(Side side, Direction& d, bool whole_line) {
   pending_compress_ok_ = false;
   compress_tag_len_ = space;
   memcpy(compress_tag_, line.data(), space);
+}
+
+void StreamFraming::CancelRefusedLiteral(std::string_view tag) {
+  Direction& c = client_;
+  if (c.lost || c.literal_left == 0 || !c.literal_sync || c.literal_left != c.literal_size) return;
+  std::string_view line(c.prefix, c.prefix_len);
+  size_t space = line.find(' ');
+  if (space == std::string_view::npos || line.substr(0, space) != tag) return;
+  // The command ended with the server's refusal: the client's next bytes start a new line.
+  c.literal_left = 0;
+  c.at_line_start = true;
+  c.classified = false;
+  c.prefix_len = 0;
+  c.tail_len = 0;
 }
 
 void StreamFraming::WatchCompressed(const char* data, size_t n) {

@@ -71,6 +71,8 @@ class StreamFraming {
   // The framing state of one direction.
   struct Direction {
     uint64_t literal_left = 0;  // payload bytes of the current literal still to come
+    uint64_t literal_size = 0;  // the current literal's announced size
+    bool literal_sync = false;  // {n}: the client waits for "+" (the server may refuse instead)
     bool at_line_start = true;
     bool lost = false;
     bool classified = false;    // this line's prefix was already looked at
@@ -86,6 +88,9 @@ class StreamFraming {
   void EndLine(Side side, Direction& d);
   void Classify(Side side, Direction& d, bool whole_line);
   void WatchCompressed(const char* data, size_t n);
+  // The backend answered `tag` with NO or BAD: if that refuses the client's synchronizing
+  // literal before any of it was sent, the client will not send it.
+  void CancelRefusedLiteral(std::string_view tag);
 
   Direction client_;
   Direction backend_;

@@ -142,6 +142,35 @@ TEST(StreamFramingTest, CompressOnlyAsAWholeCommandLine) {
   EXPECT_FALSE(f.compressed());
 }
 
+// Dovecot refuses an APPEND to a missing mailbox before the client sends the literal: the
+// client sends its next command instead, and it must be seen as a command.
+TEST(StreamFramingTest, ASynchronizingLiteralRefusedByTheServerIsNeverSent) {
+  StreamFraming f;
+  Client(f, "a APPEND nosuchbox {300}\r\n");
+  EXPECT_EQ(f.client_position(), StreamPosition::kInLiteral);
+  Backend(f, "a NO [TRYCREATE] Mailbox doesn't exist: nosuchbox\r\n");
+  EXPECT_EQ(f.client_position(), StreamPosition::kLineStart);
+  Client(f, "c COMPRESS DEFLATE\r\n");
+  Backend(f, "c OK Begin compression.\r\n");
+  EXPECT_TRUE(f.compressed());
+}
+
+TEST(StreamFramingTest, OnlyTheRefusalOfThatCommandCancelsItsLiteral) {
+  StreamFraming f;
+  Client(f, "a APPEND box {5}\r\n");
+  Backend(f, "+ OK\r\nz NO other\r\n");  // continuation, then another tag's refusal
+  EXPECT_EQ(f.client_position(), StreamPosition::kInLiteral);
+  Client(f, "he");
+  Backend(f, "a NO too late\r\n");  // payload already under way: it is sent whole
+  EXPECT_EQ(f.client_position(), StreamPosition::kInLiteral);
+  Client(f, "llo\r\n");
+  EXPECT_EQ(f.client_position(), StreamPosition::kLineStart);
+  StreamFraming g;  // a non-synchronizing literal is sent whatever the server says
+  Client(g, "a APPEND box {5+}\r\n");
+  Backend(g, "a NO refused\r\n");
+  EXPECT_EQ(g.client_position(), StreamPosition::kInLiteral);
+}
+
 TEST(StreamFramingTest, InjectedStoredBlockDecodesAfterTheServersFlush) {
   StreamFraming f;
   Client(f, "c COMPRESS DEFLATE\r\n");
