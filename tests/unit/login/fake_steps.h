@@ -19,6 +19,11 @@ class ScriptedStep final : public LoginStep {
  public:
   ScriptedStep(std::string name, Phase phase, std::chrono::milliseconds timeout = std::chrono::milliseconds(0))
       : name_(std::move(name)), phase_(phase), timeout_(timeout) {}
+  // A request may outlive its step (a host keeps retired requests until the fixture ends, after
+  // the test body's steps are gone): it then no longer reports to it.
+  ~ScriptedStep() override {
+    for (Request* r : requests_) r->step_ = nullptr;
+  }
 
   // Answer inside Begin() with this verdict (else the step waits for Answer()).
   std::optional<Verdict> immediate;
@@ -31,17 +36,19 @@ class ScriptedStep final : public LoginStep {
 
   class Request final : public StepRequest {
    public:
-    explicit Request(ScriptedStep* step) : step_(step) {}
+    explicit Request(ScriptedStep* step) : step_(step) { step_->requests_.push_back(this); }
     ~Request() override {
+      if (step_ == nullptr) return;
+      std::erase(step_->requests_, this);
       if (step_->live_ == this) {
         step_->live_ = nullptr;
         ++step_->cancelled;
       }
     }
     void OnClientResponse(SecretString response) override {
-      step_->responses.push_back(std::string(response.view()));
+      if (step_ != nullptr) step_->responses.push_back(std::string(response.view()));
     }
-    ScriptedStep* step_;
+    ScriptedStep* step_;  // null once the step is gone
   };
 
   std::unique_ptr<StepRequest> Begin(LoginAttempt& attempt, StepContext& context) override {
@@ -80,6 +87,7 @@ class ScriptedStep final : public LoginStep {
   std::chrono::milliseconds timeout_;
   StepContext* context_ = nullptr;
   Request* live_ = nullptr;
+  std::vector<Request*> requests_;  // every request of this step still alive
 };
 
 class RecordingHost final : public PipelineHost {
