@@ -520,10 +520,13 @@ void ClientFrontend::FinishClose() {
     // Commands the client sent and we never read (a paused or refused client) would make the
     // close a reset, which discards our last words (the BYE) still in the kernel: drop them,
     // at most the pre-auth byte budget.
+    // Read into the worker's scratch buffer (not a null buffer with MSG_TRUNC: sanitizers model
+    // that as a write to address 0 from every worker) and wipe it: it may hold a password.
     size_t dropped = 0;
     while (dropped < options_.max_preauth_bytes) {
-      ssize_t n = ::recv(transport_->fd(), nullptr, 65536, MSG_DONTWAIT | MSG_TRUNC);
+      ssize_t n = ::recv(transport_->fd(), scratch_, scratch_size_, MSG_DONTWAIT);
       if (n <= 0) break;
+      SecureWipe(scratch_, static_cast<size_t>(n));
       dropped += static_cast<size_t>(n);
     }
   }

@@ -1,6 +1,7 @@
 """Pre-auth bounds (raw sockets): command line, literals, pre-auth bytes, BAD count, auth
 attempts, pre-auth and TLS-handshake timeouts. Literal bytes are never executed as commands."""
 
+import os
 import socket
 import time
 import unittest
@@ -63,6 +64,10 @@ class DefaultLimitsTest(GateTestCase):
             self.assertTrue(closed, "an endless line did not end the session")
             c.close()
         warm.close()
+        if "TSAN_OPTIONS" in os.environ:
+            # ThreadSanitizer's shadow and history memory grow with every thread's accesses: the
+            # RSS bound is checked by the plain and ASan stages, the framing above by all three.
+            return
         self.assertLess(growth, 8192, f"RSS grew by {growth} KiB with 50 x 1 MiB endless lines open")
 
     def test_nonsync_literal_over_limit_never_executed(self):
