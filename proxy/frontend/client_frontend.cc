@@ -45,17 +45,11 @@ StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop*
   auto timer = net::Timer::Create(loop, [raw] { raw->OnTimeout(); });
   if (!timer.ok()) return timer.status();
   f->timer_ = std::move(*timer);
-  // Before login the kernel keeps at most this many unsent reply bytes (writes beyond it get
-  // EAGAIN, and writability waits for the queue to drain): with our own queue's bound, a client
-  // that does not read cannot make us hold more. Not TCP (tests' socketpairs): no effect.
-  f->SetNotSentLowWatermark(static_cast<unsigned>(options.max_queued_reply_bytes));
+  // Before login the kernel keeps at most max_queued_reply_bytes of unsent replies: the server
+  // sets TCP_NOTSENT_LOWAT on the listening socket and accepted sockets inherit it (no syscall
+  // per connection); with our own queue's bound, a client that does not read cannot make us hold
+  // more. TakeConnection lifts it for the relay.
   return f;
-}
-
-void ClientFrontend::SetNotSentLowWatermark(unsigned value) {
-  if (!transport_) return;
-  // 0 restores the system default (net.ipv4.tcp_notsent_lowat). Fails harmlessly on non-TCP.
-  (void)setsockopt(transport_->fd(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &value, sizeof value);
 }
 
 void ClientFrontend::ArmWithinDeadline(std::chrono::milliseconds limit) {
@@ -379,7 +373,7 @@ StatusOr<ClientConnection> ClientFrontend::TakeConnection(const std::string& cli
   if (state_ != State::kAwaitingLogin) {
     return Status(StatusCode::kUnavailable, "the client session is closing; no login is pending");
   }
-  SetNotSentLowWatermark(0);  // the relay has its own bounds
+  net::SetNotSentLowWatermark(transport_->fd(), 0);  // the relay has its own bounds
   Send(imap::Tagged(pending_tag_, "OK", "[CAPABILITY " + client_capabilities + "] Logged in"));
   timer_->Cancel();
   state_ = State::kDone;

@@ -152,7 +152,6 @@ class ClientFrontend final : public net::IoHandler {
   void ArmWithinDeadline(std::chrono::milliseconds limit);
   // True while more replies wait than max_queued_reply_bytes (reading and processing pause).
   bool RepliesBacklogged() const { return output_.size() > options_.max_queued_reply_bytes; }
-  void SetNotSentLowWatermark(unsigned value);
   bool tls_active() const { return options_.implicit_tls || starttls_done_; }
 
   FrontendOptions options_;

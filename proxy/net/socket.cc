@@ -122,6 +122,10 @@ SocketAddress PeerAddress(int fd) {
   return a;
 }
 
+void SetNotSentLowWatermark(int fd, unsigned bytes) {
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes);
+}
+
 void SetNoDelay(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

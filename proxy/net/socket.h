@@ -83,6 +83,11 @@ SocketAddress PeerAddress(int fd);
 // Sets TCP_NODELAY (interactive protocol: no Nagle delay).
 void SetNoDelay(int fd);
 
+// Sets TCP_NOTSENT_LOWAT: the kernel takes at most `bytes` of not-yet-sent data before writes
+// return EAGAIN and writability waits for it to drain (0: the system default). Set on a
+// listening socket, Linux copies it to every accepted socket. No effect on non-TCP sockets.
+void SetNotSentLowWatermark(int fd, unsigned bytes);
+
 // True if at least one byte is waiting in the kernel receive buffer (MSG_PEEK). Used by the
 // STARTTLS injection check.
 bool HasPendingInput(int fd);

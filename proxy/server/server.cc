@@ -137,6 +137,11 @@ Status Server::BindListeners() {
       return Status(fd.status().code(),
                     ListenerWhat(l) + ": cannot listen: " + fd.status().message() + hint);
     }
+    // Before login a client that does not read may leave only this much unsent in the kernel
+    // (our own queue has the same bound); accepted sockets inherit it, and the frontend lifts it
+    // when it hands the connection to the relay.
+    net::SetNotSentLowWatermark(fd->get(),
+                                static_cast<unsigned>(l.context.frontend.max_queued_reply_bytes));
     listen_fds_.push_back(std::make_shared<const net::UniqueFd>(std::move(*fd)));
   }
   return Status::Ok();
