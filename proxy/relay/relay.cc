@@ -109,7 +109,8 @@ void Relay::OnIo(net::IoWatcher* watcher, bool readable, bool writable) {
   bool is_client = watcher == client_.watcher.get();
   Pipe& from_here = is_client ? c2b_ : b2c_;  // this side is the source
   Pipe& to_here = is_client ? b2c_ : c2b_;    // this side is the destination
-  if ((!to_here.queue.empty() || to_here.shut_wants_write) && (writable || (readable && to_here.dst_wants_read))) {
+  bool to_here_pending = !to_here.queue.empty() || to_here.shut_wants_write;
+  if (to_here_pending && (writable || (readable && to_here.dst_wants_read))) {
     if (!Pump(to_here)) return;
   }
   if (readable || (writable && from_here.src_wants_write)) {
@@ -161,7 +162,7 @@ bool Relay::Pump(Pipe& p) {
           // client in IMAP terms, where that can be framed, before closing.
           if (framing_.backend_position() != imap::StreamPosition::kCompressedFlush) {
             backend_lost_ = true;
-            if (!framing_.compressed()) QueueBye("Backend connection lost");
+            QueueBye("Backend connection lost");  // nothing, where it cannot be framed
             if (!p.queue.empty()) continue;
           }
         }
