@@ -509,14 +509,19 @@ def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optiona
                   starttls_port: Optional[int] = None, admin_port: Optional[int] = None,
                   backend_security: str = "plaintext", backend_extra: Optional[Dict] = None,
                   limits: Optional[Dict] = None, timeouts: Optional[Dict] = None,
-                  workers: int = 2, log_level: str = "info", drop_privileges: bool = True) -> str:
+                  workers: int = 2, log_level: str = "info", drop_privileges: bool = True,
+                  allow_root: bool = False) -> str:
     """The text of an imapgate YAML config with the schema's exact keys. As root it names an
     unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account);
-    drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run)."""
+    drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run).
+    allow_root=True keeps the process as started, root included (for tools that attach to it,
+    such as callgrind_control: a process that switched user and is not dumpable refuses them)."""
     out = [f"workers: {workers}", f"log_level: {log_level}"]
-    account = unprivileged_account() if drop_privileges else None
+    account = unprivileged_account() if drop_privileges and not allow_root else None
     if account:
         out += [f"user: {account[0]}", f"group: {account[1]}"]
+    if allow_root:
+        out.append("allow_root: true")
     out.append("listeners:")
     tls = _flow({"certificate": cert, "key": key})
     if implicit_port:
