@@ -29,18 +29,18 @@ StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop*
                                                                  FrontendDelegate* delegate, char* scratch,
                                                                  size_t scratch_size) {
   std::unique_ptr<ClientFrontend> f(new ClientFrontend(options, delegate, scratch, scratch_size));
-  int raw_fd = fd.get();
+  net::TransportPtr transport;
   if (options.implicit_tls) {
     auto tls = tls::NewServerTransport(*options.tls, fd.release());
     if (!tls.ok()) return tls.status();
     f->tls_ = tls->get();
-    f->transport_ = std::move(*tls);
+    transport = std::move(*tls);
   } else {
-    f->transport_ = net::MakePlainTransport(fd.release());
+    transport = net::MakePlainTransport(fd.release());
   }
-  auto watcher = net::IoWatcher::Create(loop, raw_fd, f.get());
-  if (!watcher.ok()) return watcher.status();
-  f->watcher_ = std::move(*watcher);
+  auto conn = net::BufferedConnection::Create(loop, std::move(transport), f.get());
+  if (!conn.ok()) return conn.status();
+  f->conn_ = std::move(*conn);
   ClientFrontend* raw = f.get();
   auto timer = net::Timer::Create(loop, [raw] { raw->OnTimeout(); });
   if (!timer.ok()) return timer.status();
@@ -65,7 +65,7 @@ ClientFrontend::ClientFrontend(const FrontendOptions& options, FrontendDelegate*
 
 ClientFrontend::~ClientFrontend() = default;
 
-std::string ClientFrontend::TlsVersion() const { return transport_ ? transport_->ProtocolName() : "none"; }
+std::string ClientFrontend::TlsVersion() const { return conn_.open() ? conn_.transport().ProtocolName() : "none"; }
 
 void ClientFrontend::Start() {
   // The pre-auth time bounds the connection: one deadline from accept to login, which neither
@@ -96,7 +96,7 @@ void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
     DoHandshake();
     return;
   }
-  if (!output_.empty() && (writable || (readable && want_read_on_write_))) {
+  if (conn_.ShouldFlush(readable, writable)) {
     Flush();
     if (state_ == State::kDone) return;
   }
@@ -105,14 +105,14 @@ void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
     paused_ = false;
     ProcessEvents();
     if (state_ == State::kDone) return;
-    if (!paused_ && transport_->HasBufferedInput()) watcher_->ActivateRead();
+    if (!paused_ && conn_.HasBufferedInput()) conn_.ActivateRead();
   }
-  if ((readable || (writable && read_wants_write_)) && !paused_ &&
+  if (conn_.ShouldRead(readable, writable) && !paused_ &&
       (state_ == State::kReading || state_ == State::kAwaitingSasl)) {
     ReadAndProcess();
     if (state_ == State::kDone) return;
   }
-  if (output_.empty()) {
+  if (!conn_.has_output()) {
     if (state_ == State::kFlushThenTls) {
       UpgradeToTls();
       return;
@@ -136,16 +136,16 @@ void ClientFrontend::DoHandshake() {
       Flush();
       if (state_ == State::kDone) return;
       // TLS 1.3 clients may already have sent their first command with the Finished message.
-      if (tls_->HasBufferedInput()) watcher_->ActivateRead();
+      if (tls_->HasBufferedInput()) conn_.ActivateRead();
       UpdateInterest();
       return;
     case net::IoStatus::kWantRead:
-      watcher_->WantRead(true);
-      watcher_->WantWrite(false);
+      conn_.watcher().WantRead(true);
+      conn_.watcher().WantWrite(false);
       return;
     case net::IoStatus::kWantWrite:
-      watcher_->WantRead(false);
-      watcher_->WantWrite(true);
+      conn_.watcher().WantRead(false);
+      conn_.watcher().WantWrite(true);
       return;
     default:
       LogEvent(LogLevel::kDebug, "tls_handshake_failed").Add("reason", tls_->failure_reason());
@@ -159,13 +159,9 @@ void ClientFrontend::DoHandshake() {
 void ClientFrontend::ReadAndProcess() {
   // Read once per readiness event (level-triggered), plus whatever TLS has already decrypted.
   for (int round = 0; round < 8; ++round) {
-    read_wants_write_ = false;
-    net::IoResult r = transport_->Read(scratch_, scratch_size_);
-    if (r.status == net::IoStatus::kWantRead) return;
-    if (r.status == net::IoStatus::kWantWrite) {
-      read_wants_write_ = true;  // TLS must write before it can read: retry on writability
-      return;
-    }
+    net::IoResult r = conn_.Read(scratch_, scratch_size_);
+    // WANT_WRITE: TLS must write before it can read; the interest retries on writability.
+    if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return;
     if (r.status != net::IoStatus::kOk) {
       end_ = FrontendEnd::kClientClosed;
       FinishClose();
@@ -181,9 +177,9 @@ void ClientFrontend::ReadAndProcess() {
     SecureWipe(scratch_, r.bytes);  // the scratch buffer may have held a password
     ProcessEvents();
     if (state_ != State::kReading && state_ != State::kAwaitingSasl) return;
-    if (paused_ || !transport_->HasBufferedInput()) return;
+    if (paused_ || !conn_.HasBufferedInput()) return;
   }
-  watcher_->ActivateRead();  // more decrypted input is waiting: continue on the next loop turn
+  conn_.ActivateRead();  // more decrypted input is waiting: continue on the next loop turn
 }
 
 void ClientFrontend::ProcessEvents() {
@@ -365,7 +361,7 @@ void ClientFrontend::LoginRejected(LoginRejection why) {
   }
   ProcessEvents();  // commands the client pipelined behind the failed login
   if (state_ == State::kDone) return;
-  if (transport_->HasBufferedInput()) watcher_->ActivateRead();
+  if (conn_.HasBufferedInput()) conn_.ActivateRead();
   UpdateInterest();
 }
 
@@ -373,17 +369,15 @@ StatusOr<ClientConnection> ClientFrontend::TakeConnection(const std::string& cli
   if (state_ != State::kAwaitingLogin) {
     return Status(StatusCode::kUnavailable, "the client session is closing; no login is pending");
   }
-  net::SetNotSentLowWatermark(transport_->fd(), 0);  // the relay has its own bounds
+  net::SetNotSentLowWatermark(conn_.fd(), 0);  // the relay has its own bounds
   Send(imap::Tagged(pending_tag_, "OK", "[CAPABILITY " + client_capabilities + "] Logged in"));
   timer_->Cancel();
   state_ = State::kDone;
   // Interest is handed over as it is: the relay sets what it needs, and an fd that stays
   // registered costs no epoll_ctl pair at the hand-over.
-  watcher_->set_handler(nullptr);
+  conn_.set_handler(nullptr);
   ClientConnection c;
-  c.transport = std::move(transport_);
-  c.watcher = std::move(watcher_);
-  c.pending_output = std::move(output_);
+  c.connection = std::move(conn_);
   c.pipelined_input = parser_.TakeBuffered();
   tls_ = nullptr;
   return StatusOr<ClientConnection>(std::move(c));
@@ -409,7 +403,7 @@ void ClientFrontend::SendContinuation(std::string_view payload) {
   Send("\r\n");
   Flush();  // the response is read on the next readable event, never inside this call
   if (state_ == State::kDone) return;
-  if (transport_->HasBufferedInput()) watcher_->ActivateRead();
+  if (conn_.HasBufferedInput()) conn_.ActivateRead();
   UpdateInterest();
 }
 
@@ -426,23 +420,22 @@ void ClientFrontend::HandleStartTls(const std::string& tag) {
   // Command injection defence (CVE-2011-0411 class): the client may send nothing after the
   // STARTTLS line until it has read our answer. Any byte already buffered, by us or by the
   // kernel, is an attack or a broken client: refuse and close; it is never executed.
-  if (parser_.buffered_bytes() > 0 || net::HasPendingInput(transport_->fd())) {
+  if (parser_.buffered_bytes() > 0 || net::HasPendingInput(conn_.fd())) {
     CloseWith(FrontendEnd::kStartTlsInjection, "* BYE Data after STARTTLS is not allowed\r\n");
     return;
   }
   Send(imap::Tagged(tag, "OK", "Begin TLS negotiation now"));
   state_ = State::kFlushThenTls;
   Flush();
-  if (state_ == State::kFlushThenTls && output_.empty()) UpgradeToTls();
+  if (state_ == State::kFlushThenTls && !conn_.has_output()) UpgradeToTls();
 }
 
 void ClientFrontend::UpgradeToTls() {
   // The single place where a plaintext session becomes TLS. All pre-TLS state is discarded:
   // parser buffers, the auth attempt count, the capability phase (derived from starttls_done_).
-  int fd = transport_->ReleaseFd();
-  transport_.reset();
-  watcher_->WantRead(false);  // the fd may be closed below: no interest may stay on it
-  watcher_->WantWrite(false);
+  int fd = conn_.ReleaseFdForUpgrade();
+  conn_.SetTransport(nullptr);
+  conn_.StopWatching();  // the fd may be closed below: no interest may stay on it
   auto tls = options_.tls ? tls::NewServerTransport(*options_.tls, fd)
                           : StatusOr<tls::TlsTransportPtr>(Internal("no TLS context"));
   if (!tls.ok()) {
@@ -451,42 +444,27 @@ void ClientFrontend::UpgradeToTls() {
     }
     LogEvent(LogLevel::kError, "starttls_failed").Add("error", tls.status().message());
     end_ = FrontendEnd::kInternalError;
-    FinishClose();  // transport_ is null: nothing more is written
+    FinishClose();  // no transport: nothing more is written
     return;
   }
   tls_ = tls->get();
-  transport_ = std::move(*tls);
+  conn_.SetTransport(std::move(*tls));
   parser_ = imap::CommandParser(options_.parser);
   auth_failures_ = 0;
   starttls_done_ = true;
-  want_read_on_write_ = false;
-  read_wants_write_ = false;
   paused_ = false;
   state_ = State::kHandshake;
   ArmWithinDeadline(options_.tls_handshake_timeout);  // never past the connection's deadline
   DoHandshake();
 }
 
-void ClientFrontend::Send(std::string_view bytes) { output_.append(bytes); }
+void ClientFrontend::Send(std::string_view bytes) { conn_.Queue(bytes); }
 
 void ClientFrontend::Flush() {
-  want_read_on_write_ = false;
-  size_t written = 0;
-  while (written < output_.size()) {
-    net::IoResult r = transport_->Write(output_.data() + written, output_.size() - written);
-    if (r.status == net::IoStatus::kOk) {
-      written += r.bytes;
-      continue;
-    }
-    if (r.status == net::IoStatus::kWantRead) want_read_on_write_ = true;
-    if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) break;
-    output_.clear();
-    if (state_ != State::kClosing) end_ = FrontendEnd::kClientClosed;
-    FinishClose();
-    return;
-  }
-  output_.erase(0, written);
-  if (output_.empty() && output_.capacity() > 4096) std::string().swap(output_);
+  if (conn_.Flush() != net::IoStatus::kError) return;  // written, or blocked: the interest waits
+  conn_.DiscardOutput();
+  if (state_ != State::kClosing) end_ = FrontendEnd::kClientClosed;
+  FinishClose();
 }
 
 void ClientFrontend::CloseWith(FrontendEnd end, std::string_view final_bytes) {
@@ -496,7 +474,7 @@ void ClientFrontend::CloseWith(FrontendEnd end, std::string_view final_bytes) {
   timer_->Arm(kCloseGrace);
   Flush();
   if (state_ != State::kClosing) return;
-  if (output_.empty()) {
+  if (!conn_.has_output()) {
     FinishClose();
     return;
   }
@@ -507,10 +485,9 @@ void ClientFrontend::FinishClose() {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
   timer_->Cancel();
-  watcher_->WantRead(false);
-  watcher_->WantWrite(false);
-  if (transport_ && end_ != FrontendEnd::kClientClosed && end_ != FrontendEnd::kTlsFailed) {
-    transport_->ShutdownWrite();
+  conn_.StopWatching();
+  if (conn_.open() && end_ != FrontendEnd::kClientClosed && end_ != FrontendEnd::kTlsFailed) {
+    conn_.transport().ShutdownWrite();
     // Commands the client sent and we never read (a paused or refused client) would make the
     // close a reset, which discards our last words (the BYE) still in the kernel: drop them,
     // at most the pre-auth byte budget.
@@ -518,7 +495,7 @@ void ClientFrontend::FinishClose() {
     // that as a write to address 0 from every worker) and wipe it: it may hold a password.
     size_t dropped = 0;
     while (dropped < options_.max_preauth_bytes) {
-      ssize_t n = ::recv(transport_->fd(), scratch_, scratch_size_, MSG_DONTWAIT);
+      ssize_t n = ::recv(conn_.fd(), scratch_, scratch_size_, MSG_DONTWAIT);
       if (n <= 0) break;
       SecureWipe(scratch_, static_cast<size_t>(n));
       dropped += static_cast<size_t>(n);
@@ -547,13 +524,11 @@ void ClientFrontend::OnTimeout() {
 void ClientFrontend::UpdateInterest() {
   if (state_ == State::kDone || state_ == State::kHandshake) return;
   bool reading = (state_ == State::kReading || state_ == State::kAwaitingSasl) && !paused_;
-  bool pending = !output_.empty();
   // While a login is in flight nothing is read, but read interest is left as it was, so the
   // relay finds it armed (two epoll_ctl calls less per login). Only a client that sends more
   // meanwhile (pipelining) gets it disarmed, so level-triggered readiness cannot spin.
-  bool keep_armed = state_ == State::kAwaitingLogin && !input_during_login_ && watcher_->wants_read();
-  watcher_->WantRead(keep_armed || (reading && !read_wants_write_) || (pending && want_read_on_write_));
-  watcher_->WantWrite((pending && !want_read_on_write_) || (reading && read_wants_write_));
+  bool keep_armed = state_ == State::kAwaitingLogin && !input_during_login_ && conn_.watcher().wants_read();
+  conn_.UpdateInterest(reading || keep_armed);
 }
 
 }  // namespace imapgate::frontend

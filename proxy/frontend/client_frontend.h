@@ -24,6 +24,7 @@
 #include "frontend/frontend_end.h"
 #include "imap/command_parser.h"
 #include "imap/preauth_command.h"
+#include "net/buffered_connection.h"
 #include "net/event_loop.h"
 #include "net/io_watcher.h"
 #include "net/socket.h"
@@ -78,9 +79,9 @@ class FrontendDelegate {
 
 // What the relay needs from the frontend after a successful login.
 struct ClientConnection {
-  net::TransportPtr transport;
-  net::IoWatcherPtr watcher;
-  std::string pending_output;  // bytes still to send to the client (starts with the tagged OK)
+  // The client connection, its watcher still registered (no handler); its queue holds the bytes
+  // still to send to the client, starting with the tagged OK.
+  net::BufferedConnection connection;
   WipingBytes pipelined_input; // bytes the client sent behind LOGIN, to forward to the backend
 };
 
@@ -107,7 +108,7 @@ class ClientFrontend final : public net::IoHandler {
   // True while a login request is waiting for LoginRejected or TakeConnection.
   bool AwaitingLogin() const { return state_ == State::kAwaitingLogin; }
   // Replies queued in user space, not yet written to the socket (for tests and diagnostics).
-  size_t queued_output_bytes() const { return output_.size(); }
+  size_t queued_output_bytes() const { return conn_.queued_bytes(); }
   // Sends "* BYE <text>" and closes (server shutdown).
   void Shutdown(const char* text);
   // While a login is pending: sends "+ <payload>" (a SASL challenge from a login step) and reads
@@ -120,7 +121,7 @@ class ClientFrontend final : public net::IoHandler {
   // "TLSv1.3", ... or "none".
   std::string TlsVersion() const;
   // The client socket (-1 once the connection was taken); for getsockname and the like.
-  int fd() const { return transport_ ? transport_->fd() : -1; }
+  int fd() const { return conn_.fd(); }
   // True once the client's connection is TLS (implicit, or after STARTTLS).
   bool IsTls() const { return tls_active(); }
 
@@ -151,7 +152,7 @@ class ClientFrontend final : public net::IoHandler {
   // Arms the timer for min(limit, time left before the pre-auth deadline).
   void ArmWithinDeadline(std::chrono::milliseconds limit);
   // True while more replies wait than max_queued_reply_bytes (reading and processing pause).
-  bool RepliesBacklogged() const { return output_.size() > options_.max_queued_reply_bytes; }
+  bool RepliesBacklogged() const { return conn_.queued_bytes() > options_.max_queued_reply_bytes; }
   bool tls_active() const { return options_.implicit_tls || starttls_done_; }
 
   FrontendOptions options_;
@@ -160,14 +161,10 @@ class ClientFrontend final : public net::IoHandler {
   size_t scratch_size_;
 
   State state_ = State::kHandshake;
-  net::TransportPtr transport_;
-  tls::TlsTransport* tls_ = nullptr;  // == transport_ once TLS is on; not owning
-  net::IoWatcherPtr watcher_;
+  net::BufferedConnection conn_;      // the client's transport, watcher and unsent replies
+  tls::TlsTransport* tls_ = nullptr;  // == conn_'s transport once TLS is on; not owning
   net::TimerPtr timer_;
   imap::CommandParser parser_;
-  std::string output_;
-  bool want_read_on_write_ = false;  // the last TLS write returned WANT_READ
-  bool read_wants_write_ = false;    // the last TLS read returned WANT_WRITE
   bool input_during_login_ = false;  // readable while a login was in flight (pipelining)
   bool paused_ = false;              // commands wait in the parser until replies drain
   std::chrono::steady_clock::time_point preauth_deadline_;

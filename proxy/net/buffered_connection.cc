@@ -13,29 +13,27 @@ StatusOr<BufferedConnection> BufferedConnection::Create(EventLoop* loop, Transpo
 
 BufferedConnection& BufferedConnection::operator=(BufferedConnection&& other) noexcept {
   if (this != &other) {
-    DiscardOutput();
+    output_.Clear();
     watcher_.reset();
     transport_.reset();
     transport_ = std::move(other.transport_);
     watcher_ = std::move(other.watcher_);
     output_ = std::move(other.output_);
-    sent_ = std::exchange(other.sent_, 0);
-    write_blocked_ = std::exchange(other.write_blocked_, false);
+    write_wants_read_ = std::exchange(other.write_wants_read_, false);
     read_wants_write_ = std::exchange(other.read_wants_write_, false);
+    shutdown_wants_write_ = std::exchange(other.shutdown_wants_write_, false);
   }
   return *this;
 }
 
-void BufferedConnection::DiscardOutput() {
-  SecureWipe(output_.data(), output_.size());
-  output_.clear();
-  sent_ = 0;
-  write_blocked_ = false;
+BufferedConnection::~BufferedConnection() {
+  output_.Clear();
+  watcher_.reset();  // before the transport closes the fd
 }
 
-BufferedConnection::~BufferedConnection() {
-  SecureWipe(output_.data(), output_.size());
-  watcher_.reset();  // before the transport closes the fd
+void BufferedConnection::DiscardOutput() {
+  output_.Clear();
+  write_wants_read_ = false;
 }
 
 IoResult BufferedConnection::Read(char* buf, size_t len) {
@@ -45,32 +43,51 @@ IoResult BufferedConnection::Read(char* buf, size_t len) {
   return r;
 }
 
-void BufferedConnection::Queue(std::string_view bytes) { output_.insert(output_.end(), bytes.begin(), bytes.end()); }
+IoStatus BufferedConnection::Send(const char* bytes, size_t len) {
+  size_t written = 0;
+  if (output_.empty()) {  // nothing ahead of these bytes: write them straight from the caller
+    IoResult w = transport_->Write(bytes, len);
+    if (w.status == IoStatus::kOk) {
+      written = w.bytes;
+      write_wants_read_ = false;
+    } else if (w.status == IoStatus::kWantWrite || w.status == IoStatus::kWantRead) {
+      write_wants_read_ = w.status == IoStatus::kWantRead;
+    } else {
+      return IoStatus::kError;
+    }
+  }
+  output_.Append(bytes + written, len - written);
+  return IoStatus::kOk;
+}
 
 IoStatus BufferedConnection::Flush() {
-  write_blocked_ = false;
-  while (sent_ < output_.size()) {
-    IoResult r = transport_->Write(output_.data() + sent_, output_.size() - sent_);
+  while (!output_.empty()) {
+    IoResult r = transport_->Write(output_.data(), output_.size());
     if (r.status == IoStatus::kOk) {
-      sent_ += r.bytes;
+      output_.Consume(r.bytes);
       continue;
     }
     if (r.status == IoStatus::kWantWrite || r.status == IoStatus::kWantRead) {
-      write_blocked_ = r.status == IoStatus::kWantWrite;
+      write_wants_read_ = r.status == IoStatus::kWantRead;
       return r.status;
     }
     return IoStatus::kError;
   }
-  SecureWipe(output_.data(), output_.size());
-  output_.clear();
-  sent_ = 0;
+  write_wants_read_ = false;
   return IoStatus::kOk;
+}
+
+IoStatus BufferedConnection::ShutdownWrite() {
+  IoResult r = transport_->ShutdownWrite();
+  shutdown_wants_write_ = r.status == IoStatus::kWantWrite;
+  return shutdown_wants_write_ ? IoStatus::kWantWrite : IoStatus::kOk;
 }
 
 void BufferedConnection::UpdateInterest(bool read) {
   if (!watcher_) return;
-  watcher_->WantRead(read);
-  watcher_->WantWrite(write_blocked_ || read_wants_write_);
+  bool pending = has_pending_output();
+  watcher_->WantRead((read && !read_wants_write_) || (pending && write_wants_read_));
+  watcher_->WantWrite((read && read_wants_write_) || (pending && !write_wants_read_));
 }
 
 void BufferedConnection::StopWatching() {
@@ -81,22 +98,10 @@ void BufferedConnection::StopWatching() {
 
 int BufferedConnection::ReleaseFdForUpgrade() {
   read_wants_write_ = false;
-  write_blocked_ = false;
+  write_wants_read_ = false;
   return transport_->ReleaseFd();
 }
 
 void BufferedConnection::SetTransport(TransportPtr transport) { transport_ = std::move(transport); }
-
-TransportPtr BufferedConnection::TakeTransport() { return std::move(transport_); }
-
-IoWatcherPtr BufferedConnection::TakeWatcher() {
-  if (watcher_) watcher_->set_handler(nullptr);
-  return std::move(watcher_);
-}
-
-bool BufferedConnection::OutputStorageContains(std::string_view bytes) const {
-  std::string_view storage(output_.data(), output_.capacity());
-  return !bytes.empty() && storage.find(bytes) != std::string_view::npos;
-}
 
 }  // namespace imapgate::net

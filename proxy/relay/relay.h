@@ -1,8 +1,9 @@
 // Relay: the transparent two-way byte pump between a logged-in client and its backend.
 //
-// Bytes are read into the worker's shared scratch buffer and written straight on; only what the
-// destination does not accept at once is copied into a per-direction queue (allocated on demand
-// and freed when empty, so an idle session holds no buffer). Backpressure: a direction stops
+// Bytes are read into the worker's shared scratch buffer and written straight on
+// (net::BufferedConnection::Send); only what the destination does not accept at once is copied
+// into that connection's output queue (allocated on demand and freed when empty, so an idle
+// session holds no buffer; not wiped: relayed mail is no secret of ours). Backpressure: a direction stops
 // reading its source when its queue reaches the high watermark and resumes below the low one.
 // Half-close: EOF from one side is passed on (FIN / close_notify) after its queue drains, and the
 // other direction keeps flowing until it ends too. IDLE, COMPRESS and pipelining pass untouched.
@@ -25,6 +26,7 @@
 
 #include "common/time_source.h"
 #include "imap/stream_framing.h"
+#include "net/buffered_connection.h"
 #include "net/event_loop.h"
 #include "net/io_watcher.h"
 #include "net/timer.h"
@@ -52,19 +54,14 @@ struct RelayResult {
   uint64_t backend_to_client = 0;
 };
 
-// One side of the relay: the transport and its readiness watcher.
-struct RelaySide {
-  net::TransportPtr transport;
-  net::IoWatcherPtr watcher;
-};
-
 class Relay final : public net::IoHandler {
  public:
   using DoneFn = std::function<void(const RelayResult&)>;
-  // initial_to_client / initial_to_backend are queued first (the LOGIN answer, and commands the
-  // client pipelined behind LOGIN).
-  static StatusOr<std::unique_ptr<Relay>> Create(net::EventLoop* loop, RelaySide client, RelaySide backend,
-                                                 std::string_view initial_to_client,
+  // Takes over both connections (their watchers report to the relay from now on; their queues
+  // stop wiping). Bytes already queued on `client` go out first (the LOGIN answer), and
+  // `initial_to_backend` (commands the client pipelined behind LOGIN) goes to the backend first.
+  static StatusOr<std::unique_ptr<Relay>> Create(net::EventLoop* loop, net::BufferedConnection client,
+                                                 net::BufferedConnection backend,
                                                  std::string_view initial_to_backend, const RelayOptions& options,
                                                  const TimeSource* time, char* scratch, size_t scratch_size,
                                                  DoneFn done);
@@ -80,38 +77,19 @@ class Relay final : public net::IoHandler {
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
 
  private:
-  // A growable byte queue that frees its memory when emptied.
-  class Queue {
-   public:
-    size_t size() const { return end_ - begin_; }
-    bool empty() const { return begin_ == end_; }
-    const char* data() const { return data_.get() + begin_; }
-    void Append(const char* p, size_t n);
-    void Consume(size_t n);
-    bool holds_memory() const { return data_ != nullptr; }
-   private:
-    std::unique_ptr<char[]> data_;
-    size_t capacity_ = 0, begin_ = 0, end_ = 0;
-  };
-
-  // One direction of the pump.
+  // One direction of the pump: reads `src`, writes to `dst` (whose output queue is this
+  // direction's queue).
   struct Pipe {
-    net::Transport* src = nullptr;
-    net::Transport* dst = nullptr;
-    net::IoWatcher* src_watcher = nullptr;
-    net::IoWatcher* dst_watcher = nullptr;
-    Queue queue;
+    net::BufferedConnection* src = nullptr;
+    net::BufferedConnection* dst = nullptr;
     uint64_t bytes = 0;
     bool src_eof = false;
     bool dst_shut = false;
-    bool shut_wants_write = false;  // ShutdownWrite (TLS close_notify) must be retried
-    bool paused = false;        // backpressure
-    bool src_wants_write = false;  // last read returned WANT_WRITE (TLS)
-    bool dst_wants_read = false;   // last write returned WANT_READ (TLS)
+    bool paused = false;  // backpressure
     bool is_backend_to_client = false;
   };
 
-  Relay(RelaySide client, RelaySide backend, const RelayOptions& options,
+  Relay(net::BufferedConnection client, net::BufferedConnection backend, const RelayOptions& options,
         const TimeSource* time, char* scratch, size_t scratch_size, DoneFn done);
   // Moves bytes along one pipe until it would block. Returns false if the relay ended.
   bool Pump(Pipe& p);
@@ -124,8 +102,8 @@ class Relay final : public net::IoHandler {
   // Sends our FIN (after TLS close_notify) to the pipe's destination; false while it must wait.
   bool ShutdownDestination(Pipe& p);
 
-  RelaySide client_;
-  RelaySide backend_;
+  net::BufferedConnection client_;
+  net::BufferedConnection backend_;
   RelayOptions options_;
   const TimeSource* time_;
   char* scratch_;

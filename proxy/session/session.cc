@@ -153,14 +153,11 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
   frontend::ClientConnection client = std::move(*taken);
   DeleteSoon(std::move(frontend_));
-  std::string to_client = std::move(client.pending_output);
-  to_client.append(result.leftover);
+  client.connection.Queue(result.leftover);  // after the tagged OK, in the backend's order
   std::string_view to_backend(client.pipelined_input.data(), client.pipelined_input.size());
-  auto relay = relay::Relay::Create(
-      worker_->loop, relay::RelaySide{std::move(client.transport), std::move(client.watcher)},
-      relay::RelaySide{std::move(result.transport), std::move(result.watcher)}, to_client, to_backend,
-      generation_->relay, worker_->time, worker_->scratch, worker_->scratch_size,
-      [this](const relay::RelayResult& r) { OnRelayDone(r); });
+  auto relay = relay::Relay::Create(worker_->loop, std::move(client.connection), std::move(result.connection),
+                                    to_backend, generation_->relay, worker_->time, worker_->scratch,
+                                    worker_->scratch_size, [this](const relay::RelayResult& r) { OnRelayDone(r); });
   if (!relay.ok()) {
     LogEvent(LogLevel::kError, "relay_failed").Add("sid", id_).Add("error", relay.status().message());
     Finish("internal_error");

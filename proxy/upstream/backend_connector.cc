@@ -106,7 +106,7 @@ void BackendConnector::OnIo(net::IoWatcher*, bool readable, bool writable) {
     default:
       break;
   }
-  if (writable && !FlushOutput()) return;
+  if (conn_.ShouldFlush(readable, writable) && !FlushOutput()) return;
   if (conn_.ShouldRead(readable, writable) && !ReadLines()) return;
   UpdateInterest();
 }

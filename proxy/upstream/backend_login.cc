@@ -89,7 +89,7 @@ void BackendLogin::OnBackendReady(BackendConnection connection) {
 
 void BackendLogin::OnIo(net::IoWatcher*, bool readable, bool writable) {
   if (state_ == State::kDone || state_ == State::kConnecting) return;
-  if (writable && !FlushOutput()) return;
+  if (conn_.ShouldFlush(readable, writable) && !FlushOutput()) return;
   if (conn_.ShouldRead(readable, writable) && !ReadLines()) return;
   UpdateInterest();
 }
@@ -280,8 +280,8 @@ void BackendLogin::Succeed() {
   result_.capabilities = capabilities_;
   result_.leftover = std::move(input_);
   Complete();
-  result_.transport = conn_.TakeTransport();
-  result_.watcher = conn_.TakeWatcher();  // detached from us, interest kept
+  conn_.set_handler(nullptr);  // detached from us, interest kept for the relay
+  result_.connection = std::move(conn_);
 }
 
 void BackendLogin::Complete() {

@@ -38,8 +38,7 @@ struct BackendLoginResult {
   std::string detail;        // why, for logs (never a secret)
   std::string capabilities;  // the backend's post-login capability list (kLoggedIn)
   // kLoggedIn: the connection, ready for the relay.
-  net::TransportPtr transport;
-  net::IoWatcherPtr watcher;
+  net::BufferedConnection connection;  // its watcher still registered, with no handler
   std::string leftover;  // bytes the backend sent after the tagged OK (normally none)
 };
 

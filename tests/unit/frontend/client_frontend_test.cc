@@ -394,23 +394,22 @@ TEST_F(ClientFrontendTest, TakeConnectionHandsOverOutputAndPipelinedInput) {
   auto taken = frontend_->TakeConnection("IMAP4rev1 IDLE");
   ASSERT_TRUE(taken.ok()) << taken.status().message();
   ClientConnection conn = std::move(*taken);
-  EXPECT_EQ(conn.pending_output, "l1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
+  EXPECT_EQ(conn.connection.queued_output(), "l1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
   EXPECT_EQ(AsString(conn.pipelined_input), "n1 NOOP\r\ns1 SELECT INBOX\r\n");
-  ASSERT_NE(conn.transport, nullptr);
-  ASSERT_NE(conn.watcher, nullptr);
-  EXPECT_EQ(conn.transport->ProtocolName(), "TLSv1.3");
+  ASSERT_TRUE(conn.connection.open());
+  ASSERT_NE(conn.connection.watcher_ptr(), nullptr);
+  EXPECT_EQ(conn.connection.transport().ProtocolName(), "TLSv1.3");
   // Handed over still registered for reading (the relay needs no epoll_ctl to take it).
-  EXPECT_TRUE(conn.watcher->wants_read());
+  EXPECT_TRUE(conn.connection.watcher().wants_read());
   // The frontend is inert: more client bytes and loop turns reach nobody, nothing is answered,
   // and the ownerless watcher disarms itself instead of firing on every loop turn.
   Send("n2 NOOP\r\n");
   PumpFor(20ms);
   EXPECT_EQ(received_, "");
   EXPECT_FALSE(delegate_.ended.has_value());
-  EXPECT_FALSE(conn.watcher->wants_read());
+  EXPECT_FALSE(conn.connection.watcher().wants_read());
   frontend_.reset();  // the connection outlives the frontend
-  std::string out = conn.pending_output;
-  EXPECT_EQ(conn.transport->Write(out.data(), out.size()).status, net::IoStatus::kOk);
+  EXPECT_EQ(conn.connection.Flush(), net::IoStatus::kOk);
   ASSERT_TRUE(Receive("Logged in\r\n"));
 }
 

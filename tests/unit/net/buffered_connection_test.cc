@@ -1,7 +1,7 @@
 // Tests for net::BufferedConnection over a socketpair with a plain transport: queued output is
 // written and wiped, a blocked write asks for writability and completes later, reads and EOF,
-// the hand-over (move, TakeTransport/TakeWatcher keep the interest and drop the handler), and
-// DiscardOutput wipes what was never sent.
+// the hand-over (a move keeps the interest; a detached watcher calls nobody), DiscardOutput
+// wipes what was never sent, Send writes through and queues only the rest, and ShutdownWrite.
 
 #include "net/buffered_connection.h"
 
@@ -128,32 +128,65 @@ TEST_F(BufferedConnectionTest, MovingHandsOverTheWholeConnection) {
   EXPECT_EQ(b.fd(), fds[0]);
 }
 
-TEST_F(BufferedConnectionTest, TakeWatcherKeepsTheInterestAndDropsTheHandler) {
+TEST_F(BufferedConnectionTest, AHandOverKeepsTheInterestAndADetachedWatcherCallsNobody) {
   BufferedConnection c = Make();
   c.UpdateInterest(true);
-  TransportPtr transport = c.TakeTransport();
-  IoWatcherPtr watcher = c.TakeWatcher();
+  c.set_handler(nullptr);
+  BufferedConnection next = std::move(c);
   EXPECT_FALSE(c.open());
-  ASSERT_NE(watcher, nullptr);
-  EXPECT_TRUE(watcher->wants_read());  // still registered: no epoll_ctl pair at the hand-over
+  ASSERT_TRUE(next.open());
+  EXPECT_TRUE(next.watcher().wants_read());  // still registered: no epoll_ctl pair at the hand-over
   ASSERT_EQ(send(peer_.get(), "x", 1, 0), 1);
   testing::RunLoopFor(loop_.get(), 3);
   EXPECT_EQ(handler_.readable_, 0);  // detached: nobody is called
-  watcher.reset();
+  EXPECT_FALSE(next.watcher().wants_read());  // and the ownerless watcher disarmed itself
 }
 
 TEST_F(BufferedConnectionTest, DiscardOutputWipesWhatWasNeverSent) {
-  int small = 4096;
-  ASSERT_EQ(setsockopt(ours_, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
   BufferedConnection c = Make();
-  std::string big(1 << 20, 'p');
-  big += "password-tail";
-  c.Queue(big);
-  EXPECT_EQ(c.Flush(), IoStatus::kWantWrite);
+  c.Queue("A2 LOGIN alice password-tail\r\n");
   EXPECT_TRUE(c.OutputStorageContains("password-tail"));
   c.DiscardOutput();
   EXPECT_FALSE(c.has_output());
-  EXPECT_FALSE(c.OutputStorageContains("password-tail"));
+  EXPECT_FALSE(c.OutputStorageContains("password-tail"));  // the kept buffer was wiped
+  EXPECT_EQ(ReadPeer(), "");
+}
+
+TEST_F(BufferedConnectionTest, SendWritesStraightThroughAndQueuesOnlyWhatDidNotFit) {
+  BufferedConnection c = Make();
+  c.set_output_policy(ByteQueue::Policy::kPlain);
+  EXPECT_EQ(c.Send("* 1 EXISTS\r\n", 12), IoStatus::kOk);
+  EXPECT_FALSE(c.holds_output_memory());  // written at once: no copy, no buffer
+  EXPECT_EQ(ReadPeer(), "* 1 EXISTS\r\n");
+
+  int small = 4096;
+  ASSERT_EQ(setsockopt(ours_, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  std::string big(1 << 20, 'm');
+  EXPECT_EQ(c.Send(big.data(), big.size()), IoStatus::kOk);
+  ASSERT_TRUE(c.has_output());
+  size_t queued = c.queued_bytes();
+  EXPECT_LT(queued, big.size());  // the socket took a part
+  EXPECT_EQ(c.Send("tail", 4), IoStatus::kOk);  // behind the queue, never ahead of it
+  EXPECT_EQ(c.queued_bytes(), queued + 4);
+  EXPECT_TRUE(c.ShouldFlush(false, true));
+  EXPECT_FALSE(c.ShouldFlush(true, false));  // a plain write never waits on readability
+  std::string got;
+  ASSERT_TRUE(testing::RunLoopUntil(loop_.get(), [&] {
+    got += ReadPeer();
+    c.Flush();
+    return !c.has_output();
+  }, 100000));
+  got += ReadPeer();
+  EXPECT_EQ(got, big + "tail");
+  EXPECT_FALSE(c.holds_output_memory());  // kPlain: an emptied queue frees its memory
+}
+
+TEST_F(BufferedConnectionTest, ShutdownWriteEndsTheStream) {
+  BufferedConnection c = Make();
+  EXPECT_EQ(c.ShutdownWrite(), IoStatus::kOk);
+  EXPECT_FALSE(c.has_pending_output());
+  char ch;
+  EXPECT_EQ(recv(peer_.get(), &ch, 1, 0), 0);  // the peer sees the end of the stream
 }
 
 }  // namespace

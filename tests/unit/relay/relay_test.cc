@@ -128,11 +128,12 @@ class RelayTest : public ::testing::Test {
 
   void CreateRelay(std::string_view to_client = "", std::string_view to_backend = "",
                    FlakySchedule client_schedule = {}, FlakySchedule backend_schedule = {}) {
-    RelaySide client_side = MakeSide(std::move(relay_client_fd_), client_schedule, &client_stats_);
-    RelaySide backend_side =
+    net::BufferedConnection client_side = MakeSide(std::move(relay_client_fd_), client_schedule, &client_stats_);
+    net::BufferedConnection backend_side =
         MakeSide(std::move(relay_backend_fd_), backend_schedule, &backend_stats_);
-    auto r = Relay::Create(loop_.get(), std::move(client_side), std::move(backend_side), to_client,
-                           to_backend, options_, &time_, scratch_.data(), scratch_.size(),
+    client_side.Queue(to_client);  // as the frontend leaves its tagged OK
+    auto r = Relay::Create(loop_.get(), std::move(client_side), std::move(backend_side), to_backend,
+                           options_, &time_, scratch_.data(), scratch_.size(),
                            [this](const RelayResult& result) {
                              ++done_count_;
                              result_ = result;
@@ -193,17 +194,14 @@ class RelayTest : public ::testing::Test {
   bool auto_pull_ = true;
 
  private:
-  RelaySide MakeSide(net::UniqueFd fd, FlakySchedule schedule,
-                     std::shared_ptr<TransportStats>* stats) {
+  net::BufferedConnection MakeSide(net::UniqueFd fd, FlakySchedule schedule,
+                                   std::shared_ptr<TransportStats>* stats) {
     *stats = std::make_shared<TransportStats>();
     const int raw = fd.release();
-    RelaySide side;
-    side.transport =
-        std::make_unique<FlakyTransport>(net::MakePlainTransport(raw), schedule, *stats);
+    auto transport = std::make_unique<FlakyTransport>(net::MakePlainTransport(raw), schedule, *stats);
     auto w = net::IoWatcher::Create(loop_.get(), raw, nullptr);  // the relay sets the handler
     EXPECT_TRUE(w.ok());
-    if (w.ok()) side.watcher = std::move(*w);
-    return side;
+    return net::BufferedConnection(std::move(transport), w.ok() ? std::move(*w) : nullptr);
   }
 
   net::UniqueFd relay_client_fd_;

@@ -116,8 +116,7 @@ class BackendLoginTest : public ::testing::Test {
     EXPECT_NE(result_->detail.find(detail), std::string::npos) << result_->detail;
     EXPECT_EQ(done_calls_, 1);
     if (outcome != BackendOutcome::kLoggedIn) {
-      EXPECT_EQ(result_->transport, nullptr);
-      EXPECT_EQ(result_->watcher, nullptr);
+      EXPECT_FALSE(result_->connection.open());
     }
   }
 
@@ -147,9 +146,9 @@ TEST_F(BackendLoginTest, LiteralPlusLoginWithCapabilitiesInTheOk) {
   ExpectOutcome(BackendOutcome::kLoggedIn);
   EXPECT_EQ(result_->capabilities, "IMAP4rev1 IDLE");
   EXPECT_EQ(result_->leftover, "");
-  ASSERT_NE(result_->transport, nullptr);
-  ASSERT_NE(result_->watcher, nullptr);
-  EXPECT_EQ(result_->transport->ProtocolName(), "none");
+  ASSERT_TRUE(result_->connection.open());
+  ASSERT_NE(result_->connection.watcher_ptr(), nullptr);
+  EXPECT_EQ(result_->connection.transport().ProtocolName(), "none");
 }
 
 // --- ID forwarding (client_identity.h) -------------------------------------------------------
@@ -576,8 +575,8 @@ TEST_F(BackendLoginTest, StartTlsUpgradesDiscardsPlaintextAndLogsIn) {
   StartLogin();
   ExpectOutcome(BackendOutcome::kLoggedIn);
   EXPECT_EQ(result_->capabilities, "IMAP4rev1 IDLE");
-  ASSERT_NE(result_->transport, nullptr);
-  EXPECT_EQ(result_->transport->ProtocolName(), "TLSv1.3");
+  ASSERT_TRUE(result_->connection.open());
+  EXPECT_EQ(result_->connection.transport().ProtocolName(), "TLSv1.3");
 }
 
 TEST_F(BackendLoginTest, StartTlsWithUntrustedNameIsFatal) {
@@ -605,7 +604,7 @@ TEST_F(BackendLoginTest, ImplicitTlsLogsIn) {
   StartLogin();
   ExpectOutcome(BackendOutcome::kLoggedIn);
   EXPECT_EQ(result_->capabilities, "IMAP4rev1 IDLE");
-  EXPECT_EQ(result_->transport->ProtocolName(), "TLSv1.3");
+  EXPECT_EQ(result_->connection.transport().ProtocolName(), "TLSv1.3");
 }
 
 }  // namespace
