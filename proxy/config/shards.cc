@@ -229,7 +229,9 @@ void ReadShardsAndRouting(const MapReader& root, const std::filesystem::path& ba
     errors->Add(shards->key.Mark(),
                 "shards: use either backend (one backend, the shard 'default') or shards, not "
                 "both; move the backend into a shard's backends list");
-  } else if (shards != nullptr) {
+  }
+  if (shards != nullptr) {
+    // Read even next to backend:, so that its own errors show at once.
     ShardReader(base_dir, errors).ReadShards(*shards, &config->shards);
   } else if (backend != nullptr) {
     ShardConfig shard;
