@@ -1,6 +1,6 @@
 #include "route/rendezvous.h"
 
-#include <cmath>
+#include <cstring>
 
 #include "route/hash.h"
 
@@ -10,13 +10,23 @@ namespace {
 constexpr double kLn2 = 0.6931471805599453094172321;
 constexpr double kSqrtHalf = 0.7071067811865475244008444;
 
+// 2^e for -1022 <= e <= 1023, built from its bits: exact.
+double PowerOfTwo(int e) {
+  const uint64_t bits = static_cast<uint64_t>(1023 + e) << 52;
+  double out;
+  std::memcpy(&out, &bits, sizeof(out));
+  return out;
+}
+
 }  // namespace
 
 double NegLogUnit(uint64_t x) {
-  // u = m * 2^-53 with m odd and below 2^53: exact in a double.
-  const double u = static_cast<double>(2 * (x >> 12) + 1) * 0x1p-53;
-  int exponent = 0;
-  double f = std::frexp(u, &exponent);  // exact: u = f * 2^exponent, f in [0.5, 1)
+  // u = m * 2^-53 with m odd and below 2^53: exact in a double. Split u = f * 2^exponent with
+  // f in [0.5, 1) from m's bit length (what frexp does, without the library call); exact.
+  const uint64_t m = 2 * (x >> 12) + 1;
+  const int bits = 64 - __builtin_clzll(m);
+  int exponent = bits - 53;
+  double f = static_cast<double>(static_cast<int64_t>(m)) * PowerOfTwo(-bits);
   if (f < kSqrtHalf) {
     f *= 2;  // exact
     --exponent;
@@ -38,8 +48,10 @@ double NegLogUnit(uint64_t x) {
   return -(static_cast<double>(exponent) * kLn2 + ln_f);
 }
 
+double PairScore(uint64_t pair_hash, double weight) { return weight / NegLogUnit(pair_hash); }
+
 double RendezvousScore(uint64_t user_hash, uint64_t seed, double weight) {
-  return weight / NegLogUnit(Mix64(user_hash ^ seed));
+  return PairScore(PairHash(user_hash, seed), weight);
 }
 
 }  // namespace imapgate::route

@@ -12,13 +12,34 @@
 
 #include <cstdint>
 
+#include "route/hash.h"
+
 namespace imapgate::route {
 
 // -ln(u) for u = (2 * (x >> 12) + 1) / 2^53, which is in (0, 1): always finite and positive.
 double NegLogUnit(uint64_t x);
 
-// The score of a shard with `seed` and `weight` (> 0) for a user whose name hashed to
-// `user_hash`. Higher wins.
+// The pseudo-random draw of one (user, shard) pair.
+inline uint64_t PairHash(uint64_t user_hash, uint64_t seed);
+
+// The score of a pair draw for a shard of `weight` (> 0): weight / -ln(u). Higher wins.
+double PairScore(uint64_t pair_hash, double weight);
+
+// A cheap test (no logarithm) that, when true, guarantees PairScore(pair_hash, weight) < bound:
+// since -ln(u) >= 1 - u, the score is at most weight / (1 - u), and a margin of 1e-12 covers
+// every rounding. Most shards of a large map fail to beat the best score so far this way, so a
+// decision computes only a few logarithms; the winner is the same as with every score computed.
+// Inline: it runs once per shard per decision.
+inline bool PairScoreBelow(uint64_t pair_hash, double weight, double bound) {
+  // 1 - u = (2^53 - m) * 2^-53 with m = 2 * (pair_hash >> 12) + 1, exact.
+  const auto m = static_cast<int64_t>(2 * (pair_hash >> 12) + 1);
+  const double one_minus_u = static_cast<double>((int64_t{1} << 53) - m) * 0x1p-53;
+  return weight * (1 + 1e-12) < bound * one_minus_u;
+}
+
+// The score of a shard with `seed` and `weight` for a user whose name hashed to `user_hash`.
 double RendezvousScore(uint64_t user_hash, uint64_t seed, double weight);
+
+inline uint64_t PairHash(uint64_t user_hash, uint64_t seed) { return Mix64(user_hash ^ seed); }
 
 }  // namespace imapgate::route

@@ -47,6 +47,7 @@ StatusOr<std::shared_ptr<const Router>> Router::Create(const RouterSpec& spec) {
       return InvalidArgument("router: duplicate shard name '" + shard.name + "'");
     }
     router->shards_.push_back({shard.name, shard.weight, StableHash(shard.name)});
+    router->scoring_.push_back({router->shards_.back().seed, static_cast<double>(shard.weight)});
   }
   auto shard_index = [&](const std::string& what, const std::string& shard) -> StatusOr<uint32_t> {
     auto it = router->by_name_.find(shard);
@@ -89,12 +90,15 @@ size_t Router::HashShard(std::string_view normalized) const {
   const uint64_t user_hash = StableHash(normalized);
   size_t best = 0;
   double best_score = -1;
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    const Shard& shard = shards_[i];
-    const double score = RendezvousScore(user_hash, shard.seed, shard.weight);
+  const size_t count = scoring_.size();
+  const Scoring* scoring = scoring_.data();
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t pair = PairHash(user_hash, scoring[i].seed);
+    if (PairScoreBelow(pair, scoring[i].weight, best_score)) continue;  // cannot win: skip the log
+    const double score = PairScore(pair, scoring[i].weight);
     // Ties (vanishingly rare) go to the larger seed, so the answer never depends on the order
     // of the shards in the configuration.
-    if (score > best_score || (score == best_score && shard.seed > shards_[best].seed)) {
+    if (score > best_score || (score == best_score && scoring[i].seed > scoring[best].seed)) {
       best = i;
       best_score = score;
     }

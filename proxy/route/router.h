@@ -97,6 +97,12 @@ class Router {
   size_t HashShard(std::string_view normalized) const;
 
   std::vector<Shard> shards_;
+  // What the rendezvous loop reads, packed: shards_[i]'s seed and weight.
+  struct Scoring {
+    uint64_t seed;
+    double weight;
+  };
+  std::vector<Scoring> scoring_;
   std::string default_domain_;
   IndexMap by_name_;
   IndexMap overrides_;

@@ -40,5 +40,31 @@ TEST(RendezvousScoreTest, ScalesWithTheWeight) {
   EXPECT_GT(one, 0);
 }
 
+// PairScoreBelow is a pruning test: when it says "below", the exact score must be below.
+TEST(PairScoreBelowTest, NeverPrunesAScoreThatReachesTheBound) {
+  int pruned = 0;
+  for (uint64_t i = 0; i < 200000; ++i) {
+    const uint64_t pair = Mix64(i * 0x9e3779b97f4a7c15ULL);
+    const double weight = 1 + static_cast<double>(i % 4);
+    const double score = PairScore(pair, weight);
+    // Bounds around the score itself, where rounding matters most, and further off.
+    for (double factor : {1.0, 1.0 + 1e-15, 1.0 - 1e-15, 1.5, 0.5, 4.0}) {
+      const double bound = score * factor;
+      if (PairScoreBelow(pair, weight, bound)) {
+        ++pruned;
+        ASSERT_LT(score, bound) << "pair " << pair << " weight " << weight << " factor " << factor;
+      }
+    }
+  }
+  EXPECT_GT(pruned, 0);
+}
+
+TEST(PairScoreBelowTest, PrunesMostDrawsAgainstAHighBound) {
+  // Against the best of 100 equal shards (a score near 100), nearly every other draw is pruned.
+  int pruned = 0;
+  for (uint64_t i = 0; i < 100000; ++i) pruned += PairScoreBelow(Mix64(i), 1.0, 100.0);
+  EXPECT_GT(pruned, 98000);
+}
+
 }  // namespace
 }  // namespace imapgate::route

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "route/hash.h"
+#include "route/rendezvous.h"
 #include "route/router.h"
 
 namespace imapgate::route {
@@ -133,6 +135,30 @@ TEST(RouterPropertyTest, RaisingAWeightMovesUsersOnlyToThatShard) {
   }
   // b goes from 1/4 to 2/5 of the users.
   EXPECT_NEAR(moved, kUsers * (0.4 - 0.25), kUsers * 0.15 * 0.05);
+}
+
+// The router prunes shards that cannot win; its answer must be the plain argmax of every score.
+TEST(RouterPropertyTest, PruningGivesTheFullArgmax) {
+  RouterSpec spec;
+  for (int i = 0; i < 100; ++i) {
+    spec.shards.push_back({"shard-" + std::to_string(i), static_cast<uint32_t>(1 + i % 7)});
+  }
+  auto router = Router::Create(spec);
+  ASSERT_TRUE(router.ok());
+  for (int u = 0; u < 20000; ++u) {
+    const std::string& user = Users()[u];
+    const uint64_t h = StableHash(user);
+    size_t best = 0;
+    double best_score = -1;
+    for (size_t i = 0; i < spec.shards.size(); ++i) {
+      const double score = RendezvousScore(h, StableHash(spec.shards[i].name), spec.shards[i].weight);
+      if (score > best_score) {
+        best = i;
+        best_score = score;
+      }
+    }
+    ASSERT_EQ((*router)->Route(user).shard, best) << user;
+  }
 }
 
 }  // namespace
