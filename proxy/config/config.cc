@@ -12,6 +12,8 @@
 #include <utility>
 
 #include "config/endpoint.h"
+#include "config/loader_util.h"
+#include "config/shards.h"
 #include "config/units.h"
 #include "config/yaml_reader.h"
 
@@ -20,7 +22,9 @@ namespace {
 
 using internal::ErrorList;
 using internal::Field;
+using internal::IsValidName;
 using internal::MapReader;
+using internal::Position;
 using std::chrono::milliseconds;
 
 constexpr uint64_t kKiB = 1024;
@@ -28,39 +32,18 @@ constexpr uint64_t kMiB = 1024 * kKiB;
 constexpr size_t kMaxListeners = 64;
 constexpr size_t kMaxFileBytes = 4 * kMiB;
 
-// Listener and backend labels: [a-z0-9_-]{1,32}, safe as metric labels and log values.
-bool IsValidName(std::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
-std::string Position(const YAML::Mark& mark) {
-  return std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-}
-
 // State shared by the section readers of one load.
 struct Loader {
   ErrorList* errors;
   std::filesystem::path base_dir;  // directory of the config file, for relative paths
 
-  // Resolves a path from the file against the config file's directory. Symlinks in the existing
-  // prefix are resolved so that "../x" means what the kernel would make of it.
+  // Resolves a path from the file against the config file's directory (see loader_util.h).
   std::string ResolvePath(const std::string& text) const {
-    std::filesystem::path path(text);
-    if (path.is_relative()) path = base_dir / path;
-    std::error_code ec;
-    std::filesystem::path resolved = std::filesystem::weakly_canonical(path, ec);
-    return ec ? path.lexically_normal().string() : resolved.string();
+    return internal::ResolvePath(base_dir, text);
   }
 
   void CheckName(const MapReader& map, std::string_view key, const std::string& name) const {
-    if (IsValidName(name)) return;
-    errors->Add(map.MarkOf(key), map.PathOf(key) +
-                                     ": must be 1 to 32 characters of a-z, 0-9, '_' and '-', got " +
-                                     QuoteForMessage(name));
+    internal::CheckName(map, key, name, errors);
   }
 
   void ReadTls(const Field& field, TlsFiles* out) const {
@@ -162,27 +145,9 @@ struct Loader {
   }
 
   void ReadBackend(const Field& field, BackendConfig* out) const {
-    MapReader map(field.value, field.key.Mark(), "backend",
-                  {"name", "address", "security", "tls_ca", "tls_verify", "tls_server_name"},
-                  errors);
+    MapReader map(field.value, field.key.Mark(), "backend", internal::BackendKeys(), errors);
     map.Require("address");
-    if (map.String("name", false, &out->name)) CheckName(map, "name", out->name);
-    map.Address("address", false, &out->address);
-    out->address_location = errors->Location(map.MarkOf("address"));
-    out->tls_ca_location =
-        errors->Location(map.MarkOf(map.Find("tls_ca") ? "tls_ca" : "security"));
-    size_t security = 0;
-    if (map.Choice("security", {"plaintext", "tls", "starttls"}, &security)) {
-      static constexpr BackendSecurity kValues[] = {
-          BackendSecurity::kPlaintext, BackendSecurity::kTls, BackendSecurity::kStartTls};
-      out->security = kValues[security];
-    }
-    if (map.String("tls_ca", true, &out->tls_ca_file) && !out->tls_ca_file.empty()) {
-      out->tls_ca_file = ResolvePath(out->tls_ca_file);
-    }
-    map.Bool("tls_verify", &out->tls_verify);
-    map.String("tls_server_name", true, &out->tls_server_name);
-    if (out->tls_server_name.empty()) out->tls_server_name = out->address.host;
+    internal::ReadBackendFields(map, base_dir, errors, out);
   }
 
   void ReadLimits(const Field& field, Limits* out) const {
@@ -257,11 +222,12 @@ struct Loader {
 
   void ReadRoot(const YAML::Node& root, Config* config) const {
     MapReader map(root, YAML::Mark(), "",
-                  {"workers", "log_level", "listeners", "backend", "limits", "timeouts", "admin",
-                   "user", "group", "allow_root"},
+                  {"workers", "log_level", "listeners", "backend", "shards", "routing", "limits",
+                   "timeouts", "admin", "user", "group", "allow_root"},
                   errors);
     map.Require("listeners");
-    map.Require("backend");
+    // One of backend (A's single backend, which becomes the shard "default") or shards.
+    if (map.Find("shards") == nullptr) map.Require("backend");
     int64_t workers = 0;
     if (map.Int("workers", 0, 256, &workers)) config->workers = static_cast<int>(workers);
     size_t level = 0;
@@ -274,6 +240,7 @@ struct Loader {
     map.Bool("allow_root", &config->process.allow_root);
     if (const Field* f = map.Find("listeners")) ReadListeners(*f, config);
     if (const Field* f = map.Find("backend")) ReadBackend(*f, &config->backend);
+    internal::ReadShardsAndRouting(map, base_dir, errors, config);
     if (const Field* f = map.Find("limits")) ReadLimits(*f, &config->limits);
     if (const Field* f = map.Find("timeouts")) ReadTimeouts(*f, &config->timeouts);
     if (const Field* f = map.Find("admin")) ReadAdmin(*f, *config, &config->admin);

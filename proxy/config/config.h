@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -56,10 +58,32 @@ struct BackendConfig {
   std::string tls_ca_file;      // for kTls/kStartTls: CA bundle to verify the backend; empty = system default
   bool tls_verify = true;       // verify the backend certificate and name
   std::string tls_server_name;  // SNI and name to verify; defaults to address.host
+  bool send_proxy_v2 = false;   // "proxy_protocol": send a PROXY v2 header first
   // Where the values are, for errors found after parsing (resolve, CA file): the "address"
   // value, and the "tls_ca" value (or, when absent, "security", else the backend mapping).
   SourceLocation address_location;
   SourceLocation tls_ca_location;
+};
+
+// One shard: a group of backends holding the same users' mail (top-level `shards:`). The old
+// top-level `backend:` becomes one shard named "default" with weight 1 holding that backend.
+struct ShardConfig {
+  std::string name;                    // [a-z0-9_-]{1,32}, unique
+  uint32_t weight = 1;                 // share of the hashed users, relative to the other shards
+  std::vector<BackendConfig> backends;  // primary first, then replicas in failover order
+  SourceLocation location;             // of the shard's mapping
+};
+
+// Override file entries: normalized user name (see route/normalize.h) -> shard name.
+using OverrideMap = std::unordered_map<std::string, std::string>;
+
+// How users are routed to shards (top-level `routing:`); the router is route::Router.
+struct RoutingConfig {
+  std::string default_domain;                  // lowercase; appended to bare user names; "" = none
+  std::string override_file;                   // resolved path; "" = none
+  OverrideMap overrides;                       // the override file's entries, read at load
+  std::map<std::string, std::string> domains;  // lowercase domain -> shard name
+  SourceLocation override_file_location;       // of the "override_file" value
 };
 
 struct Limits {
@@ -102,7 +126,11 @@ struct Config {
   ProcessConfig process;
   int workers = 0;  // 0 = one per online core
   std::vector<ListenerConfig> listeners;
+  // The first shard's primary backend: what A's single-backend code reads (with `backend:`, the
+  // backend itself).
   BackendConfig backend;
+  std::vector<ShardConfig> shards;  // never empty in a loaded Config
+  RoutingConfig routing;
   Limits limits;
   Timeouts timeouts;
   AdminConfig admin;
@@ -111,10 +139,13 @@ struct Config {
 
 using ConfigPtr = std::shared_ptr<const Config>;
 
-// Loads and validates `path`. On failure the Status message holds one error per line, each
-// "FILE:LINE:COL: message".
+// Loads and validates `path`, and the routing override file it names (if any). On failure the
+// Status message holds one error per line, each "FILE:LINE:COL: message"; an error inside the
+// override file is reported at the config's override_file value and names its own
+// "OVERRIDE_FILE:LINE:COL".
 StatusOr<ConfigPtr> LoadConfigFile(const std::string& path);
-// Same, from text (file name used only in messages). For tests.
+// Same, from text (file name used for messages and relative paths; the override file, if named,
+// is still read from disk).
 StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& file_name);
 
 }  // namespace imapgate::config

@@ -1,0 +1,64 @@
+#include "config/loader_util.h"
+
+#include <system_error>
+
+#include "config/units.h"
+
+namespace imapgate::config::internal {
+
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+void CheckName(const MapReader& map, std::string_view key, const std::string& name,
+               ErrorList* errors) {
+  if (IsValidName(name)) return;
+  errors->Add(map.MarkOf(key), map.PathOf(key) +
+                                   ": must be 1 to 32 characters of a-z, 0-9, '_' and '-', got " +
+                                   QuoteForMessage(name));
+}
+
+std::string ResolvePath(const std::filesystem::path& base_dir, const std::string& text) {
+  std::filesystem::path path(text);
+  if (path.is_relative()) path = base_dir / path;
+  std::error_code ec;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, ec);
+  return ec ? path.lexically_normal().string() : resolved.string();
+}
+
+std::string Position(const YAML::Mark& mark) {
+  return std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+const std::vector<std::string_view>& BackendKeys() {
+  static const std::vector<std::string_view> keys = {
+      "name", "address", "security", "tls_ca", "tls_verify", "tls_server_name", "proxy_protocol"};
+  return keys;
+}
+
+void ReadBackendFields(const MapReader& map, const std::filesystem::path& base_dir,
+                       ErrorList* errors, BackendConfig* out) {
+  if (map.String("name", false, &out->name)) CheckName(map, "name", out->name, errors);
+  map.Address("address", false, &out->address);
+  out->address_location = errors->Location(map.MarkOf("address"));
+  out->tls_ca_location = errors->Location(map.MarkOf(map.Find("tls_ca") ? "tls_ca" : "security"));
+  size_t security = 0;
+  if (map.Choice("security", {"plaintext", "tls", "starttls"}, &security)) {
+    static constexpr BackendSecurity kValues[] = {BackendSecurity::kPlaintext, BackendSecurity::kTls,
+                                                  BackendSecurity::kStartTls};
+    out->security = kValues[security];
+  }
+  if (map.String("tls_ca", true, &out->tls_ca_file) && !out->tls_ca_file.empty()) {
+    out->tls_ca_file = ResolvePath(base_dir, out->tls_ca_file);
+  }
+  map.Bool("tls_verify", &out->tls_verify);
+  map.String("tls_server_name", true, &out->tls_server_name);
+  if (out->tls_server_name.empty()) out->tls_server_name = out->address.host;
+  map.Bool("proxy_protocol", &out->send_proxy_v2);
+}
+
+}  // namespace imapgate::config::internal
