@@ -154,6 +154,10 @@ std::string FormatIp(const IpAddress& ip) {
   if (ip.IsV4Mapped()) return "::ffff:" + quad(ip.bytes.data() + 12);
   uint16_t groups[8];
   for (int g = 0; g < 8; ++g) groups[g] = static_cast<uint16_t>(ip.bytes[2 * g] << 8 | ip.bytes[2 * g + 1]);
+  // As inet_ntop: an IPv4-compatible address (six zero groups, then not 0:0 or 0:1) is ::a.b.c.d.
+  bool compatible = groups[6] != 0;
+  for (int g = 0; g < 6; ++g) compatible = compatible && groups[g] == 0;
+  if (compatible) return "::" + quad(ip.bytes.data() + 12);
   // RFC 5952: the longest run of two or more zero groups (the first on a tie) becomes "::".
   int best = -1, best_len = 0;
   for (int g = 0; g < 8;) {

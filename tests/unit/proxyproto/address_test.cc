@@ -84,7 +84,7 @@ TEST(AddressTest, MapsAndUnmaps) {
 TEST(AddressTest, FormatsLikeInetNtop) {
   for (const char* text : {"::", "::1", "1::", "2001:db8::1", "2001:db8:0:1:0:0:0:1", "1:0:0:2:0:0:0:3",
                            "1:0:2:0:3:0:4:0", "fe80::abcd:ef01", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8",
-                           "0:0:1::", "2001:DB8::A"}) {
+                           "0:0:1::", "2001:DB8::A", "::1.2.3.4", "::ffdf:104", "::0:104", "::1:0"}) {
     IpAddress ip = *ParseIpv6(text);
     char buf[INET6_ADDRSTRLEN];
     ASSERT_NE(inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof buf), nullptr);
