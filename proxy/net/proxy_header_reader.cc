@@ -159,8 +159,10 @@ void ProxyHeaderReader::Succeed(const proxyproto::Header& header) {
     result.client = peer_;
     result.destination = LocalAddress(fd_);
   } else {
-    result.client = ToSocketAddress(header.source);
-    result.destination = ToSocketAddress(header.destination);
+    // IPv4-mapped addresses are reported as IPv4, so that one client has one address in logs,
+    // ID forwarding and per-address limits however the proxy wrote it.
+    result.client = ToSocketAddress({header.source.ip.Unmapped(), header.source.port});
+    result.destination = ToSocketAddress({header.destination.ip.Unmapped(), header.destination.port});
   }
   Finish(std::move(result));
 }

@@ -44,7 +44,8 @@ struct ProxyHeaderResult {
   // When !ok: "untrusted_peer", "timeout", "closed" (EOF before a whole header), "read_error",
   // or the parser's proxyproto::ErrorReason() ("bad_signature", "v2_too_long", ...).
   std::string error;
-  // When ok: the client's address and the address it connected to. For LOCAL, UNKNOWN and
+  // When ok: the client's address and the address it connected to (IPv4-mapped IPv6 in the
+  // header is reported as IPv4). For LOCAL, UNKNOWN and
   // AF_UNSPEC headers (local = true) these are the socket's own peer and local addresses.
   SocketAddress client;
   SocketAddress destination;

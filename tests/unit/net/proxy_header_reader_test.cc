@@ -129,6 +129,16 @@ TEST_F(ProxyHeaderReaderTest, V2HeaderWithTlvsSplitInTwo) {
   EXPECT_EQ(Drain(pair_.a.get()), "a1 CAPABILITY\r\n");
 }
 
+TEST_F(ProxyHeaderReaderTest, MappedAddressesInTheHeaderAreReportedAsIpv4) {
+  PeerWrites("PROXY TCP6 ::ffff:203.0.113.9 ::ffff:192.0.2.1 5000 143\r\n");
+  StartReader(Addr("127.0.0.1", 40000));
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_TRUE(result_.ok) << result_.error;
+  EXPECT_EQ(result_.client.ToString(), "203.0.113.9:5000");
+  EXPECT_EQ(result_.client.storage.ss_family, AF_INET);
+  EXPECT_EQ(result_.destination.ToString(), "192.0.2.1:143");
+}
+
 TEST_F(ProxyHeaderReaderTest, LocalUsesTheSocketPeer) {
   PeerWrites(proxyproto::EncodeV2Local() + "a1 NOOP\r\n");
   StartReader(Addr("127.0.0.2", 40001));
