@@ -278,7 +278,7 @@ TEST_F(BackendHealthTableTest, ConcurrentWritersReportEachChangeOnce) {
   const size_t a = AddOrDie("a1");
   const size_t b = AddOrDie("b1");
   constexpr int kThreads = 4;
-  constexpr int kEach = 20000;
+  constexpr int kEach = 200000;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> reads{0};
   std::thread reader([&] {
