@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "../common/stderr_capture.h"
+
 namespace imapgate::health {
 namespace {
 
@@ -362,6 +364,39 @@ TEST_F(BackendHealthTableTest, AddingWhileOthersReadAndWriteIsSafe) {
   for (size_t k = 0; k < indices.size(); ++k) EXPECT_EQ(indices[k], k + 1);
   EXPECT_EQ(table_.size(), 200u);
   EXPECT_TRUE(changes_.empty());
+}
+
+// The default observer: one line per change, the reason on a down, never per check.
+TEST(LogStateChangeTest, LogsEachChangeOnceWithItsReason) {
+  HealthPolicy p;
+  p.fall = 2;
+  p.rise = 1;
+  BackendHealthTable table(p);  // the default observer: LogStateChange
+  const size_t a = *table.Add("a1");
+  testing::StderrCapture capture;
+  for (int i = 0; i < 5; ++i) table.RecordPassive(a, false, "connect: Connection refused");
+  table.RecordCheck(a, CheckOutcome::kOk, "", std::chrono::system_clock::time_point());
+  table.RecordCheck(a, CheckOutcome::kOk, "", std::chrono::system_clock::time_point());
+  ASSERT_TRUE(table.SetDraining(a, true));
+  const std::string out = capture.Take();
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < out.size();) {
+    size_t nl = out.find('\n', start);
+    if (nl == std::string::npos) nl = out.size();
+    lines.push_back(out.substr(start, nl - start));
+    start = nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 3u) << out;
+  EXPECT_NE(lines[0].find("backend_state"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("backend=a1"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("state=down"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("via=login"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("reason=\"connect: Connection refused\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("state=up"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("via=check"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[1].find("reason="), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("state=draining"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("via=operator"), std::string::npos) << lines[2];
 }
 
 }  // namespace
