@@ -18,11 +18,14 @@
 #include <new>
 #include <utility>
 
+#include "health/backend_health_table.h"
+
 namespace imapgate::stats {
 namespace {
 
 constexpr size_t kReasonCount = static_cast<size_t>(RejectReason::kCount);
 constexpr size_t kResultCount = static_cast<size_t>(LoginResult::kCount);
+constexpr size_t kOutcomeCount = static_cast<size_t>(health::CheckOutcome::kCount);
 
 // Sessions last from a refused greeting (well under a second) to an IDLE client held all day.
 const prometheus::Histogram::BucketBoundaries& SessionBuckets() {
@@ -50,6 +53,15 @@ struct ListenerSeries {
   prometheus::Counter* tls_ok = nullptr;
   prometheus::Counter* tls_failed = nullptr;
   prometheus::Counter* cleartext_logins_refused = nullptr;
+};
+
+// The series of one backend, created when its name is first seen; owned by their families.
+struct BackendSeries {
+  prometheus::Counter* errors = nullptr;
+  prometheus::Gauge* up = nullptr;
+  prometheus::Gauge* draining = nullptr;
+  prometheus::Gauge* sessions = nullptr;
+  std::array<prometheus::Counter*, kOutcomeCount> checks{};
 };
 
 // A fixed table of series that grows at runtime without locking readers: slots are written once,
@@ -86,6 +98,10 @@ struct Families {
   prometheus::Family<prometheus::Counter>* rejections = nullptr;
   prometheus::Family<prometheus::Counter>* tls = nullptr;
   prometheus::Family<prometheus::Counter>* backend_errors = nullptr;
+  prometheus::Family<prometheus::Gauge>* backend_up = nullptr;
+  prometheus::Family<prometheus::Gauge>* backend_draining = nullptr;
+  prometheus::Family<prometheus::Gauge>* backend_sessions = nullptr;
+  prometheus::Family<prometheus::Counter>* health_checks = nullptr;
 };
 
 class PrometheusMetrics final : public Metrics {
@@ -131,8 +147,16 @@ class PrometheusMetrics final : public Metrics {
     auto it = backend_index_.find(name);
     if (it != backend_index_.end()) return it->second;
     try {
-      auto c = std::make_unique<prometheus::Counter*>(&families_.backend_errors->Add({{"backend", name}}));
-      const int index = backends_.Add(std::move(c));
+      auto b = std::make_unique<BackendSeries>();
+      b->errors = &families_.backend_errors->Add({{"backend", name}});
+      b->up = &families_.backend_up->Add({{"backend", name}});
+      b->draining = &families_.backend_draining->Add({{"backend", name}});
+      b->sessions = &families_.backend_sessions->Add({{"backend", name}});
+      for (size_t i = 0; i < kOutcomeCount; ++i) {
+        b->checks[i] = &families_.health_checks->Add(
+            {{"backend", name}, {"result", health::CheckOutcomeName(static_cast<health::CheckOutcome>(i))}});
+      }
+      const int index = backends_.Add(std::move(b));
       if (index < 0) return Status(StatusCode::kResourceExhausted, "too many backend names for metrics");
       backend_index_.emplace(name, index);
       return index;
@@ -173,7 +197,20 @@ class PrometheusMetrics final : public Metrics {
     if (const ListenerSeries* s = At(listener)) (ok ? s->tls_ok : s->tls_failed)->Increment();
   }
   void BackendError(int backend) override {
-    if (prometheus::Counter* const* c = backends_.At(backend)) (*c)->Increment();
+    if (const BackendSeries* b = backends_.At(backend)) b->errors->Increment();
+  }
+  void SetBackendHealth(int backend, bool up, bool draining, int64_t active_sessions) override {
+    const BackendSeries* b = backends_.At(backend);
+    if (b == nullptr) return;
+    b->up->Set(up ? 1 : 0);
+    b->draining->Set(draining ? 1 : 0);
+    b->sessions->Set(static_cast<double>(active_sessions));
+  }
+  void HealthCheckFinished(int backend, health::CheckOutcome outcome) override {
+    const BackendSeries* b = backends_.At(backend);
+    const auto i = static_cast<size_t>(outcome);
+    if (b == nullptr || i >= kOutcomeCount) return;
+    b->checks[i]->Increment();
   }
   void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) override {
     relay_c2b_->Increment(static_cast<double>(client_to_backend));
@@ -181,6 +218,12 @@ class PrometheusMetrics final : public Metrics {
   }
 
   std::string Serialize() const override {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(hook_mu_);
+      hook = collect_hook_;
+    }
+    if (hook) hook();  // outside the lock: the hook may take BackendIndex's
     return prometheus::TextSerializer().Serialize(registry_->Collect());
   }
 
@@ -189,13 +232,20 @@ class PrometheusMetrics final : public Metrics {
   // rather than corrupting memory: a wrong index is a caller bug, not a reason to crash).
   const ListenerSeries* At(int i) const { return listeners_.At(i); }
 
+  void SetCollectHook(std::function<void()> hook) override {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    collect_hook_ = std::move(hook);
+  }
+
   std::shared_ptr<prometheus::Registry> registry_;
   Families families_;
   std::mutex add_mu_;  // the add path only (ListenerIndex, BackendIndex)
   std::map<std::string, int> listener_index_;
   std::map<std::string, int> backend_index_;
   SeriesTable<ListenerSeries, kMaxListeners> listeners_;
-  SeriesTable<prometheus::Counter*, kMaxBackends> backends_;
+  SeriesTable<BackendSeries, kMaxBackends> backends_;
+  mutable std::mutex hook_mu_;  // collect_hook_ only
+  std::function<void()> collect_hook_;
   prometheus::Counter* relay_c2b_ = nullptr;
   prometheus::Counter* relay_b2c_ = nullptr;
 };
@@ -262,6 +312,22 @@ void PrometheusMetrics::Build(const std::string& version) {
            .Name("imapgate_backend_errors_total")
            .Help("Failures talking to a backend (connect, TLS, greeting, protocol).")
            .Register(r);
+  families_.backend_up = &prometheus::BuildGauge()
+                              .Name("imapgate_backend_up")
+                              .Help("1 if the backend passes its health checks (up), 0 if down.")
+                              .Register(r);
+  families_.backend_draining = &prometheus::BuildGauge()
+                                    .Name("imapgate_backend_draining")
+                                    .Help("1 while an operator drains the backend (no new logins).")
+                                    .Register(r);
+  families_.backend_sessions = &prometheus::BuildGauge()
+                                    .Name("imapgate_backend_sessions")
+                                    .Help("Client sessions currently relayed to the backend.")
+                                    .Register(r);
+  families_.health_checks = &prometheus::BuildCounter()
+                                 .Name("imapgate_health_checks_total")
+                                 .Help("Active backend health checks, per backend and result.")
+                                 .Register(r);
   auto& relay = prometheus::BuildCounter()
                     .Name("imapgate_relay_bytes_total")
                     .Help("Bytes relayed after login, counted when each session ends.")
@@ -308,6 +374,15 @@ const char* LoginResultName(LoginResult r) {
       break;
   }
   return "unknown";
+}
+
+void PublishBackendHealth(const health::BackendHealthTable& table, Metrics& metrics) {
+  const size_t n = table.size();
+  for (size_t i = 0; i < n; ++i) {
+    StatusOr<int> index = metrics.BackendIndex(std::string(table.name(i)));
+    if (!index.ok()) continue;  // past kMaxBackends names: that backend has no series
+    metrics.SetBackendHealth(*index, table.IsUp(i), table.IsDraining(i), table.ActiveSessions(i));
+  }
 }
 
 StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::vector<std::string>& listener_names,

@@ -12,11 +12,17 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "health/health_state.h"
+
+namespace imapgate::health {
+class BackendHealthTable;
+}
 
 namespace imapgate::stats {
 
@@ -57,7 +63,8 @@ class Metrics {
   // (under a lock; the same name always gets the same index). kResourceExhausted past
   // kMaxListeners names. For start-up and reload, not per event.
   virtual StatusOr<int> ListenerIndex(const std::string& name) = 0;
-  // The same for backends (imapgate_backend_errors_total{backend}); kMaxBackends names.
+  // The same for backends (imapgate_backend_errors_total{backend} and the backend health series
+  // below); kMaxBackends names.
   virtual StatusOr<int> BackendIndex(const std::string& name) = 0;
 
   // imapgate_connections_accepted_total{listener}
@@ -77,6 +84,14 @@ class Metrics {
   // imapgate_backend_errors_total{backend}; BackendError() counts for backend index 0.
   virtual void BackendError(int backend) = 0;
   void BackendError() { BackendError(0); }
+  // imapgate_backend_up{backend} and imapgate_backend_draining{backend} (gauges, 0 or 1: up/down
+  // and draining are orthogonal) and imapgate_backend_sessions{backend} (gauge: sessions relayed
+  // to it now). The health table is the source of truth: PublishBackendHealth copies it in,
+  // typically from the collect hook. A backend never published reads 0 0 0.
+  virtual void SetBackendHealth(int backend, bool up, bool draining, int64_t active_sessions) = 0;
+  // imapgate_health_checks_total{backend,result}: one active health check ended with `outcome`
+  // (result = health::CheckOutcomeName).
+  virtual void HealthCheckFinished(int backend, health::CheckOutcome outcome) = 0;
   // imapgate_relay_bytes_total{direction="client_to_backend|backend_to_client"}; called when a
   // session ends (not per byte), with that session's totals.
   virtual void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) = 0;
@@ -84,7 +99,15 @@ class Metrics {
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
   // imapgate_build_info{version} 1 and imapgate_up 1.
   virtual std::string Serialize() const = 0;
+  // Runs `hook` at the start of every Serialize(), on the serializing thread, so values kept
+  // elsewhere (backend health) are fresh in each scrape. Replaces an earlier hook; {} removes it.
+  virtual void SetCollectHook(std::function<void()> hook) = 0;
 };
+
+// Copies every backend of `table` into the backend health gauges (by name, through
+// BackendIndex: a lock and a map lookup per backend, so for a scrape, not per event). Made to be
+// called from the collect hook: metrics->SetCollectHook([&] { PublishBackendHealth(table, *metrics); }).
+void PublishBackendHealth(const health::BackendHealthTable& table, Metrics& metrics);
 
 using MetricsPtr = std::unique_ptr<Metrics>;
 

@@ -3,6 +3,8 @@
 
 #include "stats/metrics.h"
 
+#include "health/backend_health_table.h"
+
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -324,6 +326,78 @@ TEST_F(MetricsTest, ConcurrentUpdatesAreAllCounted) {
             kThreads * kEach);
   EXPECT_EQ(Value("imapgate_relay_bytes_total", {{"direction", "backend_to_client"}}),
             2.0 * kThreads * kEach);
+}
+
+TEST_F(MetricsTest, BackendHealthSeriesExistAtZeroAndMoveAlone) {
+  const Labels b = {{"backend", "dovecot"}};
+  EXPECT_EQ(Value("imapgate_backend_up", b), 0);
+  EXPECT_EQ(Value("imapgate_backend_draining", b), 0);
+  EXPECT_EQ(Value("imapgate_backend_sessions", b), 0);
+  for (int i = 0; i < static_cast<int>(health::CheckOutcome::kCount); ++i) {
+    EXPECT_EQ(Value("imapgate_health_checks_total",
+                    {{"backend", "dovecot"}, {"result", health::CheckOutcomeName(static_cast<health::CheckOutcome>(i))}}),
+              0);
+  }
+  metrics_->HealthCheckFinished(0, health::CheckOutcome::kTimeout);
+  metrics_->HealthCheckFinished(0, health::CheckOutcome::kTimeout);
+  metrics_->HealthCheckFinished(0, health::CheckOutcome::kOk);
+  EXPECT_EQ(Value("imapgate_health_checks_total", {{"backend", "dovecot"}, {"result", "timeout"}}), 2);
+  EXPECT_EQ(Value("imapgate_health_checks_total", {{"backend", "dovecot"}, {"result", "ok"}}), 1);
+  EXPECT_EQ(Value("imapgate_health_checks_total", {{"backend", "dovecot"}, {"result", "connect_failed"}}), 0);
+  metrics_->SetBackendHealth(0, true, true, 7);
+  EXPECT_EQ(Value("imapgate_backend_up", b), 1);
+  EXPECT_EQ(Value("imapgate_backend_draining", b), 1);
+  EXPECT_EQ(Value("imapgate_backend_sessions", b), 7);
+  metrics_->SetBackendHealth(0, false, false, 0);
+  EXPECT_EQ(Value("imapgate_backend_up", b), 0);
+  EXPECT_EQ(Value("imapgate_backend_draining", b), 0);
+  EXPECT_EQ(Value("imapgate_backend_errors_total", b), 0);  // the older series is untouched
+
+  const std::string before = metrics_->Serialize();
+  metrics_->HealthCheckFinished(1, health::CheckOutcome::kOk);  // never handed out
+  metrics_->HealthCheckFinished(-1, health::CheckOutcome::kOk);
+  metrics_->HealthCheckFinished(0, health::CheckOutcome::kCount);
+  metrics_->SetBackendHealth(1, true, true, 1);
+  EXPECT_EQ(metrics_->Serialize(), before);
+}
+
+TEST(MetricsHealthTest, TheCollectHookPublishesTheHealthTableAtEachScrape) {
+  auto created = Metrics::Create({"imap"}, "a1", "0");
+  ASSERT_TRUE(created.ok());
+  MetricsPtr m = std::move(*created);
+  health::BackendHealthTable table(health::HealthPolicy{}, nullptr);
+  const size_t a1 = *table.Add("a1");
+  const size_t a2 = *table.Add("a2");
+  table.SessionStarted(a1);
+  table.SessionStarted(a1);
+  ASSERT_TRUE(table.SetDraining(a2, true));
+  for (int i = 0; i < 3; ++i) table.RecordPassive(a2, false, "down");
+  int hooked = 0;
+  m->SetCollectHook([&] {
+    ++hooked;
+    PublishBackendHealth(table, *m);
+  });
+  auto value = [&](const std::string& name, const std::string& backend) {
+    for (const Sample& s : Parse(m->Serialize()).samples) {
+      if (s.name == name && s.labels == Labels{{"backend", backend}}) return s.value;
+    }
+    ADD_FAILURE() << "no " << name << " for " << backend;
+    return -1.0;
+  };
+  EXPECT_EQ(value("imapgate_backend_up", "a1"), 1);
+  EXPECT_EQ(value("imapgate_backend_sessions", "a1"), 2);
+  EXPECT_EQ(value("imapgate_backend_draining", "a1"), 0);
+  EXPECT_EQ(value("imapgate_backend_up", "a2"), 0);  // a backend added by the table gets series
+  EXPECT_EQ(value("imapgate_backend_draining", "a2"), 1);
+  table.SessionEnded(a1);
+  ASSERT_TRUE(table.SetDraining(a2, false));
+  EXPECT_EQ(value("imapgate_backend_sessions", "a1"), 1);  // fresh at the next scrape
+  EXPECT_EQ(value("imapgate_backend_draining", "a2"), 0);
+  EXPECT_EQ(hooked, 7);
+  m->SetCollectHook({});
+  table.SessionEnded(a1);
+  EXPECT_EQ(value("imapgate_backend_sessions", "a1"), 1);  // no hook, no refresh
+  EXPECT_EQ(hooked, 7);
 }
 
 TEST(MetricsCreateTest, NoListenersStillServesGlobalSeries) {
