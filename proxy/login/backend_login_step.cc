@@ -1,13 +1,100 @@
 #include "login/backend_login_step.h"
 
+#include "common/log.h"
+
 namespace imapgate::login {
 namespace {
 
-// Owns the BackendLogin; destroying it cancels the login silently.
-class BackendLoginRequest final : public StepRequest {
+// One login's tries along its shard's backends. Destroying it cancels the try in flight silently.
+class FailoverLogin final : public StepRequest {
  public:
-  upstream::BackendLoginPtr login;
+  FailoverLogin(const BackendLoginStep& step, size_t shard, LoginAttempt& attempt, StepContext& context,
+                upstream::BackendCredentials credentials, route::RouteSource source)
+      : step_(step), shard_(step.pool().shards[shard]), attempt_(attempt), context_(context),
+        credentials_(std::move(credentials)), source_(source) {}
+
+  // Tries the first usable backend at or after `position` in the shard's failover order.
+  void TryFrom(size_t position) {
+    const BackendPool& pool = step_.pool();
+    std::optional<size_t> next;
+    if (pool.health) {
+      next = health::FirstUsable(*pool.health, shard_.health_order, position);
+    } else if (position < shard_.backends.size()) {
+      next = position;
+    }
+    if (!next) {
+      std::string detail = "no usable backend in shard " + shard_.name;
+      if (!last_failure_.empty()) detail += " (last: " + last_failure_ + ")";
+      context_.Done(Verdict::Reject(RejectReason::kUnavailable, std::move(detail)));
+      return;
+    }
+    position_ = *next;
+    const PoolBackend& backend = pool.backends[shard_.backends[position_]];
+    attempt_.route = Route{shard_.name, backend.name, std::string(route::SourceName(source_)),
+                           shard_.backends[position_]};
+    upstream::ClientIdentity identity;
+    identity.session_id = attempt_.session_id;
+    identity.client = attempt_.client;
+    identity.local = attempt_.local;
+    identity.tls = attempt_.client_tls;
+    auto login = upstream::BackendLogin::Start(
+        step_.loop(), step_.time(), backend.target, upstream::CopyCredentials(credentials_),
+        [this](upstream::BackendLoginResult result) { OnResult(std::move(result)); }, step_.scratch(),
+        step_.scratch_size(), &identity);
+    if (!login.ok()) {
+      context_.Done(Verdict::Reject(RejectReason::kInternal, "backend login: " + login.status().message()));
+      return;
+    }
+    login_ = std::move(*login);
+  }
+
+ private:
+  void OnResult(upstream::BackendLoginResult result) {
+    const BackendPool& pool = step_.pool();
+    const PoolBackend& backend = pool.backends[shard_.backends[position_]];
+    switch (result.outcome) {
+      case upstream::BackendOutcome::kLoggedIn:
+        if (pool.health) pool.health->RecordPassive(backend.health, true);
+        attempt_.backend = std::move(result);
+        context_.Done(Verdict::Accept());
+        return;
+      case upstream::BackendOutcome::kAuthFailed:
+        // The backend answered: it is healthy, and the credentials are wrong everywhere.
+        if (pool.health) pool.health->RecordPassive(backend.health, true);
+        context_.Done(Verdict::Reject(RejectReason::kAuthFailed, std::move(result.detail)));
+        return;
+      case upstream::BackendOutcome::kUnavailable:
+        break;
+    }
+    if (pool.health) pool.health->RecordPassive(backend.health, false, result.detail);
+    last_failure_ = backend.name + ": " + result.detail;
+    ++attempt_.failovers;
+    LogEvent(LogLevel::kWarn, "backend_failover")
+        .Add("sid", attempt_.session_id)
+        .Add("shard", shard_.name)
+        .Add("backend", backend.name)
+        .Add("reason", result.detail);
+    // We are inside the old login's callback: it is freed from the loop, after this call.
+    std::shared_ptr<upstream::BackendLogin> finished(std::move(login_));
+    step_.loop()->Defer([finished] {});
+    TryFrom(position_ + 1);
+  }
+
+  const BackendLoginStep& step_;
+  const PoolShard& shard_;
+  LoginAttempt& attempt_;
+  StepContext& context_;
+  upstream::BackendCredentials credentials_;  // copied for each try; wiped with the request
+  route::RouteSource source_;
+  size_t position_ = 0;
+  std::string last_failure_;
+  upstream::BackendLoginPtr login_;
 };
+
+RejectReason RouteRejectReason(route::RouteError error) {
+  // A name that cannot be routed cannot be a user; an auth route to an unknown shard is ours.
+  return error == route::RouteError::kUnknownAuthShard ? RejectReason::kInternal : RejectReason::kAuthFailed;
+}
 
 }  // namespace
 
@@ -17,37 +104,17 @@ std::unique_ptr<StepRequest> BackendLoginStep::Begin(LoginAttempt& attempt, Step
                           : upstream::BackendCredentials(upstream::ClientOwnCredentials{
                                 SecretString(attempt.user), std::move(attempt.password)});
   attempt.credentials.reset();
-  attempt.password.clear();  // the backend login holds the only copy now
-  upstream::ClientIdentity identity;
-  identity.session_id = attempt.session_id;
-  identity.client = attempt.client;
-  identity.local = attempt.local;
-  identity.tls = attempt.client_tls;
-  LoginAttempt* a = &attempt;
-  StepContext* ctx = &context;
-  auto login = upstream::BackendLogin::Start(
-      loop_, time_, *target_, std::move(credentials),
-      [a, ctx](upstream::BackendLoginResult result) {
-        switch (result.outcome) {
-          case upstream::BackendOutcome::kLoggedIn:
-            a->backend = std::move(result);
-            ctx->Done(Verdict::Accept());
-            return;
-          case upstream::BackendOutcome::kAuthFailed:
-            ctx->Done(Verdict::Reject(RejectReason::kAuthFailed, std::move(result.detail)));
-            return;
-          case upstream::BackendOutcome::kUnavailable:
-            ctx->Done(Verdict::Reject(RejectReason::kUnavailable, std::move(result.detail)));
-            return;
-        }
-      },
-      scratch_, scratch_size_, &identity);
-  if (!login.ok()) {
-    context.Done(Verdict::Reject(RejectReason::kInternal, "backend login: " + login.status().message()));
+  attempt.password.clear();  // the request holds the only copy now
+  std::string_view auth_shard = attempt.route ? std::string_view(attempt.route->shard) : std::string_view();
+  route::RouteDecision decision = pool_->router->Route(attempt.user, auth_shard);
+  if (!decision.ok()) {
+    context.Done(Verdict::Reject(RouteRejectReason(decision.error),
+                                 "no route: " + std::string(route::ErrorName(decision.error))));
     return nullptr;
   }
-  auto request = std::make_unique<BackendLoginRequest>();
-  request->login = std::move(*login);
+  auto request = std::make_unique<FailoverLogin>(*this, decision.shard, attempt, context, std::move(credentials),
+                                                 decision.source);
+  request->TryFrom(0);
   return request;
 }
 

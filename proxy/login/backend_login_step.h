@@ -1,10 +1,19 @@
-// BackendLoginStep: the connect step that logs in to the backend (upstream::BackendLogin) with
-// the attempt's backend credentials (the client's own unless an earlier step set others) and
-// accepts with the logged-in connection in attempt.backend. Today the only step of the pipeline:
-// with pass-through authentication the backend's answer is the authentication.
+// BackendLoginStep: the connect step. It routes the user to a shard (route::Router: an earlier
+// step's route, an override, a domain rule or the hash), takes the first backend of that shard,
+// in failover order, that the health table says may take a login (up and not draining), and logs
+// in there (upstream::BackendLogin) with the attempt's backend credentials (the client's own
+// unless an earlier step set others). It accepts with the logged-in connection in
+// attempt.backend and the route (shard, backend, why) in attempt.route.
+//
+// Failover, within the same login: when a backend cannot be used (connect refused or timed out,
+// TLS, greeting, a protocol error or a dropped connection), it is marked failed in the health
+// table (a passive check) and the next usable backend of the same shard is tried. A user is
+// never sent to another shard's backend: the mail is not there. When none is left the login is
+// refused as unavailable; a NO to the credentials is a NO, never a reason to try elsewhere.
 #pragma once
 
 #include "common/time_source.h"
+#include "login/backend_pool.h"
 #include "login/login_pipeline.h"
 #include "net/event_loop.h"
 #include "upstream/backend_login.h"
@@ -13,23 +22,26 @@ namespace imapgate::login {
 
 class BackendLoginStep final : public LoginStep {
  public:
-  // Everything is borrowed and outlives the step; `target` is where every login goes until the
-  // router (issue D) picks one per attempt.
-  BackendLoginStep(net::EventLoop* loop, const TimeSource* time, const upstream::BackendTarget* target,
-                   char* scratch, size_t scratch_size)
-      : loop_(loop), time_(time), target_(target), scratch_(scratch), scratch_size_(scratch_size) {}
+  // Everything is borrowed and outlives the step (the pool is the session's generation's).
+  BackendLoginStep(net::EventLoop* loop, const TimeSource* time, const BackendPool* pool, char* scratch,
+                   size_t scratch_size)
+      : loop_(loop), time_(time), pool_(pool), scratch_(scratch), scratch_size_(scratch_size) {}
 
   std::string_view name() const override { return "backend_login"; }
   Phase phase() const override { return Phase::kConnect; }
-  // BackendLogin bounds itself (connect and login timeouts).
+  // BackendLogin bounds each try (connect and login timeouts).
   std::unique_ptr<StepRequest> Begin(LoginAttempt& attempt, StepContext& context) override;
 
-  const upstream::BackendTarget& target() const { return *target_; }
+  const BackendPool& pool() const { return *pool_; }
+  net::EventLoop* loop() const { return loop_; }
+  const TimeSource* time() const { return time_; }
+  char* scratch() const { return scratch_; }
+  size_t scratch_size() const { return scratch_size_; }
 
  private:
   net::EventLoop* loop_;
   const TimeSource* time_;
-  const upstream::BackendTarget* target_;
+  const BackendPool* pool_;
   char* scratch_;
   size_t scratch_size_;
 };

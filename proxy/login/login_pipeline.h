@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +39,7 @@ struct Route {
   std::string shard;
   std::string backend;
   std::string source;  // "override", "domain", "hash", "auth", ...: why, for logs and metrics
+  size_t backend_index = SIZE_MAX;  // into the BackendPool's backends, once the connect step chose
 };
 
 // Why a login was refused; the Session maps it to the client's answer.
@@ -77,6 +79,7 @@ struct LoginAttempt {
   bool authenticated = false;  // a check step accepted
   std::optional<Route> route;
   std::optional<upstream::BackendCredentials> credentials;  // default: the client's own
+  int failovers = 0;  // backends of the shard tried and found unusable during this login
   // Set by the connect step that logged in: the backend connection for the relay.
   std::optional<upstream::BackendLoginResult> backend;
 };

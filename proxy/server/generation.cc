@@ -1,5 +1,6 @@
 #include "server/generation.h"
 
+#include "config/routing.h"
 #include "stats/metrics.h"
 
 namespace imapgate::server {
@@ -16,14 +17,78 @@ upstream::BackendSecurityMode ToMode(config::BackendSecurity s) {
   }
 }
 
+// One backend's target: address, link security (its TLS context goes into the pool), timeouts.
+// Appends "FILE:LINE:COL: message" lines to `errors`.
+void BuildTarget(const config::Config& c, const config::BackendConfig& b, login::BackendPool& pool,
+                 upstream::BackendTarget& t, std::string& errors) {
+  t.security = ToMode(b.security);
+  t.label = b.name + " (" + b.address.host + ":" + std::to_string(b.address.port) + ")";
+  t.server_name = b.tls_server_name.empty() ? b.address.host : b.tls_server_name;
+  t.connect_timeout = c.timeouts.backend_connect;
+  t.login_timeout = c.timeouts.backend_login;
+  t.max_line_bytes = c.limits.backend_max_line_bytes;
+  auto addr = net::ResolveAddress(b.address.host, b.address.port);
+  if (!addr.ok()) {
+    errors += b.address_location.ToString() + ": backend '" + b.name + "': address: " + addr.status().message() + "\n";
+  } else {
+    t.address = *addr;
+  }
+  if (t.security != upstream::BackendSecurityMode::kPlaintext) {
+    auto ctx = tls::TlsClientContext::Create(b.tls_ca_file, b.tls_verify);
+    if (!ctx.ok()) {
+      errors += b.tls_ca_location.ToString() + ": backend '" + b.name + "': tls_ca: " + ctx.status().message() + "\n";
+    } else {
+      pool.tls.push_back(*ctx);
+      t.tls = ctx->get();
+    }
+  }
+}
+
+// The shards, their backends in failover order, the router and the health indices.
+void BuildBackendPool(const config::Config& c, std::shared_ptr<health::BackendHealthTable> health,
+                      Generation& g, std::string& errors) {
+  login::BackendPool& pool = g.pool;
+  pool.health = std::move(health);
+  auto router = config::BuildRouter(c);
+  if (!router.ok()) {
+    errors += c.source_file + ": routing: " + router.status().message() + "\n";
+    return;
+  }
+  pool.router = *router;
+  for (size_t s = 0; s < c.shards.size(); ++s) {
+    const config::ShardConfig& shard = c.shards[s];
+    login::PoolShard ps;
+    ps.name = shard.name;
+    for (const config::BackendConfig& b : shard.backends) {
+      login::PoolBackend pb;
+      pb.name = b.name;
+      pb.shard = s;
+      pb.send_proxy_v2 = b.send_proxy_v2;
+      BuildTarget(c, b, pool, pb.target, errors);
+      if (pool.health) {
+        StatusOr<size_t> index = pool.health->Add(b.name);
+        if (!index.ok()) {
+          errors += b.address_location.ToString() + ": backend '" + b.name + "': " + index.status().message() + "\n";
+          continue;
+        }
+        pb.health = *index;
+      }
+      ps.backends.push_back(pool.backends.size());
+      ps.health_order.push_back(pb.health);
+      pool.backends.push_back(std::move(pb));
+    }
+    pool.shards.push_back(std::move(ps));
+  }
+}
+
 }  // namespace
 
 const char* ListenerModeName(config::ListenerMode mode) {
   return mode == config::ListenerMode::kImplicitTls ? "implicit" : "starttls";
 }
 
-StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics,
-                                        uint64_t id) {
+StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id,
+                                        std::shared_ptr<health::BackendHealthTable> health) {
   if (!config) return InvalidArgument("no configuration");
   const config::Config& c = *config;
   auto g = std::make_shared<Generation>();
@@ -68,29 +133,7 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
     g->server_tls.push_back(*ctx);
     g->listeners.push_back(std::move(spec));
   }
-  const config::BackendConfig& b = c.backend;
-  upstream::BackendTarget& t = g->backend;
-  t.security = ToMode(b.security);
-  t.label = b.address.host + ":" + std::to_string(b.address.port);
-  t.server_name = b.tls_server_name.empty() ? b.address.host : b.tls_server_name;
-  t.connect_timeout = c.timeouts.backend_connect;
-  t.login_timeout = c.timeouts.backend_login;
-  t.max_line_bytes = c.limits.backend_max_line_bytes;
-  auto addr = net::ResolveAddress(b.address.host, b.address.port);
-  if (!addr.ok()) {
-    errors += b.address_location.ToString() + ": backend.address: " + addr.status().message() + "\n";
-  } else {
-    t.address = *addr;
-  }
-  if (t.security != upstream::BackendSecurityMode::kPlaintext) {
-    auto ctx = tls::TlsClientContext::Create(b.tls_ca_file, b.tls_verify);
-    if (!ctx.ok()) {
-      errors += b.tls_ca_location.ToString() + ": backend.tls_ca: " + ctx.status().message() + "\n";
-    } else {
-      g->backend_tls = *ctx;
-      t.tls = g->backend_tls.get();
-    }
-  }
+  BuildBackendPool(c, std::move(health), *g, errors);
   if (!errors.empty()) {
     errors.pop_back();
     return InvalidArgument(errors);

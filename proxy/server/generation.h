@@ -1,6 +1,6 @@
 // Generation: one immutable, refcounted snapshot of everything derived from a Config — the
-// settings, the TLS contexts, the listener specs, the backend target (later the shard map, users
-// and limits). Built once per configuration (at start, and by a reload), then shared read-only
+// settings, the TLS contexts, the listener specs, the shard map with its backends and router (later
+// users and limits). Built once per configuration (at start, and by a reload), then shared read-only
 // as std::shared_ptr<const Generation>:
 //   * each worker holds the current one and receives a new one by message (Worker::SetGeneration,
 //     a Post to its loop);
@@ -17,6 +17,8 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "health/backend_health_table.h"
+#include "login/backend_pool.h"
 #include "net/socket.h"
 #include "relay/relay.h"
 #include "session/session.h"
@@ -41,19 +43,20 @@ struct Generation {
   uint64_t id = 0;  // 1 for the start-up configuration, +1 per reload
   config::ConfigPtr config;
   std::vector<std::shared_ptr<tls::TlsServerContext>> server_tls;  // one per listener
-  std::shared_ptr<tls::TlsClientContext> backend_tls;              // null for a plaintext backend
   std::vector<ListenerSpec> listeners;                             // in config order
-  upstream::BackendTarget backend;                                 // backend.tls -> backend_tls
+  login::BackendPool pool;  // shards, backends in failover order, router, shared health table
   relay::RelayOptions relay;
 };
 
 using GenerationPtr = std::shared_ptr<const Generation>;
 
-// Builds a generation from config: loads every certificate and key, resolves every address.
-// metrics (may be null, e.g. for -t) hands out the label index of each listener; without it the
-// index is the listener's position. Fails with one "FILE:LINE:COL: message" line per problem.
-StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics,
-                                        uint64_t id);
+// Builds a generation from config: loads every certificate and key, resolves every address,
+// builds the router. metrics (may be null, e.g. for -t) hands out the label index of each
+// listener; without it the index is the listener's position. health (may be null, e.g. for -t)
+// is the Server's table: each backend gets its index there by name (kept across reloads). Fails
+// with one "FILE:LINE:COL: message" line per problem.
+StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id,
+                                        std::shared_ptr<health::BackendHealthTable> health = nullptr);
 
 // "implicit" or "starttls", as in the config file.
 const char* ListenerModeName(config::ListenerMode mode);

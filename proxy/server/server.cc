@@ -37,6 +37,20 @@ std::string AdminWhat(const config::Config& c) {
   return "admin listener on " + c.admin.address.host + ":" + std::to_string(c.admin.address.port);
 }
 
+// "shard-a=a1,a2 shard-b=b1": each shard with its backends in failover order, for the start-up line.
+std::string ShardSummary(const login::BackendPool& pool) {
+  std::string out;
+  for (const login::PoolShard& shard : pool.shards) {
+    if (!out.empty()) out += " ";
+    out += shard.name + "=";
+    for (size_t i = 0; i < shard.backends.size(); ++i) {
+      if (i > 0) out += ",";
+      out += pool.backends[shard.backends[i]].name;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 CheckReport CheckConfigResources(const config::ConfigPtr& config) {
@@ -108,7 +122,8 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   if (!metrics.ok()) return metrics.status();
   s->metrics_ = std::move(*metrics);
 
-  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1);
+  s->health_ = std::make_shared<health::BackendHealthTable>(health::HealthPolicy{});
+  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_);
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
   s->warnings_ = ConfigWarnings(c);
@@ -118,11 +133,32 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   if (!loop.ok()) return loop.status();
   s->main_loop_ = std::move(*loop);
   if (Status st = s->CreateAdminAndSignals(); !st.ok()) return st;
+  if (Status st = s->StartHealthChecks(); !st.ok()) return st;
   // Everything that needs root is done: listeners bound, keys loaded. No thread runs yet.
   if (Status st = ApplyProcessIdentity(c.process); !st.ok()) return st;
   if (Status st = HardenProcess(); !st.ok()) return st;
   if (Status st = s->CreateWorkers(s->session_cap_); !st.ok()) return st;
   return s;
+}
+
+Status Server::StartHealthChecks() {
+  health_checker_.reset();  // a reload replaces the targets: cancel the old checks first
+  std::vector<upstream::HealthCheckTarget> targets;
+  for (const login::PoolBackend& b : generation_->pool.backends) {
+    targets.push_back(upstream::HealthCheckTarget{b.target, b.health});
+  }
+  stats::Metrics* metrics = metrics_.get();
+  const health::BackendHealthTable* table = health_.get();
+  auto checker = upstream::HealthChecker::Start(
+      main_loop_.get(), &RealTimeSource::Get(), health_.get(), std::move(targets), upstream::HealthCheckOptions{},
+      [metrics, table](size_t index, health::CheckOutcome outcome) {
+        StatusOr<int> label = metrics->BackendIndex(std::string(table->name(index)));
+        if (label.ok()) metrics->HealthCheckFinished(*label, outcome);
+      });
+  if (!checker.ok()) return checker.status();
+  health_checker_ = std::move(*checker);
+  metrics_->SetCollectHook([metrics, table] { stats::PublishBackendHealth(*table, *metrics); });
+  return Status::Ok();
 }
 
 Status Server::BindListeners() {
@@ -249,7 +285,7 @@ void Server::LogStarted() const {
       .Add("version", IMAPGATE_VERSION)
       .Add("workers", static_cast<int64_t>(workers_.size()))
       .Add("listeners", listeners)
-      .Add("backend", generation_->backend.label)
+      .Add("shards", ShardSummary(generation_->pool))
       .Add("admin_port", static_cast<int64_t>(admin_ ? admin_->bound_port() : 0))
       .Add("uid", static_cast<int64_t>(getuid()))
       .Add("descriptor_limit", descriptor_limit_)

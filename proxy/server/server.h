@@ -28,6 +28,7 @@
 #include "net/signal_watcher.h"
 #include "net/timer.h"
 #include "server/generation.h"
+#include "upstream/health_checker.h"
 #include "server/worker.h"
 #include "stats/metrics.h"
 
@@ -61,6 +62,8 @@ class Server {
   Status BindListeners();
   Status CreateWorkers(size_t session_cap);
   Status CreateAdminAndSignals();
+  // (Re)starts the active health checks of the current generation's backends on the main loop.
+  Status StartHealthChecks();
   void StopAll();
   void PollDrain();
   void LogStarted() const;
@@ -68,10 +71,14 @@ class Server {
   config::ConfigPtr config_;
   stats::MetricsPtr metrics_;
   GenerationPtr generation_;
+  // Backend health, shared by every generation (entries by backend name), the workers' logins,
+  // the checker and the admin API.
+  std::shared_ptr<health::BackendHealthTable> health_;
   std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds_;  // one per generation listener
   std::vector<WorkerPtr> workers_;
   std::unique_ptr<net::EventLoop> main_loop_;
   admin::AdminServerPtr admin_;
+  upstream::HealthCheckerPtr health_checker_;  // on main_loop_ (destroyed before it); a reload restarts it
   net::TimerPtr drain_timer_;
   std::vector<std::unique_ptr<net::SignalWatcher>> signals_;
   std::atomic<bool> draining_{false};

@@ -23,7 +23,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const 
 Session::Session(WorkerContext* worker, const ListenerContext* listener)
     : worker_(worker), generation_(worker->generation), listener_(listener),
       started_(worker->time->MonotonicNow()),
-      backend_step_(worker->loop, worker->time, &generation_->backend, worker->scratch, worker->scratch_size) {
+      backend_step_(worker->loop, worker->time, &generation_->pool, worker->scratch, worker->scratch_size) {
   char id[64];
   std::snprintf(id, sizeof id, "%s%llx", worker->id_prefix.c_str(),
                 static_cast<unsigned long long>(worker->next_id++));
@@ -112,6 +112,11 @@ void Session::SendContinuation(std::string_view payload) {
 void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view step) {
   if (finished_) return;  // the client went away (or timed out) while the login ran
   login::LoginAttempt& attempt = pipeline_->attempt();
+  if (attempt.route) {
+    shard_ = attempt.route->shard;
+    backend_name_ = attempt.route->backend;
+    backend_index_ = attempt.route->backend_index;
+  }
   if (verdict.kind == login::VerdictKind::kAccept && attempt.backend) {
     upstream::BackendLoginResult result = std::move(*attempt.backend);
     attempt.backend.reset();
@@ -137,7 +142,8 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
       .Add("sid", id_)
       .Add("client", client_address_)
       .Add("user", user_)
-      .Add("backend", backend_step_.target().label)
+      .Add("shard", shard_.empty() ? std::string_view("-") : std::string_view(shard_))
+      .Add("backend", backend_name_.empty() ? std::string_view("-") : std::string_view(backend_name_))
       .Add("step", step)
       .Add("reason", verdict.kind == login::VerdictKind::kReject ? std::string_view(verdict.detail)
                                                                    : std::string_view("no backend connection"));
@@ -164,6 +170,10 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
     return;
   }
   relay_ = std::move(*relay);
+  const login::BackendPool& pool = generation_->pool;
+  if (pool.health && backend_index_ < pool.backends.size()) {
+    active_backend_ = health::ActiveSession(pool.health.get(), pool.backends[backend_index_].health);
+  }
   relay_->Start();
 }
 
@@ -192,7 +202,7 @@ void Session::Finish(const char* result) {
       .Add("client", client_address_)
       .Add("listener", listener_->name)
       .Add("user", user_.empty() ? std::string_view("-") : std::string_view(user_))
-      .Add("backend", relay_ ? backend_step_.target().label : std::string("-"))
+      .Add("backend", relay_ ? std::string_view(backend_name_) : std::string_view("-"))
       .Add("tls", tls_version_)
       .Add("bytes_in", relay_result_.client_to_backend)
       .Add("bytes_out", relay_result_.backend_to_client)

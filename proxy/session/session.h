@@ -20,6 +20,7 @@
 
 #include "common/time_source.h"
 #include "frontend/client_frontend.h"
+#include "health/backend_health_table.h"
 #include "login/backend_login_step.h"
 #include "login/login_pipeline.h"
 #include "login/ticket_registry.h"
@@ -115,9 +116,14 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   std::chrono::steady_clock::time_point login_started_;
   relay::RelayResult relay_result_;
   bool finished_ = false;
+  // Where the login went (the connect step's route): for logs, the admin API, drain and kick.
+  std::string shard_;
+  std::string backend_name_;
+  size_t backend_index_ = SIZE_MAX;        // into generation_->pool.backends
+  health::ActiveSession active_backend_;  // counts this session on its backend while relaying
 
-  // Today's pipeline: one step, the backend login (no allocation; the steps of later issues
-  // come from the config generation).
+  // Today's pipeline: one step, the backend login with routing and failover (no allocation; the
+  // steps of later issues come from the config generation).
   login::BackendLoginStep backend_step_;
   login::LoginStep* steps_[1] = {&backend_step_};
 

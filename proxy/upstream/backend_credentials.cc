@@ -39,4 +39,18 @@ std::string CredentialsUser(const BackendCredentials& credentials) {
   return std::string(std::get<MasterUserCredentials>(credentials).user.view());
 }
 
+BackendCredentials CopyCredentials(const BackendCredentials& credentials) {
+  if (const auto* own = std::get_if<ClientOwnCredentials>(&credentials)) {
+    return ClientOwnCredentials{SecretString(own->user.view()), SecretString(own->password.view())};
+  }
+  const auto& m = std::get<MasterUserCredentials>(credentials);
+  MasterUserCredentials copy;
+  copy.form = m.form;
+  copy.user = SecretString(m.user.view());
+  copy.master_user = SecretString(m.master_user.view());
+  copy.master_password = SecretString(m.master_password.view());
+  copy.separator = m.separator;
+  return copy;
+}
+
 }  // namespace imapgate::upstream

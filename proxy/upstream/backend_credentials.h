@@ -50,6 +50,10 @@ std::optional<LoginArguments> FormatLoginArguments(const BackendCredentials& cre
 // nullopt for every other form.
 std::optional<SecretString> FormatSaslPlainResponse(const BackendCredentials& credentials);
 
+// A second copy of the credentials (secrets copied into new wiping storage), for a login that
+// may try the next backend of its shard after a failed connect.
+BackendCredentials CopyCredentials(const BackendCredentials& credentials);
+
 // The user name the credentials act as (for logs; never a secret).
 std::string CredentialsUser(const BackendCredentials& credentials);
 

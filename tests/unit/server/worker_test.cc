@@ -27,7 +27,9 @@ std::shared_ptr<Generation> MakeGeneration(uint64_t id) {
   spec.context.frontend.implicit_tls = false;
   spec.mode = config::ListenerMode::kStartTls;
   g->listeners.push_back(spec);
-  g->backend.label = "backend-of-" + std::to_string(id);
+  auto pool = login::SingleBackendPool("backend-of-" + std::to_string(id), upstream::BackendTarget{});
+  EXPECT_TRUE(pool.ok());
+  if (pool.ok()) g->pool = std::move(*pool);
   return g;
 }
 

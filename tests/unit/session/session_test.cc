@@ -153,8 +153,15 @@ class SessionTest : public ::testing::Test {
   std::shared_ptr<tls::TlsServerContext> server_ctx_;
   ManualTimeSource time_;
   // The configuration the sessions run under; backend_ is its target, set up before each session.
-  std::shared_ptr<server::Generation> generation_ = std::make_shared<server::Generation>();
-  upstream::BackendTarget& backend_ = generation_->backend;
+  static std::shared_ptr<server::Generation> OneBackendGeneration() {
+    auto g = std::make_shared<server::Generation>();
+    auto pool = login::SingleBackendPool("default", upstream::BackendTarget{});
+    EXPECT_TRUE(pool.ok());
+    if (pool.ok()) g->pool = std::move(*pool);
+    return g;
+  }
+  std::shared_ptr<server::Generation> generation_ = OneBackendGeneration();
+  upstream::BackendTarget& backend_ = generation_->pool.backends[0].target;
   ListenerContext listener_;
   std::vector<char> scratch_ = std::vector<char>(65536);
   WorkerContext worker_;

@@ -1,0 +1,59 @@
+// BackendPool: where logins may go — the shards, each with its backends in failover order, the
+// router that picks a user's shard, and the shared health table that says which backend may take
+// a login now. Part of a configuration generation (built by server/generation.cc), so it is
+// immutable and shared read-only by every worker; the health table is the one mutable part, owned
+// by the Server and shared across generations (a backend keeps its index and state by name).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "health/backend_health_table.h"
+#include "route/router.h"
+#include "tls/tls_context.h"
+#include "upstream/backend_connector.h"
+
+namespace imapgate::login {
+
+// One backend of a shard.
+struct PoolBackend {
+  std::string name;               // config name: logs, metrics, admin API
+  size_t shard = 0;               // index into BackendPool::shards
+  size_t health = 0;              // index into the health table
+  upstream::BackendTarget target;  // address, link security, timeouts
+  bool send_proxy_v2 = false;     // PROXY v2 header before the greeting
+};
+
+// One shard: its backends in failover order (primary first).
+struct PoolShard {
+  std::string name;
+  std::vector<size_t> backends;      // indices into BackendPool::backends
+  std::vector<size_t> health_order;  // the same backends as health-table indices
+};
+
+struct BackendPool {
+  std::shared_ptr<const route::Router> router;  // decision.shard indexes `shards`
+  std::vector<PoolShard> shards;
+  std::vector<PoolBackend> backends;
+  std::vector<std::shared_ptr<tls::TlsClientContext>> tls;  // owns what targets point to
+  // Shared with the Server, the checker and the admin API; null in tests that need no health
+  // (every backend then counts as usable).
+  std::shared_ptr<health::BackendHealthTable> health;
+
+  // The backend named `name`, if any.
+  const PoolBackend* FindBackend(std::string_view name) const {
+    for (const PoolBackend& b : backends) {
+      if (b.name == name) return &b;
+    }
+    return nullptr;
+  }
+};
+
+// A pool of one shard ("default") holding one backend, `name` at `target`, without health
+// (every try is made). For tests and tools.
+StatusOr<BackendPool> SingleBackendPool(std::string name, upstream::BackendTarget target);
+
+}  // namespace imapgate::login
