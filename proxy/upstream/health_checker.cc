@@ -280,6 +280,12 @@ StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Start(net::EventLoop* lo
     return InvalidArgument("health checker without loop, time source or table");
   }
   if (Status valid = options.Validate(); !valid.ok()) return valid;
+  for (const HealthCheckTarget& t : targets) {
+    if (t.index >= table->size()) return InvalidArgument("health check of " + t.target.label + ": no table entry");
+    if (t.target.security != BackendSecurityMode::kPlaintext && t.target.tls == nullptr) {
+      return InvalidArgument("health check of " + t.target.label + ": TLS link without a TLS context");
+    }
+  }
   std::unique_ptr<HealthChecker> checker(new HealthChecker(loop, time, table, options, std::move(on_result)));
   for (HealthCheckTarget& t : targets) {
     auto probe = std::make_unique<Probe>(checker.get(), std::move(t));

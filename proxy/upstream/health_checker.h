@@ -69,8 +69,9 @@ class HealthChecker {
   // Called after each check's result was recorded in the table (e.g. to count it in metrics).
   using ResultFn = std::function<void(size_t index, health::CheckOutcome outcome)>;
 
-  // Schedules the first check of every target. Fails on invalid options, or when a timer
-  // cannot be created (nothing is started then).
+  // Schedules the first check of every target. Fails on invalid options, a target whose index
+  // is not in the table or whose TLS link has no TLS context, or when a timer cannot be created
+  // (nothing is started then).
   static StatusOr<std::unique_ptr<HealthChecker>> Start(net::EventLoop* loop, const TimeSource* time,
                                                         health::BackendHealthTable* table,
                                                         std::vector<HealthCheckTarget> targets,

@@ -409,6 +409,14 @@ TEST(HealthCheckerStartTest, RefusesBadOptionsAndMissingParts) {
   EXPECT_TRUE(o.Validate().ok());
   EXPECT_FALSE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), nullptr, {}, o).ok());
   EXPECT_TRUE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {}, o).ok());
+  BackendTarget t;
+  t.label = "b1";
+  EXPECT_FALSE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {{t, 0}}, o).ok())
+      << "index 0 is not in the table yet";
+  ASSERT_TRUE(table.Add("b1").ok());
+  EXPECT_TRUE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {{t, 0}}, o).ok());
+  t.security = BackendSecurityMode::kStartTls;  // and no TLS context
+  EXPECT_FALSE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {{t, 0}}, o).ok());
 }
 
 TEST(HealthCheckerPureTest, ConnectorFailuresAreClassified) {
