@@ -9,6 +9,7 @@ struct BackendHealthTable::Entry {
   std::atomic<uint32_t> updown{0};
   std::atomic<bool> draining{false};
   std::atomic<int64_t> sessions{0};
+  std::atomic<uint64_t> unusable_epoch{0};
   std::atomic<bool> checked{false};
   std::atomic<uint8_t> last_check{static_cast<uint8_t>(CheckOutcome::kOk)};
   std::atomic<int64_t> last_check_ns{0};  // wall time since the epoch
@@ -117,6 +118,11 @@ int64_t BackendHealthTable::ActiveSessions(size_t i) const {
   return e != nullptr ? e->sessions.load(std::memory_order_relaxed) : 0;
 }
 
+uint64_t BackendHealthTable::UnusableEpoch(size_t i) const {
+  const Entry* e = At(i);
+  return e != nullptr ? e->unusable_epoch.load(std::memory_order_acquire) : 0;
+}
+
 BackendStatus BackendHealthTable::Snapshot(size_t i) const {
   BackendStatus s;
   const Entry* e = At(i);
@@ -171,6 +177,7 @@ void BackendHealthTable::Apply(size_t i, Entry& e, bool ok, std::string_view det
     if (!e.updown.compare_exchange_weak(word, Pack(after), std::memory_order_acq_rel, std::memory_order_acquire)) {
       continue;  // another thread recorded a result first: apply ours on top of it
     }
+    if (before.up && !after.up) e.unusable_epoch.fetch_add(1, std::memory_order_acq_rel);
     if (after.up != before.up && on_change_) {
       StateChange c;
       c.backend = i;
@@ -188,6 +195,7 @@ bool BackendHealthTable::SetDraining(size_t i, bool draining) {
   Entry* e = At(i);
   if (e == nullptr) return false;
   if (e->draining.exchange(draining, std::memory_order_acq_rel) == draining) return false;
+  if (draining) e->unusable_epoch.fetch_add(1, std::memory_order_acq_rel);
   if (on_change_) {
     StateChange c;
     c.backend = i;

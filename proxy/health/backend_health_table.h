@@ -96,6 +96,11 @@ class BackendHealthTable {
   // Up and not draining: may take a new login.
   bool IsUsable(size_t i) const;
   int64_t ActiveSessions(size_t i) const;
+  // Counts the times backend i stopped taking logins (went down, or began draining); 0 at first.
+  // A warm connection kept for it records this when made and is dropped when it differs (or
+  // when IsUsable is false) instead of being handed to a login: one atomic load, no callback
+  // into other workers' loops.
+  uint64_t UnusableEpoch(size_t i) const;
   // Everything about entry i, for the admin API and metrics (takes the entry's text lock).
   BackendStatus Snapshot(size_t i) const;
 

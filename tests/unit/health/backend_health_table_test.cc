@@ -254,6 +254,26 @@ TEST_F(BackendHealthTableTest, ReAddingANameKeepsItsState) {
   EXPECT_TRUE(table_.IsDraining(a));
 }
 
+TEST_F(BackendHealthTableTest, UnusableEpochMovesWhenABackendStopsTakingLogins) {
+  const size_t a = AddOrDie("a1");
+  const size_t b = AddOrDie("b1");
+  EXPECT_EQ(table_.UnusableEpoch(a), 0u);
+  Pass(a, 5);
+  Fail(a, 2);  // below fall: still up
+  EXPECT_EQ(table_.UnusableEpoch(a), 0u);
+  Fail(a, 1);  // down
+  EXPECT_EQ(table_.UnusableEpoch(a), 1u);
+  Fail(a, 3);  // still down: no new epoch
+  Pass(a, 2);  // up again: a connection made now is good
+  EXPECT_EQ(table_.UnusableEpoch(a), 1u);
+  ASSERT_TRUE(table_.SetDraining(a, true));
+  EXPECT_EQ(table_.UnusableEpoch(a), 2u);
+  ASSERT_TRUE(table_.SetDraining(a, false));
+  EXPECT_EQ(table_.UnusableEpoch(a), 2u);
+  EXPECT_EQ(table_.UnusableEpoch(b), 0u);  // per backend
+  EXPECT_EQ(table_.UnusableEpoch(99), 0u);
+}
+
 TEST_F(BackendHealthTableTest, FirstUsableFollowsFailoverOrder) {
   const size_t a1 = AddOrDie("a1"), a2 = AddOrDie("a2"), a3 = AddOrDie("a3");
   const std::vector<size_t> order = {a1, a2, a3};
