@@ -46,7 +46,7 @@ struct StateChange {
   Source source = Source::kCheck;
   std::string_view reason;  // the failure that took it down; empty otherwise
 };
-const char* StateChangeKindName(StateChange::Kind kind);        // "down", "up", "draining", "undrained"
+const char* StateChangeKindName(StateChange::Kind kind);  // "down", "up", "draining", "undrained"
 const char* StateChangeSourceName(StateChange::Source source);  // "check", "login", "operator"
 
 // The default observer: one log line per change (event backend_state; warn for down).
@@ -147,7 +147,8 @@ class ActiveSession {
   ActiveSession(BackendHealthTable* table, size_t i) : table_(table), index_(i) {
     if (table_ != nullptr) table_->SessionStarted(index_);
   }
-  ActiveSession(ActiveSession&& o) noexcept : table_(std::exchange(o.table_, nullptr)), index_(o.index_) {}
+  ActiveSession(ActiveSession&& o) noexcept
+      : table_(std::exchange(o.table_, nullptr)), index_(o.index_) {}
   ActiveSession& operator=(ActiveSession&& o) noexcept {
     if (this != &o) {
       Reset();

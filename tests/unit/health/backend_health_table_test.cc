@@ -55,7 +55,9 @@ class BackendHealthTableTest : public ::testing::Test {
   void Pass(size_t i, int n) {
     for (int k = 0; k < n; ++k) table_.RecordCheck(i, CheckOutcome::kOk, "", Now());
   }
-  std::chrono::system_clock::time_point Now() { return std::chrono::system_clock::time_point(now_); }
+  std::chrono::system_clock::time_point Now() {
+    return std::chrono::system_clock::time_point(now_);
+  }
 
   std::chrono::seconds now_{1'700'000'000};
   std::mutex mu_;
@@ -168,8 +170,8 @@ TEST_F(BackendHealthTableTest, DrainingIsOrthogonalToUpDown) {
   EXPECT_FALSE(table_.IsUsable(a)) << "undraining a down backend does not make it usable";
   std::vector<Kind> kinds;
   for (const Recorded& r : changes_) kinds.push_back(r.kind);
-  EXPECT_EQ(kinds, (std::vector<Kind>{Kind::kDraining, Kind::kDown, Kind::kUp, Kind::kUndrained, Kind::kDown,
-                                      Kind::kDraining, Kind::kUndrained}));
+  EXPECT_EQ(kinds, (std::vector<Kind>{Kind::kDraining, Kind::kDown, Kind::kUp, Kind::kUndrained,
+                                      Kind::kDown, Kind::kDraining, Kind::kUndrained}));
   EXPECT_EQ(changes_[0].source, Source::kOperator);
 }
 
