@@ -9,6 +9,7 @@ struct BackendHealthTable::Entry {
   std::atomic<uint32_t> updown{0};
   std::atomic<bool> draining{false};
   std::atomic<int64_t> sessions{0};
+  std::atomic<uint64_t> unusable_epoch{0};
   std::atomic<bool> checked{false};
   std::atomic<uint8_t> last_check{static_cast<uint8_t>(CheckOutcome::kOk)};
   std::atomic<int64_t> last_check_ns{0};  // wall time since the epoch
@@ -52,14 +53,18 @@ const char* StateChangeSourceName(StateChange::Source source) {
 }
 
 void LogStateChange(const StateChange& change) {
-  LogEvent e(change.kind == StateChange::Kind::kDown ? LogLevel::kWarn : LogLevel::kInfo, "backend_state");
+  LogEvent e(change.kind == StateChange::Kind::kDown ? LogLevel::kWarn : LogLevel::kInfo,
+             "backend_state");
   e.Add("backend", change.name).Add("state", StateChangeKindName(change.kind));
   e.Add("via", StateChangeSourceName(change.source));
   if (!change.reason.empty()) e.Add("reason", change.reason);
 }
 
-BackendHealthTable::BackendHealthTable(HealthPolicy policy, ChangeObserver on_change, size_t capacity)
-    : policy_(policy), on_change_(std::move(on_change)), capacity_(capacity),
+BackendHealthTable::BackendHealthTable(HealthPolicy policy, ChangeObserver on_change,
+                                       size_t capacity)
+    : policy_(policy),
+      on_change_(std::move(on_change)),
+      capacity_(capacity),
       entries_(std::make_unique<Entry[]>(capacity)) {}
 
 BackendHealthTable::~BackendHealthTable() = default;
@@ -69,7 +74,8 @@ StatusOr<size_t> BackendHealthTable::Add(std::string_view name) {
   std::lock_guard<std::mutex> lock(add_mu_);
   if (auto it = index_.find(name); it != index_.end()) return it->second;
   const size_t i = size_.load(std::memory_order_relaxed);
-  if (i >= capacity_) return Status(StatusCode::kResourceExhausted, "backend health: too many backends");
+  if (i >= capacity_)
+    return Status(StatusCode::kResourceExhausted, "backend health: too many backends");
   Entry& e = entries_[i];
   e.name.assign(name);
   e.updown.store(Pack(InitialState(policy_)), std::memory_order_relaxed);
@@ -89,7 +95,9 @@ const BackendHealthTable::Entry* BackendHealthTable::At(size_t i) const {
   return i < size() ? &entries_[i] : nullptr;
 }
 
-BackendHealthTable::Entry* BackendHealthTable::At(size_t i) { return i < size() ? &entries_[i] : nullptr; }
+BackendHealthTable::Entry* BackendHealthTable::At(size_t i) {
+  return i < size() ? &entries_[i] : nullptr;
+}
 
 std::string_view BackendHealthTable::name(size_t i) const {
   const Entry* e = At(i);
@@ -117,6 +125,11 @@ int64_t BackendHealthTable::ActiveSessions(size_t i) const {
   return e != nullptr ? e->sessions.load(std::memory_order_relaxed) : 0;
 }
 
+uint64_t BackendHealthTable::UnusableEpoch(size_t i) const {
+  const Entry* e = At(i);
+  return e != nullptr ? e->unusable_epoch.load(std::memory_order_acquire) : 0;
+}
+
 BackendStatus BackendHealthTable::Snapshot(size_t i) const {
   BackendStatus s;
   const Entry* e = At(i);
@@ -128,8 +141,9 @@ BackendStatus BackendHealthTable::Snapshot(size_t i) const {
   std::lock_guard<std::mutex> lock(e->text_mu);
   s.checked = e->checked.load(std::memory_order_relaxed);
   s.last_check = static_cast<CheckOutcome>(e->last_check.load(std::memory_order_relaxed));
-  s.last_check_time = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::nanoseconds(e->last_check_ns.load(std::memory_order_relaxed))));
+  s.last_check_time = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(e->last_check_ns.load(std::memory_order_relaxed))));
   s.last_check_detail = e->last_check_detail;
   s.last_failure = e->last_failure;
   return s;
@@ -143,8 +157,9 @@ void BackendHealthTable::RecordCheck(size_t i, CheckOutcome outcome, std::string
   {
     std::lock_guard<std::mutex> lock(e->text_mu);
     e->last_check.store(static_cast<uint8_t>(outcome), std::memory_order_relaxed);
-    e->last_check_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-                           std::memory_order_relaxed);
+    e->last_check_ns.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+        std::memory_order_relaxed);
     e->checked.store(true, std::memory_order_relaxed);
     e->last_check_detail.assign(ok ? std::string_view() : Bounded(detail));
     if (!ok) e->last_failure.assign(Bounded(detail));
@@ -162,15 +177,18 @@ void BackendHealthTable::RecordPassive(size_t i, bool ok, std::string_view detai
   Apply(i, *e, ok, Bounded(detail), StateChange::Source::kLogin);
 }
 
-void BackendHealthTable::Apply(size_t i, Entry& e, bool ok, std::string_view detail, StateChange::Source source) {
+void BackendHealthTable::Apply(size_t i, Entry& e, bool ok, std::string_view detail,
+                               StateChange::Source source) {
   uint32_t word = e.updown.load(std::memory_order_acquire);
   for (;;) {
     const UpDownState before = Unpack(word);
     const UpDownState after = NextState(before, ok, policy_);
     if (after == before) return;  // steady state: no write, no cache-line bounce
-    if (!e.updown.compare_exchange_weak(word, Pack(after), std::memory_order_acq_rel, std::memory_order_acquire)) {
+    if (!e.updown.compare_exchange_weak(word, Pack(after), std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
       continue;  // another thread recorded a result first: apply ours on top of it
     }
+    if (before.up && !after.up) e.unusable_epoch.fetch_add(1, std::memory_order_acq_rel);
     if (after.up != before.up && on_change_) {
       StateChange c;
       c.backend = i;
@@ -188,6 +206,7 @@ bool BackendHealthTable::SetDraining(size_t i, bool draining) {
   Entry* e = At(i);
   if (e == nullptr) return false;
   if (e->draining.exchange(draining, std::memory_order_acq_rel) == draining) return false;
+  if (draining) e->unusable_epoch.fetch_add(1, std::memory_order_acq_rel);
   if (on_change_) {
     StateChange c;
     c.backend = i;
@@ -207,7 +226,8 @@ void BackendHealthTable::SessionEnded(size_t i) {
   if (Entry* e = At(i)) e->sessions.fetch_sub(1, std::memory_order_relaxed);
 }
 
-std::optional<size_t> FirstUsable(const BackendHealthTable& table, std::span<const size_t> order, size_t from) {
+std::optional<size_t> FirstUsable(const BackendHealthTable& table, std::span<const size_t> order,
+                                  size_t from) {
   for (size_t pos = from; pos < order.size(); ++pos) {
     if (table.IsUsable(order[pos])) return pos;
   }

@@ -46,7 +46,7 @@ struct StateChange {
   Source source = Source::kCheck;
   std::string_view reason;  // the failure that took it down; empty otherwise
 };
-const char* StateChangeKindName(StateChange::Kind kind);        // "down", "up", "draining", "undrained"
+const char* StateChangeKindName(StateChange::Kind kind);  // "down", "up", "draining", "undrained"
 const char* StateChangeSourceName(StateChange::Source source);  // "check", "login", "operator"
 
 // The default observer: one log line per change (event backend_state; warn for down).
@@ -96,6 +96,11 @@ class BackendHealthTable {
   // Up and not draining: may take a new login.
   bool IsUsable(size_t i) const;
   int64_t ActiveSessions(size_t i) const;
+  // Counts the times backend i stopped taking logins (went down, or began draining); 0 at first.
+  // A warm connection kept for it records this when made and is dropped when it differs (or
+  // when IsUsable is false) instead of being handed to a login: one atomic load, no callback
+  // into other workers' loops.
+  uint64_t UnusableEpoch(size_t i) const;
   // Everything about entry i, for the admin API and metrics (takes the entry's text lock).
   BackendStatus Snapshot(size_t i) const;
 
@@ -142,7 +147,8 @@ class ActiveSession {
   ActiveSession(BackendHealthTable* table, size_t i) : table_(table), index_(i) {
     if (table_ != nullptr) table_->SessionStarted(index_);
   }
-  ActiveSession(ActiveSession&& o) noexcept : table_(std::exchange(o.table_, nullptr)), index_(o.index_) {}
+  ActiveSession(ActiveSession&& o) noexcept
+      : table_(std::exchange(o.table_, nullptr)), index_(o.index_) {}
   ActiveSession& operator=(ActiveSession&& o) noexcept {
     if (this != &o) {
       Reset();

@@ -33,8 +33,10 @@ const char* CheckOutcomeName(CheckOutcome outcome) {
 Status HealthPolicy::Validate() const {
   const std::string bounds =
       " must be between " + std::to_string(kMinThreshold) + " and " + std::to_string(kMaxThreshold);
-  if (rise < kMinThreshold || rise > kMaxThreshold) return InvalidArgument("health check rise" + bounds);
-  if (fall < kMinThreshold || fall > kMaxThreshold) return InvalidArgument("health check fall" + bounds);
+  if (rise < kMinThreshold || rise > kMaxThreshold)
+    return InvalidArgument("health check rise" + bounds);
+  if (fall < kMinThreshold || fall > kMaxThreshold)
+    return InvalidArgument("health check fall" + bounds);
   return Status::Ok();
 }
 
@@ -62,7 +64,8 @@ UpDownState NextState(UpDownState state, bool ok, const HealthPolicy& policy) {
 }
 
 uint32_t Pack(UpDownState state) {
-  return (state.up ? 1u : 0u) | (state.streak_ok ? 2u : 0u) | (static_cast<uint32_t>(state.streak) << 16);
+  return (state.up ? 1u : 0u) | (state.streak_ok ? 2u : 0u) |
+         (static_cast<uint32_t>(state.streak) << 16);
 }
 
 UpDownState Unpack(uint32_t word) {

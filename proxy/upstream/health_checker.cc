@@ -12,15 +12,20 @@ namespace {
 
 constexpr size_t kScratchBytes = 16384;
 
-bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-bool Contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+bool Contains(std::string_view s, std::string_view part) {
+  return s.find(part) != std::string_view::npos;
+}
 
 }  // namespace
 
 Status HealthCheckOptions::Validate() const {
   if (interval.count() <= 0) return InvalidArgument("health check interval must be positive");
   if (timeout.count() <= 0) return InvalidArgument("health check timeout must be positive");
-  if (!(jitter >= 0 && jitter <= 0.5)) return InvalidArgument("health check jitter must be between 0 and 0.5");
+  if (!(jitter >= 0 && jitter <= 0.5))
+    return InvalidArgument("health check jitter must be between 0 and 0.5");
   return Status::Ok();
 }
 
@@ -33,7 +38,8 @@ health::CheckOutcome ClassifyCheckFailure(std::string_view d) {
   return CheckOutcome::kProtocolError;
 }
 
-std::chrono::milliseconds JitteredInterval(std::chrono::milliseconds interval, double jitter, double u) {
+std::chrono::milliseconds JitteredInterval(std::chrono::milliseconds interval, double jitter,
+                                           double u) {
   jitter = std::clamp(jitter, 0.0, 0.5);
   u = std::clamp(u, 0.0, 1.0);
   const double ms = static_cast<double>(interval.count()) * (1.0 + jitter * (2.0 * u - 1.0));
@@ -44,7 +50,8 @@ std::chrono::milliseconds JitteredInterval(std::chrono::milliseconds interval, d
 // the connector; the connector while connecting, then the greeted connection.
 class HealthChecker::Probe final : public ConnectorClient, public net::IoHandler {
  public:
-  Probe(HealthChecker* owner, HealthCheckTarget t) : owner_(owner), target_(std::move(t.target)), index_(t.index) {
+  Probe(HealthChecker* owner, HealthCheckTarget t)
+      : owner_(owner), target_(std::move(t.target)), index_(t.index) {
     target_.connect_timeout = owner->options_.timeout;
     target_.login_timeout = owner->options_.timeout;
   }
@@ -102,8 +109,8 @@ class HealthChecker::Probe final : public ConnectorClient, public net::IoHandler
     Retire();
     phase_ = Phase::kConnecting;
     deadline_timer_->Arm(owner_->options_.timeout);
-    auto c = BackendConnector::Start(owner_->loop_, owner_->time_, target_, connector_timer_.get(), this,
-                                     owner_->scratch_.data(), owner_->scratch_.size(),
+    auto c = BackendConnector::Start(owner_->loop_, owner_->time_, target_, connector_timer_.get(),
+                                     this, owner_->scratch_.data(), owner_->scratch_.size(),
                                      /*require_capability=*/false);
     if (!c.ok()) {
       Fail(health::CheckOutcome::kProtocolError, c.status().message());
@@ -172,10 +179,12 @@ class HealthChecker::Probe final : public ConnectorClient, public net::IoHandler
     const size_t size = owner_->scratch_.size();
     for (int round = 0; round < 16; ++round) {
       net::IoResult r = conn_.Read(scratch, size);
-      if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return true;
+      if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite)
+        return true;
       if (r.status != net::IoStatus::kOk) {
-        Fail(health::CheckOutcome::kProtocolError,
-             r.status == net::IoStatus::kEof ? "backend closed the connection" : "backend read error");
+        Fail(health::CheckOutcome::kProtocolError, r.status == net::IoStatus::kEof
+                                                       ? "backend closed the connection"
+                                                       : "backend read error");
         return false;
       }
       input_.append(scratch, r.bytes);
@@ -265,22 +274,36 @@ class HealthChecker::Probe final : public ConnectorClient, public net::IoHandler
   std::string input_;
 };
 
-HealthChecker::HealthChecker(net::EventLoop* loop, const TimeSource* time, health::BackendHealthTable* table,
-                             const HealthCheckOptions& options, ResultFn on_result)
-    : loop_(loop), time_(time), table_(table), options_(options), on_result_(std::move(on_result)),
-      rng_(options.seed != 0 ? options.seed : std::random_device{}()), scratch_(kScratchBytes) {}
+HealthChecker::HealthChecker(net::EventLoop* loop, const TimeSource* time,
+                             health::BackendHealthTable* table, const HealthCheckOptions& options,
+                             ResultFn on_result)
+    : loop_(loop),
+      time_(time),
+      table_(table),
+      options_(options),
+      on_result_(std::move(on_result)),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()),
+      scratch_(kScratchBytes) {}
 
 HealthChecker::~HealthChecker() = default;
 
-StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Start(net::EventLoop* loop, const TimeSource* time,
-                                                              health::BackendHealthTable* table,
-                                                              std::vector<HealthCheckTarget> targets,
-                                                              const HealthCheckOptions& options, ResultFn on_result) {
+StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Start(
+    net::EventLoop* loop, const TimeSource* time, health::BackendHealthTable* table,
+    std::vector<HealthCheckTarget> targets, const HealthCheckOptions& options, ResultFn on_result) {
   if (loop == nullptr || time == nullptr || table == nullptr) {
     return InvalidArgument("health checker without loop, time source or table");
   }
   if (Status valid = options.Validate(); !valid.ok()) return valid;
-  std::unique_ptr<HealthChecker> checker(new HealthChecker(loop, time, table, options, std::move(on_result)));
+  for (const HealthCheckTarget& t : targets) {
+    if (t.index >= table->size())
+      return InvalidArgument("health check of " + t.target.label + ": no table entry");
+    if (t.target.security != BackendSecurityMode::kPlaintext && t.target.tls == nullptr) {
+      return InvalidArgument("health check of " + t.target.label +
+                             ": TLS link without a TLS context");
+    }
+  }
+  std::unique_ptr<HealthChecker> checker(
+      new HealthChecker(loop, time, table, options, std::move(on_result)));
   for (HealthCheckTarget& t : targets) {
     auto probe = std::make_unique<Probe>(checker.get(), std::move(t));
     if (Status s = probe->Init(); !s.ok()) return s;
@@ -291,13 +314,15 @@ StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Start(net::EventLoop* lo
 }
 
 std::chrono::milliseconds HealthChecker::NextDelay() {
-  return JitteredInterval(options_.interval, options_.jitter, std::uniform_real_distribution<double>(0, 1)(rng_));
+  return JitteredInterval(options_.interval, options_.jitter,
+                          std::uniform_real_distribution<double>(0, 1)(rng_));
 }
 
 std::chrono::milliseconds HealthChecker::FirstDelay() {
   if (!options_.spread_first_check) return std::chrono::milliseconds(0);
   const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
-  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(options_.interval.count()) * u));
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(options_.interval.count()) * u));
 }
 
 }  // namespace imapgate::upstream

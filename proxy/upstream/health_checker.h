@@ -40,7 +40,7 @@ namespace imapgate::upstream {
 struct HealthCheckOptions {
   std::chrono::milliseconds interval{5000};  // between the end of one check and the next
   std::chrono::milliseconds timeout{2000};   // one check: connect to the CAPABILITY answer
-  double jitter = 0.1;                       // each wait is interval × (1 ± jitter), uniform; 0..0.5
+  double jitter = 0.1;  // each wait is interval × (1 ± jitter), uniform; 0..0.5
   // The first check of each backend at a random point within the first interval, so backends
   // configured together are not all checked at once; false: every backend at once (tests).
   bool spread_first_check = true;
@@ -62,19 +62,23 @@ health::CheckOutcome ClassifyCheckFailure(std::string_view detail);
 
 // The wait before the next check: interval × (1 + jitter × (2u − 1)) for u in [0, 1), at least
 // 1 ms. Pure, for the tests.
-std::chrono::milliseconds JitteredInterval(std::chrono::milliseconds interval, double jitter, double u);
+std::chrono::milliseconds JitteredInterval(std::chrono::milliseconds interval, double jitter,
+                                           double u);
 
 class HealthChecker {
  public:
   // Called after each check's result was recorded in the table (e.g. to count it in metrics).
   using ResultFn = std::function<void(size_t index, health::CheckOutcome outcome)>;
 
-  // Schedules the first check of every target. Fails on invalid options, or when a timer
-  // cannot be created (nothing is started then).
-  static StatusOr<std::unique_ptr<HealthChecker>> Start(net::EventLoop* loop, const TimeSource* time,
+  // Schedules the first check of every target. Fails on invalid options, a target whose index
+  // is not in the table or whose TLS link has no TLS context, or when a timer cannot be created
+  // (nothing is started then).
+  static StatusOr<std::unique_ptr<HealthChecker>> Start(net::EventLoop* loop,
+                                                        const TimeSource* time,
                                                         health::BackendHealthTable* table,
                                                         std::vector<HealthCheckTarget> targets,
-                                                        const HealthCheckOptions& options, ResultFn on_result = {});
+                                                        const HealthCheckOptions& options,
+                                                        ResultFn on_result = {});
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;

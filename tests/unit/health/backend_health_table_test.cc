@@ -55,7 +55,9 @@ class BackendHealthTableTest : public ::testing::Test {
   void Pass(size_t i, int n) {
     for (int k = 0; k < n; ++k) table_.RecordCheck(i, CheckOutcome::kOk, "", Now());
   }
-  std::chrono::system_clock::time_point Now() { return std::chrono::system_clock::time_point(now_); }
+  std::chrono::system_clock::time_point Now() {
+    return std::chrono::system_clock::time_point(now_);
+  }
 
   std::chrono::seconds now_{1'700'000'000};
   std::mutex mu_;
@@ -168,8 +170,8 @@ TEST_F(BackendHealthTableTest, DrainingIsOrthogonalToUpDown) {
   EXPECT_FALSE(table_.IsUsable(a)) << "undraining a down backend does not make it usable";
   std::vector<Kind> kinds;
   for (const Recorded& r : changes_) kinds.push_back(r.kind);
-  EXPECT_EQ(kinds, (std::vector<Kind>{Kind::kDraining, Kind::kDown, Kind::kUp, Kind::kUndrained, Kind::kDown,
-                                      Kind::kDraining, Kind::kUndrained}));
+  EXPECT_EQ(kinds, (std::vector<Kind>{Kind::kDraining, Kind::kDown, Kind::kUp, Kind::kUndrained,
+                                      Kind::kDown, Kind::kDraining, Kind::kUndrained}));
   EXPECT_EQ(changes_[0].source, Source::kOperator);
 }
 
@@ -252,6 +254,26 @@ TEST_F(BackendHealthTableTest, ReAddingANameKeepsItsState) {
   EXPECT_EQ(AddOrDie("a1"), a);  // a reload that keeps the backend
   EXPECT_FALSE(table_.IsUp(a));
   EXPECT_TRUE(table_.IsDraining(a));
+}
+
+TEST_F(BackendHealthTableTest, UnusableEpochMovesWhenABackendStopsTakingLogins) {
+  const size_t a = AddOrDie("a1");
+  const size_t b = AddOrDie("b1");
+  EXPECT_EQ(table_.UnusableEpoch(a), 0u);
+  Pass(a, 5);
+  Fail(a, 2);  // below fall: still up
+  EXPECT_EQ(table_.UnusableEpoch(a), 0u);
+  Fail(a, 1);  // down
+  EXPECT_EQ(table_.UnusableEpoch(a), 1u);
+  Fail(a, 3);  // still down: no new epoch
+  Pass(a, 2);  // up again: a connection made now is good
+  EXPECT_EQ(table_.UnusableEpoch(a), 1u);
+  ASSERT_TRUE(table_.SetDraining(a, true));
+  EXPECT_EQ(table_.UnusableEpoch(a), 2u);
+  ASSERT_TRUE(table_.SetDraining(a, false));
+  EXPECT_EQ(table_.UnusableEpoch(a), 2u);
+  EXPECT_EQ(table_.UnusableEpoch(b), 0u);  // per backend
+  EXPECT_EQ(table_.UnusableEpoch(99), 0u);
 }
 
 TEST_F(BackendHealthTableTest, FirstUsableFollowsFailoverOrder) {

@@ -145,8 +145,8 @@ class HealthCheckerTest : public ::testing::Test {
     t.tls = target_.tls;
     t.max_line_bytes = target_.max_line_bytes;
     if (!target_.server_name.empty()) t.server_name = target_.server_name;
-    auto c = HealthChecker::Start(loop_.get(), &RealTimeSource::Get(), table_.get(), {{t, index_}}, options_,
-                                  [this](size_t i, CheckOutcome o) {
+    auto c = HealthChecker::Start(loop_.get(), &RealTimeSource::Get(), table_.get(), {{t, index_}},
+                                  options_, [this](size_t i, CheckOutcome o) {
                                     EXPECT_EQ(i, index_);
                                     results_.push_back({o, table_->IsUp(i)});
                                   });
@@ -196,7 +196,8 @@ TEST_F(HealthCheckerTest, HealthyBackendGetsCapabilityThenLogout) {
   StartChecker(backend_.port());
   ASSERT_TRUE(RunUntilResults(1));
   EXPECT_EQ(results_[0].outcome, CheckOutcome::kOk);
-  ASSERT_TRUE(RunUntil([&] { return script_done.load(); })) << "the checker did not close after LOGOUT";
+  ASSERT_TRUE(RunUntil([&] { return script_done.load(); }))
+      << "the checker did not close after LOGOUT";
   health::BackendStatus s = table_->Snapshot(index_);
   EXPECT_TRUE(s.checked);
   EXPECT_EQ(s.last_check, CheckOutcome::kOk);
@@ -293,12 +294,15 @@ TEST_F(HealthCheckerTest, BackendComesBackAfterItsRiseCount) {
   size_t first_ok = 0;
   while (first_ok < results_.size() && results_[first_ok].outcome != CheckOutcome::kOk) ++first_ok;
   ASSERT_EQ(results_.size(), first_ok + 3);
-  for (size_t i = 0; i < first_ok; ++i) EXPECT_EQ(results_[i].outcome, CheckOutcome::kConnectFailed);
+  for (size_t i = 0; i < first_ok; ++i)
+    EXPECT_EQ(results_[i].outcome, CheckOutcome::kConnectFailed);
   EXPECT_FALSE(results_[first_ok].up_after);
   EXPECT_FALSE(results_[first_ok + 1].up_after);
   EXPECT_TRUE(results_[first_ok + 2].up_after);
-  EXPECT_EQ(changes_, (std::vector<StateChange::Kind>{StateChange::Kind::kDown, StateChange::Kind::kUp}));
+  EXPECT_EQ(changes_,
+            (std::vector<StateChange::Kind>{StateChange::Kind::kDown, StateChange::Kind::kUp}));
   EXPECT_GE(port.served() + 1, 3);  // the third may still be saying goodbye
+  checker_.reset();  // closes the last goodbye before the server thread is joined
 }
 
 TEST_F(HealthCheckerTest, StartTlsLinkIsCheckedOverTls) {
@@ -363,7 +367,8 @@ TEST_F(HealthCheckerTest, DestroyingTheCheckerCancelsTheCheckInFlight) {
   checker_.reset();
   backend_.Join();
   EXPECT_TRUE(saw_close) << "the check's socket was not closed by the destructor";
-  for (int i = 0; i < 20; ++i) event_base_loop(loop_->base(), EVLOOP_NONBLOCK);  // nothing left to fire
+  for (int i = 0; i < 20; ++i)
+    event_base_loop(loop_->base(), EVLOOP_NONBLOCK);  // nothing left to fire
   EXPECT_TRUE(results_.empty());
   EXPECT_FALSE(table_->Snapshot(index_).checked);
 }
@@ -379,15 +384,17 @@ TEST_F(HealthCheckerTest, EachBackendIsCheckedOnItsOwn) {
   MakeTable(1, 1);
   const size_t other = *table_->Add("b2");
   std::vector<std::pair<size_t, CheckOutcome>> seen;
-  auto c = HealthChecker::Start(loop_.get(), &RealTimeSource::Get(), table_.get(),
-                                {{TargetFor(backend_.port()), index_}, {TargetFor(down.port()), other}}, options_,
-                                [&](size_t i, CheckOutcome o) { seen.emplace_back(i, o); });
+  auto c =
+      HealthChecker::Start(loop_.get(), &RealTimeSource::Get(), table_.get(),
+                           {{TargetFor(backend_.port()), index_}, {TargetFor(down.port()), other}},
+                           options_, [&](size_t i, CheckOutcome o) { seen.emplace_back(i, o); });
   ASSERT_TRUE(c.ok());
   checker_ = std::move(*c);
   ASSERT_TRUE(RunUntil([&] { return seen.size() >= 2; }));
   EXPECT_TRUE(table_->IsUp(index_));
   EXPECT_FALSE(table_->IsUp(other));
-  for (const auto& [i, o] : seen) EXPECT_EQ(o, i == other ? CheckOutcome::kConnectFailed : CheckOutcome::kOk);
+  for (const auto& [i, o] : seen)
+    EXPECT_EQ(o, i == other ? CheckOutcome::kConnectFailed : CheckOutcome::kOk);
 }
 
 TEST(HealthCheckerStartTest, RefusesBadOptionsAndMissingParts) {
@@ -409,15 +416,25 @@ TEST(HealthCheckerStartTest, RefusesBadOptionsAndMissingParts) {
   EXPECT_TRUE(o.Validate().ok());
   EXPECT_FALSE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), nullptr, {}, o).ok());
   EXPECT_TRUE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {}, o).ok());
+  BackendTarget t;
+  t.label = "b1";
+  EXPECT_FALSE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {{t, 0}}, o).ok())
+      << "index 0 is not in the table yet";
+  ASSERT_TRUE(table.Add("b1").ok());
+  EXPECT_TRUE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {{t, 0}}, o).ok());
+  t.security = BackendSecurityMode::kStartTls;  // and no TLS context
+  EXPECT_FALSE(HealthChecker::Start(loop->get(), &RealTimeSource::Get(), &table, {{t, 0}}, o).ok());
 }
 
 TEST(HealthCheckerPureTest, ConnectorFailuresAreClassified) {
   EXPECT_EQ(ClassifyCheckFailure("connect: Connection refused"), CheckOutcome::kConnectFailed);
-  EXPECT_EQ(ClassifyCheckFailure("connect 10.0.0.1:143: Network is unreachable"), CheckOutcome::kConnectFailed);
+  EXPECT_EQ(ClassifyCheckFailure("connect 10.0.0.1:143: Network is unreachable"),
+            CheckOutcome::kConnectFailed);
   EXPECT_EQ(ClassifyCheckFailure("connect timeout"), CheckOutcome::kTimeout);
   EXPECT_EQ(ClassifyCheckFailure("login timeout"), CheckOutcome::kTimeout);
   EXPECT_EQ(ClassifyCheckFailure("check timeout"), CheckOutcome::kTimeout);
-  EXPECT_EQ(ClassifyCheckFailure("backend TLS handshake: CERTIFICATE_VERIFY_FAILED"), CheckOutcome::kTlsFailed);
+  EXPECT_EQ(ClassifyCheckFailure("backend TLS handshake: CERTIFICATE_VERIFY_FAILED"),
+            CheckOutcome::kTlsFailed);
   EXPECT_EQ(ClassifyCheckFailure("Remote doesn't support STARTTLS"), CheckOutcome::kTlsFailed);
   EXPECT_EQ(ClassifyCheckFailure("backend refused STARTTLS"), CheckOutcome::kTlsFailed);
   EXPECT_EQ(ClassifyCheckFailure("backend greeting is not IMAP"), CheckOutcome::kBadGreeting);
