@@ -40,13 +40,22 @@ HttpResponse Unauthorized(std::string_view message) {
   return r;
 }
 
+// Client text as echoed in an error message: at most 64 bytes (the JSON writer escapes it).
+std::string Shortened(std::string_view text) {
+  constexpr size_t kMaxEcho = 64;
+  if (text.size() <= kMaxEcho) return std::string(text);
+  return std::string(text.substr(0, kMaxEcho)) + "...";
+}
+
 // The query's only allowed parameter "user" when present; 400 on anything else.
 StatusOr<std::optional<std::string>> UserParam(const HttpRequest& request) {
   auto params = net::ParseQuery(request.query);
   if (!params.ok()) return InvalidArgument("bad query string: " + params.status().message());
   std::optional<std::string> user;
   for (auto& [name, value] : *params) {
-    if (name != "user") return InvalidArgument("unknown query parameter \"" + name + "\"");
+    if (name != "user") {
+      return InvalidArgument("unknown query parameter \"" + Shortened(name) + "\"");
+    }
     if (user.has_value()) return InvalidArgument("query parameter \"user\" given twice");
     if (!net::IsValidRouteName(value)) {
       return InvalidArgument("invalid user (1-" + std::to_string(net::kMaxRouteNameBytes) +
@@ -70,9 +79,7 @@ StatusOr<JsonValue> BodyObject(const HttpRequest& request,
     bool known = false;
     for (std::string_view a : allowed) known |= m.key == a;
     if (!known) {
-      std::string quoted;
-      AppendJsonString(&quoted, m.key);
-      return InvalidArgument("unknown member " + quoted + " in the request body");
+      return InvalidArgument("unknown member \"" + Shortened(m.key) + "\" in the request body");
     }
   }
   return std::move(*json);

@@ -173,6 +173,17 @@ TEST_F(AdminApiTest, RouteNeedsAValidUser) {
   EXPECT_EQ(Get("/api/v1/backends?x=1").status, 400);
 }
 
+TEST_F(AdminApiTest, ErrorsEchoAtMost64BytesOfClientText) {
+  const std::string name(5000, 'q');
+  HttpResponse r = Get("/api/v1/route?" + name + "=1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find(std::string(64, 'q') + "..."), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(std::string(65, 'q')), std::string::npos);
+  r = Post("/api/v1/reload", "{\"" + std::string(1000, 'k') + "\":1}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body.find(std::string(65, 'k')), std::string::npos) << r.body;
+}
+
 TEST_F(AdminApiTest, RouteErrorsFromTheControlMapToStatuses) {
   control_.route_status = Status(StatusCode::kNotFound, "no such domain");
   HttpResponse r = Get("/api/v1/route?user=x");
