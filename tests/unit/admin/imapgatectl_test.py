@@ -61,12 +61,21 @@ class ImapgatectlTest(unittest.TestCase):
         self.assertEqual(lines[0].split()[:5], ["NAME", "SHARD", "ADDRESS", "LINK", "STATE"])
         self.assertIn("a1", lines[1])
         self.assertIn("shard-a", lines[1])
-        self.assertIn("2023-11-14T22:13:20Z", lines[1])
+        self.assertIn("ok (at 2023-11-14T22:13:20Z)", lines[1])
         self.assertIn("down", lines[2])
         self.assertIn("never", lines[2])
         req = self.stub.requests[-1]
         self.assertEqual((req.method, req.path), ("GET", "/api/v1/backends"))
         self.assertNotIn("Authorization", req.headers)  # reads need no token on loopback
+
+    def test_failed_check_shows_its_detail(self):
+        failed = json.loads(json.dumps(BACKENDS))
+        failed["backends"][0]["last_check"] = {"ok": False, "detail": "connect: refused",
+                                               "at": 1700000000}
+        self.stub.reply("GET", "/api/v1/backends", 200, failed)
+        r = self.ctl("backends")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("FAILED (at 2023-11-14T22:13:20Z): connect: refused", r.stdout)
 
     def test_json_prints_the_reply(self):
         self.stub.reply("GET", "/api/v1/backends", 200, BACKENDS)
