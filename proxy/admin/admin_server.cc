@@ -28,6 +28,21 @@ StatusOr<AdminServerPtr> AdminServer::Create(net::EventLoop* loop, const std::st
   return AdminServerPtr(new AdminServer(std::move(server)));
 }
 
+StatusOr<AdminServerPtr> AdminServer::Create(net::EventLoop* loop, const std::string& host,
+                                             uint16_t port, const stats::Metrics* metrics,
+                                             std::function<bool()> is_healthy,
+                                             AdminControl* control, AdminToken token) {
+  if (control == nullptr) return InvalidArgument("admin API needs a control");
+  auto created = Create(loop, host, port, metrics, std::move(is_healthy));
+  if (!created.ok()) return created.status();
+  AdminServerPtr server = std::move(*created);
+  server->api_ = std::make_unique<AdminApi>(control, std::move(token));
+  const AdminApi* api = server->api_.get();
+  server->http_->HandlePrefix(std::string(AdminApi::kPrefix),
+                              [api](const net::HttpRequest& request) { return api->Serve(request); });
+  return server;
+}
+
 AdminServer::AdminServer(net::HttpServerPtr http) : http_(std::move(http)) {}
 
 }  // namespace imapgate::admin

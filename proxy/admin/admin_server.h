@@ -1,11 +1,14 @@
-// AdminServer: the HTTP admin endpoint, serving GET /metrics and GET /healthz.
+// AdminServer: the HTTP admin endpoint, serving GET /metrics, GET /healthz and, when given an
+// AdminControl, the JSON admin API under /api/ (admin::AdminApi).
 //
 // /metrics returns Metrics::Serialize() in the Prometheus text format (version 0.0.4). /healthz
 // returns 200 "ok" while is_healthy() is true and 503 "draining" otherwise, so a load balancer
-// stops sending new clients during a drain. Other paths are 404, other methods 405.
+// stops sending new clients during a drain. Both stay open to any peer (Prometheus, load
+// balancers); the api has its own token rule. Other paths are 404, other methods 405.
 //
-// Ownership: borrows loop and metrics, which must outlive the server. Thread: created, used and
-// destroyed on the loop's thread; is_healthy and Metrics::Serialize run there per request.
+// Ownership: borrows loop, metrics and control, which must outlive the server. Thread: created,
+// used and destroyed on the loop's thread; is_healthy, Metrics::Serialize and the control run
+// there per request.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,9 @@
 #include <memory>
 #include <string>
 
+#include "admin/admin_api.h"
+#include "admin/admin_control.h"
+#include "admin/admin_token.h"
 #include "common/status.h"
 #include "net/http_server.h"
 
@@ -39,12 +45,19 @@ class AdminServer {
   static StatusOr<AdminServerPtr> Create(net::EventLoop* loop, const std::string& host,
                                          uint16_t port, const stats::Metrics* metrics,
                                          std::function<bool()> is_healthy);
+  // The same, plus the admin API over control (not null) checked against token (an empty token
+  // refuses every change and every read from a non-loopback peer).
+  static StatusOr<AdminServerPtr> Create(net::EventLoop* loop, const std::string& host,
+                                         uint16_t port, const stats::Metrics* metrics,
+                                         std::function<bool()> is_healthy, AdminControl* control,
+                                         AdminToken token);
 
   uint16_t bound_port() const { return http_->bound_port(); }
 
  private:
   explicit AdminServer(net::HttpServerPtr http);
 
+  std::unique_ptr<AdminApi> api_;  // null without a control; outlives no request (loop thread)
   net::HttpServerPtr http_;
 };
 

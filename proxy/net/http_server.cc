@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -49,6 +50,9 @@ void SendReply(evhttp_request* req, const HttpResponse& response) {
   evhttp_add_header(headers, "Content-Type", response.content_type.c_str());
   evhttp_add_header(headers, "Cache-Control", "no-store");
   evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+  for (const auto& [name, value] : response.headers) {
+    evhttp_add_header(headers, name.c_str(), value.c_str());
+  }
   if (!ReplyHasBody(req, response.status)) {
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
       evhttp_add_header(headers, "Content-Length", std::to_string(response.body.size()).c_str());
@@ -63,6 +67,87 @@ void SendReply(evhttp_request* req, const HttpResponse& response) {
     return;
   }
   evhttp_send_reply(req, response.status, nullptr, nullptr);
+}
+
+HttpMethod MethodOf(evhttp_cmd_type cmd) {
+  switch (cmd) {
+    case EVHTTP_REQ_GET:
+      return HttpMethod::kGet;
+    case EVHTTP_REQ_HEAD:
+      return HttpMethod::kHead;
+    case EVHTTP_REQ_POST:
+      return HttpMethod::kPost;
+    default:
+      return HttpMethod::kOther;
+  }
+}
+
+const char* MethodName(evhttp_cmd_type cmd) {
+  switch (cmd) {
+    case EVHTTP_REQ_GET:
+      return "GET";
+    case EVHTTP_REQ_HEAD:
+      return "HEAD";
+    case EVHTTP_REQ_POST:
+      return "POST";
+    case EVHTTP_REQ_PUT:
+      return "PUT";
+    case EVHTTP_REQ_DELETE:
+      return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+      return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+      return "TRACE";
+    case EVHTTP_REQ_PATCH:
+      return "PATCH";
+    default:
+      return "OTHER";
+  }
+}
+
+// The numeric address of the request's peer, or "" when libevent does not know it.
+std::string PeerAddress(evhttp_request* req) {
+  evhttp_connection* conn = evhttp_request_get_connection(req);
+  const sockaddr* sa = conn != nullptr ? evhttp_connection_get_addr(conn) : nullptr;
+  if (sa == nullptr) return "";
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf)) == nullptr) return "";
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf)) == nullptr) return "";
+  } else {
+    return "";
+  }
+  return buf;
+}
+
+// The request as a handler sees it. libevent bounded the body already (kMaxBodyBytes).
+HttpRequest ReadRequest(evhttp_request* req, std::string_view path, const evhttp_uri* uri) {
+  HttpRequest request;
+  const evhttp_cmd_type cmd = evhttp_request_get_command(req);
+  request.method = MethodOf(cmd);
+  request.method_name = MethodName(cmd);
+  request.path = std::string(path);
+  const char* query = uri != nullptr ? evhttp_uri_get_query(uri) : nullptr;
+  if (query != nullptr) request.query = query;
+  evbuffer* body = evhttp_request_get_input_buffer(req);
+  const size_t body_len = body != nullptr ? evbuffer_get_length(body) : 0;
+  if (body_len > 0 && body_len <= HttpServer::kMaxBodyBytes) {
+    request.body.resize(body_len);
+    if (evbuffer_copyout(body, request.body.data(), body_len) != static_cast<ev_ssize_t>(body_len)) {
+      request.body.clear();
+    }
+  }
+  const char* auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+  if (auth != nullptr) {
+    request.authorization = SecretString(auth);
+    request.has_authorization = true;
+  }
+  request.peer_address = PeerAddress(req);
+  request.peer_is_loopback = IsLoopbackAddress(request.peer_address);
+  return request;
 }
 
 // The port a listening socket is bound to, or 0 if it cannot be read.
@@ -96,7 +181,7 @@ StatusOr<HttpServerPtr> HttpServer::Create(EventLoop* loop, const std::string& h
   EvHttpPtr http(evhttp_new(loop->base()));
   if (http == nullptr) return Internal("evhttp_new failed");
   evhttp_set_max_headers_size(http.get(), kMaxHeadersBytes);
-  evhttp_set_max_body_size(http.get(), 0);
+  evhttp_set_max_body_size(http.get(), static_cast<ev_ssize_t>(kMaxBodyBytes));
   evhttp_set_timeout(http.get(), kTimeoutSeconds);
   evhttp_set_allowed_methods(http.get(), kParsedMethods);
 
@@ -152,6 +237,10 @@ void HttpServer::Handle(std::string path, Handler fn) {
   handlers_.insert_or_assign(std::move(path), std::move(fn));
 }
 
+void HttpServer::HandlePrefix(std::string prefix, RequestHandler fn) {
+  prefix_handlers_.insert_or_assign(std::move(prefix), std::move(fn));
+}
+
 void HttpServer::OnAcceptError(evconnlistener* listener, void* /*arg*/) {
   // libevent passes evhttp's user data here, not ours: find this server in the registry.
   const int err = EVUTIL_SOCKET_ERROR();
@@ -179,26 +268,38 @@ void HttpServer::OnRequest(evhttp_request* req, void* arg) {
 }
 
 void HttpServer::Serve(evhttp_request* req) {
-  const evhttp_cmd_type method = evhttp_request_get_command(req);
-  if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-    SendReply(req, HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n"});
-    return;
-  }
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
-  const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
-  const auto it = handlers_.find(std::string_view(path != nullptr ? path : ""));
-  if (it == handlers_.end()) {
-    SendReply(req, HttpResponse{404, "text/plain; charset=utf-8", "not found\n"});
+  const char* raw_path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
+  const std::string_view path(raw_path != nullptr ? raw_path : "");
+  const evhttp_cmd_type method = evhttp_request_get_command(req);
+
+  if (const auto it = handlers_.find(path); it != handlers_.end()) {
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+      evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+      SendReply(req, HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n"});
+      return;
+    }
+    HttpResponse response;
+    try {
+      response = it->second();
+    } catch (...) {
+      response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+    }
+    SendReply(req, response);
     return;
   }
-  HttpResponse response;
-  try {
-    response = it->second();
-  } catch (...) {
-    response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+  for (const auto& [prefix, fn] : prefix_handlers_) {
+    if (!path.starts_with(prefix)) continue;
+    HttpResponse response;
+    try {
+      response = fn(ReadRequest(req, path, uri));
+    } catch (...) {
+      response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+    }
+    SendReply(req, response);
+    return;
   }
-  SendReply(req, response);
+  SendReply(req, HttpResponse{404, "text/plain; charset=utf-8", "not found\n"});
 }
 
 }  // namespace imapgate::net

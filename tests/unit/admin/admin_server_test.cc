@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
+#include "fake_admin_control.h"
 #include "net/event_loop.h"
 #include "stats/metrics.h"
 #include "test_http_client.h"
@@ -106,12 +108,17 @@ TEST_F(AdminServerTest, OtherMethodsAre405WithAllow) {
   EXPECT_EQ(Request(port(), "POST", "/healthz").status, 405);
 }
 
-TEST_F(AdminServerTest, RequestBodyIsRefused) {
+// /metrics takes no POST, body or not (bodies are for the admin API only).
+TEST_F(AdminServerTest, PostWithBodyToMetricsIs405) {
   RawHttpReply r = SendRaw(port(),
                            "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                            "Connection: close\r\n\r\nhello");
-  EXPECT_GE(r.status, 400) << r.head;
-  EXPECT_LT(r.status, 500) << r.head;
+  EXPECT_EQ(r.status, 405) << r.head;
+}
+
+// Without an AdminControl there is no API: /api/ is an unknown path.
+TEST_F(AdminServerTest, NoApiWithoutAControl) {
+  EXPECT_EQ(Request(port(), "GET", "/api/v1/backends").status, 404);
 }
 
 TEST_F(AdminServerTest, OversizedHeadersAre4xx) {
@@ -141,6 +148,121 @@ TEST_F(AdminServerTest, KeepAliveServesSeveralRequests) {
                            /*half_close=*/false);
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("ok\nHTTP/1.1 200"), std::string::npos) << r.body;
+}
+
+// The admin API over a real socket, with a fake control behind it: the request fields reach
+// AdminApi (method, path, query, body, Authorization, loopback peer) and its answers reach the
+// client; /metrics and /healthz stay as they were.
+class AdminApiServerTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kToken = "0123456789abcdef0123456789abcdef";
+
+  void SetUp() override {
+    ASSERT_TRUE(net::InitEventThreading().ok());
+    auto loop = net::EventLoop::Create();
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(loop.value());
+    auto metrics = stats::Metrics::Create({"imap"}, "dovecot", "9.8.7");
+    ASSERT_TRUE(metrics.ok());
+    metrics_ = std::move(*metrics);
+    auto token = AdminToken::FromString(kToken);
+    ASSERT_TRUE(token.ok());
+    auto admin = AdminServer::Create(loop_.get(), "127.0.0.1", 0, metrics_.get(),
+                                     [] { return true; }, &control_, std::move(*token));
+    ASSERT_TRUE(admin.ok()) << admin.status().message();
+    admin_ = std::move(admin.value());
+    loop_thread_ = std::make_unique<LoopThread>(loop_.get());
+  }
+  void TearDown() override {
+    loop_thread_.reset();
+    admin_.reset();
+  }
+  RawHttpReply Post(const std::string& path, const std::string& body, const std::string& auth) {
+    std::string req = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\nConnection: close\r\n";
+    if (!auth.empty()) req += "Authorization: " + auth + "\r\n";
+    return SendRaw(admin_->bound_port(), req + "\r\n" + body);
+  }
+  // Reads the fake's state on the loop thread, where the api changed it.
+  template <typename Fn>
+  auto OnLoop(Fn fn) {
+    decltype(fn()) out{};
+    loop_thread_->RunOnLoop([&] { out = fn(); });
+    return out;
+  }
+
+  ::imapgate::testing::FakeAdminControl control_;
+  std::unique_ptr<net::EventLoop> loop_;
+  stats::MetricsPtr metrics_;
+  AdminServerPtr admin_;
+  std::unique_ptr<LoopThread> loop_thread_;
+};
+
+TEST_F(AdminApiServerTest, LoopbackReadWithQuery) {
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/api/v1/sessions?user=bob%40demo.test");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_NE(r.head.find("Content-Type: application/json"), std::string::npos) << r.head;
+  EXPECT_NE(r.body.find("\"id\":\"s2\""), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("\"id\":\"s1\""), std::string::npos) << r.body;
+}
+
+TEST_F(AdminApiServerTest, DrainWithTokenAndBody) {
+  RawHttpReply r = Post("/api/v1/backends/a1/drain", R"({"grace_seconds": 10})",
+                        std::string("Bearer ") + kToken);
+  EXPECT_EQ(r.status, 200) << r.head << r.body;
+  EXPECT_NE(r.body.find("\"state\":\"draining\""), std::string::npos) << r.body;
+  EXPECT_EQ(OnLoop([this] { return control_.last_grace; }), std::chrono::seconds(10));
+}
+
+TEST_F(AdminApiServerTest, ChangeWithoutOrWithWrongTokenIs401) {
+  RawHttpReply r = Post("/api/v1/reload", "", "");
+  EXPECT_EQ(r.status, 401) << r.head;
+  EXPECT_NE(r.head.find("WWW-Authenticate: Bearer"), std::string::npos) << r.head;
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+  r = Post("/api/v1/reload", "", "Bearer 0123456789abcdef0123456789abcdeX");
+  EXPECT_EQ(r.status, 401) << r.head;
+  EXPECT_EQ(OnLoop([this] { return control_.reloads; }), 0);
+  r = Post("/api/v1/reload", "", std::string("Bearer ") + kToken);
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(OnLoop([this] { return control_.reloads; }), 1);
+}
+
+TEST_F(AdminApiServerTest, HugeBodyIs413AndChangesNothing) {
+  RawHttpReply r = Post("/api/v1/reload", "{}" + std::string(8000, ' '),
+                        std::string("Bearer ") + kToken);
+  EXPECT_EQ(r.status, 413) << r.head;
+  EXPECT_EQ(OnLoop([this] { return control_.reloads; }), 0);
+}
+
+TEST_F(AdminApiServerTest, BadRequestsAre4xx) {
+  const std::string auth = std::string("Bearer ") + kToken;
+  EXPECT_EQ(Post("/api/v1/backends/a%2Fb/drain", "", auth).status, 400);
+  EXPECT_EQ(Post("/api/v1/reload", "{", auth).status, 400);
+  EXPECT_EQ(Post("/api/v1/nothing", "", auth).status, 404);
+  EXPECT_EQ(Post("/api/v1/backends/zz/drain", "", auth).status, 404);
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/api/v1/reload");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_NE(r.head.find("Allow: POST"), std::string::npos) << r.head;
+}
+
+TEST_F(AdminApiServerTest, MetricsAndHealthzUnchanged) {
+  EXPECT_EQ(Request(admin_->bound_port(), "GET", "/healthz").body, "ok\n");
+  RawHttpReply m = Request(admin_->bound_port(), "GET", "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("imapgate_up 1"), std::string::npos);
+  EXPECT_EQ(Request(admin_->bound_port(), "POST", "/metrics").status, 405);
+}
+
+TEST(AdminServerCreateTest, ApiNeedsAControl) {
+  ASSERT_TRUE(net::InitEventThreading().ok());
+  auto loop = net::EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  auto created = stats::Metrics::Create({}, "b", "0");
+  ASSERT_TRUE(created.ok());
+  auto admin = AdminServer::Create(loop->get(), "127.0.0.1", 0, created->get(), nullptr, nullptr,
+                                   AdminToken());
+  ASSERT_FALSE(admin.ok());
+  EXPECT_EQ(admin.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(AdminServerCreateTest, NullMetricsIsInvalid) {

@@ -1,0 +1,271 @@
+// AdminApi: access rule, routes and JSON bodies of the admin API.
+
+#include "admin/admin_api.h"
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "admin/json_reader.h"
+#include "admin/json_writer.h"
+
+namespace imapgate::admin {
+namespace {
+
+using net::HttpMethod;
+using net::HttpRequest;
+using net::HttpResponse;
+
+HttpResponse JsonOk(JsonWriter& w) {
+  return HttpResponse(200, AdminApi::kJsonContentType, w.Take() + "\n");
+}
+
+int HttpStatusOf(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+HttpResponse Unauthorized(std::string_view message) {
+  HttpResponse r = JsonError(401, message);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+// Client text as echoed in an error message: at most 64 bytes (the JSON writer escapes it).
+std::string Shortened(std::string_view text) {
+  constexpr size_t kMaxEcho = 64;
+  if (text.size() <= kMaxEcho) return std::string(text);
+  return std::string(text.substr(0, kMaxEcho)) + "...";
+}
+
+// The query's only allowed parameter "user" when present; 400 on anything else.
+StatusOr<std::optional<std::string>> UserParam(const HttpRequest& request) {
+  auto params = net::ParseQuery(request.query);
+  if (!params.ok()) return InvalidArgument("bad query string: " + params.status().message());
+  std::optional<std::string> user;
+  for (auto& [name, value] : *params) {
+    if (name != "user") {
+      return InvalidArgument("unknown query parameter \"" + Shortened(name) + "\"");
+    }
+    if (user.has_value()) return InvalidArgument("query parameter \"user\" given twice");
+    if (!net::IsValidRouteName(value)) {
+      return InvalidArgument("invalid user (1-" + std::to_string(net::kMaxRouteNameBytes) +
+                             " characters of A-Z a-z 0-9 . _ @ + -)");
+    }
+    user = std::move(value);
+  }
+  return user;
+}
+
+// The body as a JSON object (empty or blank body: {}), refusing members not in allowed.
+StatusOr<JsonValue> BodyObject(const HttpRequest& request,
+                               std::initializer_list<std::string_view> allowed) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return JsonValue::Object({});
+  }
+  auto json = ParseJson(request.body);
+  if (!json.ok()) return json.status();
+  if (!json->is_object()) return InvalidArgument("the request body must be a JSON object");
+  for (const JsonMember& m : json->members()) {
+    bool known = false;
+    for (std::string_view a : allowed) known |= m.key == a;
+    if (!known) {
+      return InvalidArgument("unknown member \"" + Shortened(m.key) + "\" in the request body");
+    }
+  }
+  return std::move(*json);
+}
+
+void WriteBackend(JsonWriter& w, const BackendInfo& b) {
+  w.BeginObject();
+  w.Key("name").String(b.name);
+  w.Key("shard").String(b.shard);
+  w.Key("address").String(b.address);
+  w.Key("security").String(b.security);
+  w.Key("state").String(BackendStateName(b.state));
+  w.Key("active_sessions").Uint(b.active_sessions);
+  w.Key("last_check");
+  if (b.last_check.has_value()) {
+    w.BeginObject();
+    w.Key("ok").Bool(b.last_check->ok);
+    w.Key("detail").String(b.last_check->detail);
+    w.Key("at").Int(b.last_check->at_unix_seconds);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+}
+
+HttpResponse BackendReply(const StatusOr<BackendInfo>& info) {
+  if (!info.ok()) return JsonError(HttpStatusOf(info.status()), info.status().message());
+  JsonWriter w;
+  w.BeginObject().Key("backend");
+  WriteBackend(w, info.value());
+  w.EndObject();
+  return JsonOk(w);
+}
+
+}  // namespace
+
+std::string_view BackendStateName(BackendState state) {
+  switch (state) {
+    case BackendState::kUp:
+      return "up";
+    case BackendState::kDown:
+      return "down";
+    case BackendState::kDraining:
+      return "draining";
+  }
+  return "unknown";
+}
+
+HttpResponse JsonError(int status, std::string_view message) {
+  JsonWriter w;
+  w.BeginObject().Key("error").String(message).EndObject();
+  return HttpResponse(status, AdminApi::kJsonContentType, w.Take() + "\n");
+}
+
+AdminApi::AdminApi(AdminControl* control, AdminToken token)
+    : control_(control), token_(std::move(token)), router_(&JsonError) {
+  auto get = [this](HttpResponse (AdminApi::*fn)(const HttpRequest&) const) {
+    return [this, fn](const HttpRequest& r, std::string_view) { return (this->*fn)(r); };
+  };
+  auto named = [this](HttpResponse (AdminApi::*fn)(const HttpRequest&, std::string_view) const) {
+    return [this, fn](const HttpRequest& r, std::string_view name) {
+      return (this->*fn)(r, name);
+    };
+  };
+  router_.Add(HttpMethod::kGet, "/api/v1/backends", get(&AdminApi::ListBackends));
+  router_.Add(HttpMethod::kGet, "/api/v1/sessions", get(&AdminApi::ListSessions));
+  router_.Add(HttpMethod::kGet, "/api/v1/route", get(&AdminApi::ShowRoute));
+  router_.Add(HttpMethod::kPost, "/api/v1/backends/{}/drain", named(&AdminApi::Drain));
+  router_.Add(HttpMethod::kPost, "/api/v1/backends/{}/undrain", named(&AdminApi::Undrain));
+  router_.Add(HttpMethod::kPost, "/api/v1/users/{}/kick", named(&AdminApi::Kick));
+  router_.Add(HttpMethod::kPost, "/api/v1/reload", get(&AdminApi::Reload));
+}
+
+HttpResponse AdminApi::Serve(const HttpRequest& request) const {
+  const bool read = request.method == HttpMethod::kGet || request.method == HttpMethod::kHead;
+  if (request.has_authorization) {
+    // A token sent is always checked, even where none is needed.
+    if (!token_.configured()) return Unauthorized("no admin token is configured");
+    const std::string_view presented = BearerToken(request.authorization.view());
+    if (presented.empty()) return Unauthorized("Authorization must be \"Bearer <token>\"");
+    if (!token_.Matches(presented)) return Unauthorized("invalid token");
+  } else if (!read) {
+    return Unauthorized(token_.configured() ? "changes need Authorization: Bearer <token>"
+                                            : "no admin token is configured");
+  } else if (!request.peer_is_loopback) {
+    return Unauthorized("reads from a non-loopback address need Authorization: Bearer <token>");
+  }
+  if (control_ == nullptr) return JsonError(503, "admin control is not available");
+  return router_.Route(request);
+}
+
+HttpResponse AdminApi::ListBackends(const HttpRequest& request) const {
+  if (!request.query.empty()) return JsonError(400, "this endpoint takes no query parameters");
+  JsonWriter w;
+  w.BeginObject().Key("backends").BeginArray();
+  for (const BackendInfo& b : control_->Backends()) WriteBackend(w, b);
+  w.EndArray().EndObject();
+  return JsonOk(w);
+}
+
+HttpResponse AdminApi::ListSessions(const HttpRequest& request) const {
+  auto user = UserParam(request);
+  if (!user.ok()) return JsonError(400, user.status().message());
+  bool truncated = false;
+  std::optional<std::string_view> filter;
+  if (user->has_value()) filter = **user;
+  std::vector<SessionInfo> sessions = control_->Sessions(filter, kMaxSessions, &truncated);
+  if (sessions.size() > kMaxSessions) {
+    sessions.resize(kMaxSessions);
+    truncated = true;
+  }
+  JsonWriter w;
+  w.BeginObject().Key("sessions").BeginArray();
+  for (const SessionInfo& s : sessions) {
+    w.BeginObject();
+    w.Key("id").String(s.id);
+    w.Key("user").String(s.user);
+    w.Key("client_address").String(s.client_address);
+    w.Key("backend").String(s.backend);
+    w.Key("started_at").Int(s.started_unix_seconds);
+    w.Key("bytes_from_client").Uint(s.bytes_from_client);
+    w.Key("bytes_to_client").Uint(s.bytes_to_client);
+    w.EndObject();
+  }
+  w.EndArray().Key("truncated").Bool(truncated).EndObject();
+  return JsonOk(w);
+}
+
+HttpResponse AdminApi::ShowRoute(const HttpRequest& request) const {
+  auto user = UserParam(request);
+  if (!user.ok()) return JsonError(400, user.status().message());
+  if (!user->has_value()) return JsonError(400, "missing query parameter \"user\"");
+  auto route = control_->Route(**user);
+  if (!route.ok()) return JsonError(HttpStatusOf(route.status()), route.status().message());
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("user").String(route->user);
+  w.Key("shard").String(route->shard);
+  w.Key("backend").String(route->backend);
+  w.Key("source").String(route->source);
+  w.Key("reason").String(route->reason);
+  w.EndObject();
+  return JsonOk(w);
+}
+
+HttpResponse AdminApi::Drain(const HttpRequest& request, std::string_view backend) const {
+  auto body = BodyObject(request, {"grace_seconds"});
+  if (!body.ok()) return JsonError(400, body.status().message());
+  std::optional<std::chrono::seconds> grace;
+  if (const JsonValue* g = body->Find("grace_seconds"); g != nullptr) {
+    const std::optional<int64_t> n = g->integer();
+    if (g->type() != JsonValue::Type::kNumber || !n.has_value() || *n < 0 ||
+        *n > kMaxGraceSeconds) {
+      return JsonError(400, "grace_seconds must be an integer from 0 to " +
+                                std::to_string(kMaxGraceSeconds));
+    }
+    grace = std::chrono::seconds(*n);
+  }
+  return BackendReply(control_->Drain(backend, grace));
+}
+
+HttpResponse AdminApi::Undrain(const HttpRequest& request, std::string_view backend) const {
+  auto body = BodyObject(request, {});
+  if (!body.ok()) return JsonError(400, body.status().message());
+  return BackendReply(control_->Undrain(backend));
+}
+
+HttpResponse AdminApi::Kick(const HttpRequest& request, std::string_view user) const {
+  auto body = BodyObject(request, {});
+  if (!body.ok()) return JsonError(400, body.status().message());
+  auto kicked = control_->Kick(user);
+  if (!kicked.ok()) return JsonError(HttpStatusOf(kicked.status()), kicked.status().message());
+  JsonWriter w;
+  w.BeginObject().Key("user").String(user).Key("kicked").Uint(*kicked).EndObject();
+  return JsonOk(w);
+}
+
+HttpResponse AdminApi::Reload(const HttpRequest& request) const {
+  auto body = BodyObject(request, {});
+  if (!body.ok()) return JsonError(400, body.status().message());
+  const Status status = control_->Reload();
+  if (!status.ok()) return JsonError(422, status.message());
+  JsonWriter w;
+  w.BeginObject().Key("ok").Bool(true).EndObject();
+  return JsonOk(w);
+}
+
+}  // namespace imapgate::admin

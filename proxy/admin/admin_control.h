@@ -1,0 +1,90 @@
+// AdminControl: what the admin API reads and changes, as an interface over the proxy's state.
+//
+// admin::AdminApi calls it on the admin endpoint's loop thread (the main thread), one call per
+// request, and waits for the answer: an implementation must not block for long (it may post work
+// to the workers and read a shared table, but never wait on the network). The production
+// implementation sits over the router, the health table and the session registry; tests use a
+// double. Names arrive validated (net::IsValidRouteName) but not normalized and not known to
+// exist: an unknown backend is kNotFound. Errors map to HTTP statuses: kNotFound 404,
+// kInvalidArgument 400, kUnavailable 503, anything else 500 (Reload: any error is 422).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imapgate::admin {
+
+enum class BackendState { kUp, kDown, kDraining };
+
+// "up", "down" or "draining", as the API and imapgatectl show it.
+std::string_view BackendStateName(BackendState state);
+
+// The last active health check of a backend.
+struct HealthCheckResult {
+  bool ok = false;
+  std::string detail;           // e.g. "ok", "connect: Connection refused", "no greeting"
+  int64_t at_unix_seconds = 0;  // when it finished (wall clock)
+};
+
+struct BackendInfo {
+  std::string name;
+  std::string shard;
+  std::string address;   // host:port
+  std::string security;  // "plaintext", "tls" or "starttls"
+  BackendState state = BackendState::kUp;
+  uint64_t active_sessions = 0;
+  std::optional<HealthCheckResult> last_check;  // none before the first check
+};
+
+struct SessionInfo {
+  std::string id;  // imapgate's session id, as in the logs
+  std::string user;
+  std::string client_address;  // the client's address (from PROXY protocol when trusted)
+  std::string backend;         // backend name
+  int64_t started_unix_seconds = 0;
+  uint64_t bytes_from_client = 0;  // client to backend
+  uint64_t bytes_to_client = 0;    // backend to client
+};
+
+// The router's answer for a user, now.
+struct RouteInfo {
+  std::string user;     // the normalized user name the router used
+  std::string shard;
+  std::string backend;  // the backend a login would use now; "" when none is up
+  std::string source;   // "auth", "override", "domain" or "hash"
+  std::string reason;   // free text, e.g. "primary a1 down, replica a2"
+};
+
+class AdminControl {
+ public:
+  virtual ~AdminControl() = default;
+
+  // Every backend of every shard, in config order.
+  virtual std::vector<BackendInfo> Backends() = 0;
+  // Live sessions, of user only when given (compared after normalization), at most max_sessions
+  // of them; *truncated says whether there were more.
+  virtual std::vector<SessionInfo> Sessions(std::optional<std::string_view> user,
+                                            size_t max_sessions, bool* truncated) = 0;
+  // Where a login of user would go now.
+  virtual StatusOr<RouteInfo> Route(std::string_view user) = 0;
+  // Marks backend draining: new logins fail over; after grace (the configured one when none is
+  // given) its sessions get "* BYE". Returns the backend's state after the change.
+  virtual StatusOr<BackendInfo> Drain(std::string_view backend,
+                                      std::optional<std::chrono::seconds> grace) = 0;
+  // Ends a drain: the backend takes logins again once it is up.
+  virtual StatusOr<BackendInfo> Undrain(std::string_view backend) = 0;
+  // Sends "* BYE" to every session of user; returns how many were kicked (0 is not an error).
+  virtual StatusOr<uint64_t> Kick(std::string_view user) = 0;
+  // The same as SIGHUP: reads, validates and swaps in the config and override files. An error
+  // says why nothing changed (FILE:LINE:COL: message).
+  virtual Status Reload() = 0;
+};
+
+}  // namespace imapgate::admin

@@ -1,0 +1,94 @@
+// FakeAdminControl: a test double of admin::AdminControl with fixed state that records the
+// changes asked of it. Test-only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/admin_control.h"
+
+namespace imapgate::testing {
+
+class FakeAdminControl : public admin::AdminControl {
+ public:
+  FakeAdminControl() {
+    admin::BackendInfo a1{"a1", "shard-a", "127.0.0.1:11143", "plaintext",
+                          admin::BackendState::kUp, 2, admin::HealthCheckResult{true, "ok", 1700}};
+    admin::BackendInfo b1{"b1", "shard-b", "127.0.0.1:11145", "starttls",
+                          admin::BackendState::kDown, 0, std::nullopt};
+    backends = {a1, b1};
+    sessions = {
+        {"s1", "alice@demo.test", "127.0.0.1:5000", "a1", 1700000000, 10, 20},
+        {"s2", "bob@demo.test", "127.0.0.1:5001", "b1", 1700000001, 30, 40},
+        {"s3", "alice@demo.test", "127.0.0.1:5002", "a1", 1700000002, 50, 60},
+    };
+  }
+
+  std::vector<admin::BackendInfo> Backends() override { return backends; }
+
+  std::vector<admin::SessionInfo> Sessions(std::optional<std::string_view> user,
+                                           size_t max_sessions, bool* truncated) override {
+    last_max_sessions = max_sessions;
+    std::vector<admin::SessionInfo> out;
+    for (const auto& s : sessions) {
+      if (!user.has_value() || s.user == *user) out.push_back(s);
+    }
+    *truncated = false;
+    return out;
+  }
+
+  StatusOr<admin::RouteInfo> Route(std::string_view user) override {
+    if (!route_status.ok()) return route_status;
+    return admin::RouteInfo{std::string(user), "shard-a", "a1", "hash", "primary a1 up"};
+  }
+
+  StatusOr<admin::BackendInfo> Drain(std::string_view backend,
+                                     std::optional<std::chrono::seconds> grace) override {
+    for (auto& b : backends) {
+      if (b.name != backend) continue;
+      b.state = admin::BackendState::kDraining;
+      drained.push_back(std::string(backend));
+      last_grace = grace;
+      return b;
+    }
+    return Status(StatusCode::kNotFound, "no backend named " + std::string(backend));
+  }
+
+  StatusOr<admin::BackendInfo> Undrain(std::string_view backend) override {
+    for (auto& b : backends) {
+      if (b.name != backend) continue;
+      b.state = admin::BackendState::kUp;
+      undrained.push_back(std::string(backend));
+      return b;
+    }
+    return Status(StatusCode::kNotFound, "no backend named " + std::string(backend));
+  }
+
+  StatusOr<uint64_t> Kick(std::string_view user) override {
+    kicked.push_back(std::string(user));
+    uint64_t n = 0;
+    for (const auto& s : sessions) n += s.user == user ? 1 : 0;
+    return n;
+  }
+
+  Status Reload() override {
+    ++reloads;
+    return reload_status;
+  }
+
+  // State the tests set up or read back.
+  std::vector<admin::BackendInfo> backends;
+  std::vector<admin::SessionInfo> sessions;
+  Status route_status;
+  Status reload_status;
+  size_t last_max_sessions = 0;
+  std::vector<std::string> drained, undrained, kicked;
+  std::optional<std::chrono::seconds> last_grace;
+  int reloads = 0;
+};
+
+}  // namespace imapgate::testing
