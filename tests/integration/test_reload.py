@@ -63,10 +63,11 @@ class ReloadCase(GateTestCase):
 
     @classmethod
     def config_text(cls, backend_port: Optional[int] = None, implicit_port: Optional[int] = None,
-                    limits: Optional[Dict] = None) -> str:
+                    limits: Optional[Dict] = None, starttls: bool = True) -> str:
         return ds.imapgate_yaml(
             str(cls.tls["cert"]), str(cls.tls["key"]), backend_port or cls.backend_port,
-            implicit_port=implicit_port or cls.implicit_port, starttls_port=cls.starttls_port,
+            implicit_port=implicit_port or cls.implicit_port,
+            starttls_port=cls.starttls_port if starttls else None,
             admin_port=cls.admin_port, backend_security=cls.BACKEND_SECURITY,
             limits=dict(cls.LIMITS, **(limits or {})), timeouts=cls.TIMEOUTS, workers=cls.WORKERS)
 
@@ -246,9 +247,8 @@ class ListenerReloadTest(ReloadCase):
         self.addCleanup(self.restore)
         self.assertIn("event=reload_ok", line)
         self.assertIn("needs_restart=1", line)
-        warnings = self.wait_for_log(r"event=reload_needs_restart\b")
+        warnings = [w for w in self.wait_for_log(r"event=reload_needs_restart\b") if "listener=imaps" in w]
         self.assertEqual(len(warnings), 1, warnings)
-        self.assertIn("listener=imaps", warnings[0])
         self.assertIn("setting=address", warnings[0])
         self.assertIn(f"127.0.0.1:{new_port}", warnings[0])
         self.assertIn(f"keeps listening on 127.0.0.1:{self.implicit_port}", warnings[0])
@@ -257,6 +257,20 @@ class ListenerReloadTest(ReloadCase):
         self.assertEqual(tagged_status(c.command("n", "NOOP"), "n"), b"OK")
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", new_port), timeout=5).close()
+
+    def test_removed_listener_keeps_serving(self):
+        before = len(self.wait_for_log(r"event=reload_needs_restart\b", timeout=0))
+        line = self.reload(self.config_text(starttls=False))
+        self.addCleanup(self.restore)
+        self.assertIn("event=reload_ok", line)
+        self.assertIn("needs_restart=1", line)
+        warnings = self.wait_for_log(r"event=reload_needs_restart\b", count=before + 1)[before:]
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("listener=imap setting=listener_removed", warnings[0])
+        # Still listening, with its settings: STARTTLS, then a login.
+        c = self.starttls()
+        self.login(c, ALICE, ALICE_PW)
+        self.assertEqual(tagged_status(c.command("n", "NOOP"), "n"), b"OK")
 
     def test_the_same_file_needs_no_restart(self):
         before = len(self.wait_for_log(r"event=reload_needs_restart\b", timeout=0))
