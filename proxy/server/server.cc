@@ -264,7 +264,8 @@ Status Server::Reload(std::string_view trigger) {
     e.Add("setting", r.setting).Add("detail", r.detail);
   }
   warnings_ = ConfigWarnings(c);
-  for (const std::string& w : warnings_) LogEvent(LogLevel::kWarn, "config_warning").Add("detail", w);
+  for (const std::string& w : warnings_)
+    LogEvent(LogLevel::kWarn, "config_warning").Add("detail", w);
   if (cap != session_cap_) {
     session_cap_ = cap;
     for (auto& w : workers_) w->SetSessionCap(cap);
