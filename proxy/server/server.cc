@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "server/config_checks.h"
 #include "server/process.h"
+#include "server/reload.h"
 
 namespace imapgate::server {
 namespace {
@@ -31,6 +32,10 @@ std::string RandomIdPrefix() {
 
 std::string ListenerWhat(const ListenerSpec& l) {
   return "listener '" + l.context.name + "' on " + l.endpoint;
+}
+
+double UnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
 std::string AdminWhat(const config::Config& c) {
@@ -127,6 +132,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
   s->warnings_ = ConfigWarnings(c);
+  s->metrics_->ConfigLoaded(UnixSeconds(s->time_->WallNow()));
 
   if (Status st = s->BindListeners(); !st.ok()) return st;
   auto loop = net::EventLoop::Create();
@@ -210,10 +216,7 @@ Status Server::CreateAdminAndSignals() {
     LogEvent(LogLevel::kInfo, "stopping");
     StopAll();
   });
-  auto on_hup = net::SignalWatcher::Create(main_loop_.get(), SIGHUP, [] {
-    LogEvent(LogLevel::kWarn, "reload_unsupported")
-        .Add("detail", "configuration reload is not implemented yet; restart to apply changes");
-  });
+  auto on_hup = net::SignalWatcher::Create(main_loop_.get(), SIGHUP, [this] { Reload("sighup"); });
   if (!on_term.ok()) return on_term.status();
   if (!on_int.ok()) return on_int.status();
   if (!on_hup.ok()) return on_hup.status();
@@ -253,6 +256,67 @@ Server::~Server() {
 void Server::InstallGeneration(GenerationPtr generation) {
   generation_ = generation;
   for (auto& w : workers_) w->SetGeneration(generation);
+}
+
+Status Server::Reload(std::string_view trigger) {
+  const std::string file = config_->source_file;
+  auto fail = [&](const Status& st) {
+    metrics_->ConfigReloaded(false, 0);
+    LogEvent(LogLevel::kError, "reload_failed")
+        .Add("trigger", trigger)
+        .Add("file", file)
+        .Add("generation", generation_->id)
+        .Add("detail", "the configuration in effect is unchanged")
+        .Add("error", st.message());
+    return st;
+  };
+  if (draining_.load()) return fail(Unavailable("shutting down: no reload while draining"));
+  auto next = config::LoadConfigFile(file);
+  if (!next.ok()) return fail(next.status());
+  ReloadPlan plan = PlanReload(*config_, *next);
+  const config::Config& c = *plan.effective;
+  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1);
+  if (!built.ok()) return fail(built.status());
+  const GenerationPtr& g = *built;
+  // The workers map listening socket i to listener i of their generation.
+  bool aligned = g->listeners.size() == listen_fds_.size() &&
+                 g->listeners.size() == generation_->listeners.size();
+  for (size_t i = 0; aligned && i < g->listeners.size(); ++i)
+    aligned = g->listeners[i].context.name == generation_->listeners[i].context.name;
+  if (!aligned) return fail(Internal("the new listeners do not match the listening sockets"));
+  size_t cap = session_cap_;
+  if (c.limits.max_sessions_per_worker != config_->limits.max_sessions_per_worker) {
+    cap = SessionCapFromDescriptors(descriptor_limit_, static_cast<int>(workers_.size()),
+                                    c.limits.max_sessions_per_worker);
+    if (cap == 0) return fail(Internal("the descriptor limit allows no session per worker"));
+  }
+
+  // Valid: from here on nothing fails.
+  LogLevel level = LogLevel::kInfo;
+  if (ParseLogLevel(c.log_level, &level)) SetLogLevel(level);
+  for (const RestartNeeded& r : plan.needs_restart) {
+    LogEvent e(LogLevel::kWarn, "reload_needs_restart");
+    if (!r.listener.empty()) e.Add("listener", r.listener);
+    e.Add("setting", r.setting).Add("detail", r.detail);
+  }
+  warnings_ = ConfigWarnings(c);
+  for (const std::string& w : warnings_)
+    LogEvent(LogLevel::kWarn, "config_warning").Add("detail", w);
+  if (cap != session_cap_) {
+    session_cap_ = cap;
+    for (auto& w : workers_) w->SetSessionCap(cap);
+  }
+  config_ = plan.effective;
+  InstallGeneration(g);
+  metrics_->ConfigReloaded(true, UnixSeconds(time_->WallNow()));
+  LogEvent(LogLevel::kInfo, "reload_ok")
+      .Add("trigger", trigger)
+      .Add("file", file)
+      .Add("generation", g->id)
+      .Add("backend", g->backend.label)
+      .Add("session_cap_per_worker", static_cast<uint64_t>(session_cap_))
+      .Add("needs_restart", static_cast<uint64_t>(plan.needs_restart.size()));
+  return Status::Ok();
 }
 
 void Server::StopAll() {

@@ -11,18 +11,20 @@
 //
 // Runs on the main thread, which owns the admin endpoint and the signal handlers; each worker
 // runs its own thread. SIGTERM drains (stop accepting, /healthz turns 503, wait for sessions up
-// to timeouts.shutdown_grace, then BYE to the rest); SIGINT stops at once; SIGHUP is logged (config
-// reload is issue D: it will build a new Generation and call InstallGeneration).
+// to timeouts.shutdown_grace, then BYE to the rest); SIGINT stops at once; SIGHUP reloads the
+// configuration (Reload).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "admin/admin_server.h"
 #include "common/status.h"
+#include "common/time_source.h"
 #include "config/config.h"
 #include "net/event_loop.h"
 #include "net/signal_watcher.h"
@@ -56,6 +58,13 @@ class Server {
   int Run();
   // Main thread: hands a new generation to every worker (each takes it on its own loop).
   void InstallGeneration(GenerationPtr generation);
+  // Main thread (SIGHUP, and the admin API's POST /api/v1/reload): reads the file the process
+  // started with again, validates it, builds the next Generation and installs it. New logins use
+  // it; sessions already running keep theirs. What needs a restart (see server/reload.h) is kept
+  // as running and logged as one reload_needs_restart warning each; then reload_ok. On any error
+  // nothing changes, reload_failed is logged and the Status message is the error text (one
+  // "FILE:LINE:COL: message" per line). `trigger` ("sighup", "api") is only logged.
+  Status Reload(std::string_view trigger = "api");
 
  private:
   Server() = default;
@@ -68,7 +77,7 @@ class Server {
   void PollDrain();
   void LogStarted() const;
 
-  config::ConfigPtr config_;
+  config::ConfigPtr config_;  // the configuration in effect (the current generation's)
   stats::MetricsPtr metrics_;
   GenerationPtr generation_;
   // Backend health, shared by every generation (entries by backend name), the workers' logins,
@@ -86,6 +95,7 @@ class Server {
   uint64_t descriptor_limit_ = 0;
   size_t session_cap_ = 0;
   std::vector<std::string> warnings_;
+  const TimeSource* time_ = &RealTimeSource::Get();
 };
 
 // Create() then Run(); logs startup_failed and returns 1 when Create fails.

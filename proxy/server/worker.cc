@@ -81,6 +81,13 @@ void Worker::SetGeneration(GenerationPtr generation) {
   });
 }
 
+void Worker::SetSessionCap(size_t max_sessions) {
+  loop_->Post([this, max_sessions] {
+    options_.max_sessions = max_sessions;
+    UpdateAccepting();
+  });
+}
+
 void Worker::Accept(size_t listener, net::UniqueFd fd, const net::SocketAddress& peer) {
   const Generation& g = *context_.generation;
   if (listener >= g.listeners.size()) return;  // a listener this generation no longer has: close

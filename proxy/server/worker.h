@@ -51,6 +51,9 @@ class Worker {
   void Stop();
   // Thread-safe: sessions accepted from now on use `generation`; running ones keep theirs.
   void SetGeneration(GenerationPtr generation);
+  // Thread-safe: accept pauses at `max_sessions` sessions from now on (a reload changed
+  // limits.max_sessions_per_worker); a worker already above it keeps its sessions.
+  void SetSessionCap(size_t max_sessions);
   size_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
 
   // Loop thread (or before StartThread): starts a session for a connection accepted on listener

@@ -217,6 +217,13 @@ class PrometheusMetrics final : public Metrics {
     relay_b2c_->Increment(static_cast<double>(backend_to_client));
   }
 
+  // --- Configuration reloads (issue D). ---
+  void ConfigReloaded(bool ok, double unix_seconds) override {
+    (ok ? reloads_ok_ : reloads_failed_)->Increment();
+    if (ok) last_reload_->Set(unix_seconds);
+  }
+  void ConfigLoaded(double unix_seconds) override { last_reload_->Set(unix_seconds); }
+
   std::string Serialize() const override {
     std::function<void()> hook;
     {
@@ -248,7 +255,28 @@ class PrometheusMetrics final : public Metrics {
   std::function<void()> collect_hook_;
   prometheus::Counter* relay_c2b_ = nullptr;
   prometheus::Counter* relay_b2c_ = nullptr;
+  // Configuration reloads (issue D), created in BuildReloadMetrics.
+  prometheus::Counter* reloads_ok_ = nullptr;
+  prometheus::Counter* reloads_failed_ = nullptr;
+  prometheus::Gauge* last_reload_ = nullptr;
+  void BuildReloadMetrics(prometheus::Registry& r);
 };
+
+// Configuration reloads (issue D): both results and the timestamp exist from start-up.
+void PrometheusMetrics::BuildReloadMetrics(prometheus::Registry& r) {
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("imapgate_config_reloads_total")
+                      .Help("Configuration reloads (SIGHUP or the admin API), per result.")
+                      .Register(r);
+  reloads_ok_ = &reloads.Add({{"result", "ok"}});
+  reloads_failed_ = &reloads.Add({{"result", "failed"}});
+  last_reload_ = &prometheus::BuildGauge()
+                      .Name("imapgate_config_last_reload_timestamp_seconds")
+                      .Help("When the configuration in effect was loaded (start-up or the last "
+                            "successful reload), in seconds since the Unix epoch.")
+                      .Register(r)
+                      .Add({});
+}
 
 void PrometheusMetrics::Build(const std::string& version) {
   prometheus::Registry& r = *registry_;
@@ -334,6 +362,7 @@ void PrometheusMetrics::Build(const std::string& version) {
                     .Register(r);
   relay_c2b_ = &relay.Add({{"direction", "client_to_backend"}});
   relay_b2c_ = &relay.Add({{"direction", "backend_to_client"}});
+  BuildReloadMetrics(r);
 }
 
 }  // namespace

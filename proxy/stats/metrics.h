@@ -96,6 +96,14 @@ class Metrics {
   // session ends (not per byte), with that session's totals.
   virtual void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) = 0;
 
+  // --- Configuration reloads (issue D). ---
+  // imapgate_config_reloads_total{result="ok|failed"} +1; on ok also sets
+  // imapgate_config_last_reload_timestamp_seconds to unix_seconds (wall clock).
+  virtual void ConfigReloaded(bool ok, double unix_seconds) = 0;
+  // imapgate_config_last_reload_timestamp_seconds at start-up, when the first configuration is
+  // loaded (the series exists from Create() on, at 0 until this is called).
+  virtual void ConfigLoaded(double unix_seconds) = 0;
+
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
   // imapgate_build_info{version} 1 and imapgate_up 1.
   virtual std::string Serialize() const = 0;

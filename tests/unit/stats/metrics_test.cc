@@ -498,5 +498,30 @@ TEST(MetricsRuntimeTest, TheListenerTableIsBounded) {
   EXPECT_TRUE(m->ListenerIndex("l3").ok());  // known names still resolve
 }
 
+// --- Configuration reloads (issue D). ---
+
+TEST_F(MetricsTest, ReloadSeriesExistFromStartUp) {
+  EXPECT_EQ(Value("imapgate_config_reloads_total", {{"result", "ok"}}), 0);
+  EXPECT_EQ(Value("imapgate_config_reloads_total", {{"result", "failed"}}), 0);
+  EXPECT_EQ(Value("imapgate_config_last_reload_timestamp_seconds", {}), 0);
+  Exposition e = Parse(metrics_->Serialize());
+  EXPECT_EQ(e.types["imapgate_config_reloads_total"], "counter");
+  EXPECT_EQ(e.types["imapgate_config_last_reload_timestamp_seconds"], "gauge");
+}
+
+TEST_F(MetricsTest, ReloadsCountPerResultAndOnlyASuccessMovesTheTimestamp) {
+  metrics_->ConfigLoaded(1000);
+  EXPECT_EQ(Value("imapgate_config_last_reload_timestamp_seconds", {}), 1000);
+  metrics_->ConfigReloaded(false, 2000);
+  metrics_->ConfigReloaded(false, 2500);
+  EXPECT_EQ(Value("imapgate_config_reloads_total", {{"result", "failed"}}), 2);
+  EXPECT_EQ(Value("imapgate_config_reloads_total", {{"result", "ok"}}), 0);
+  EXPECT_EQ(Value("imapgate_config_last_reload_timestamp_seconds", {}), 1000);
+  metrics_->ConfigReloaded(true, 3000.5);
+  EXPECT_EQ(Value("imapgate_config_reloads_total", {{"result", "ok"}}), 1);
+  EXPECT_EQ(Value("imapgate_config_reloads_total", {{"result", "failed"}}), 2);
+  EXPECT_EQ(Value("imapgate_config_last_reload_timestamp_seconds", {}), 3000.5);
+}
+
 }  // namespace
 }  // namespace imapgate::stats

@@ -1,0 +1,103 @@
+#include "server/reload.h"
+
+#include <memory>
+
+#include "config/endpoint.h"
+
+namespace imapgate::server {
+namespace {
+
+const char* ModeText(config::ListenerMode mode) {
+  return mode == config::ListenerMode::kImplicitTls ? "implicit" : "starttls";
+}
+
+bool SameEndpoint(const config::Endpoint& a, const config::Endpoint& b) {
+  return a.host == b.host && a.port == b.port;
+}
+
+const config::ListenerConfig* FindListener(const config::Config& c, const std::string& name) {
+  for (const config::ListenerConfig& l : c.listeners) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+ReloadPlan PlanReload(const config::Config& running, const config::ConfigPtr& next_ptr) {
+  const config::Config& next = *next_ptr;
+  auto effective = std::make_shared<config::Config>(next);
+  ReloadPlan plan;
+  auto restart = [&plan](std::string listener, std::string setting, std::string detail) {
+    plan.needs_restart.push_back({std::move(listener), std::move(setting), std::move(detail)});
+  };
+
+  // Listeners: one per bound socket, in the running order.
+  effective->listeners.clear();
+  for (const config::ListenerConfig& bound : running.listeners) {
+    const std::string where = config::FormatEndpoint(bound.address);
+    const config::ListenerConfig* wanted = FindListener(next, bound.name);
+    if (wanted == nullptr) {
+      restart(bound.name, "listener_removed",
+              "listener " + Quoted(bound.name) +
+                  " is no longer in the configuration but keeps listening on " + where +
+                  " with its previous settings until a restart");
+      effective->listeners.push_back(bound);
+      continue;
+    }
+    config::ListenerConfig kept = *wanted;
+    if (!SameEndpoint(wanted->address, bound.address)) {
+      restart(bound.name, "address",
+              "listener " + Quoted(bound.name) + " moved from " + where + " to " +
+                  config::FormatEndpoint(wanted->address) + " in the configuration but keeps " +
+                  "listening on " + where + " until a restart");
+      kept.address = bound.address;
+    }
+    if (wanted->mode != bound.mode) {
+      restart(bound.name, "mode",
+              "listener " + Quoted(bound.name) + " on " + where + " changed mode from " +
+                  ModeText(bound.mode) + " to " + ModeText(wanted->mode) +
+                  " in the configuration but keeps " + ModeText(bound.mode) + " until a restart");
+      kept.mode = bound.mode;
+    }
+    effective->listeners.push_back(std::move(kept));
+  }
+  for (const config::ListenerConfig& l : next.listeners) {
+    if (FindListener(running, l.name) != nullptr) continue;
+    restart(l.name, "listener_added",
+            "listener " + Quoted(l.name) + " on " + config::FormatEndpoint(l.address) + " (" +
+                ModeText(l.mode) + ") is new in the configuration and is not listening until a " +
+                "restart");
+  }
+
+  // Process-wide settings fixed at start.
+  auto fixed = [&](const std::string& setting, const std::string& was, const std::string& now) {
+    restart("", setting,
+            setting + " changed from " + Quoted(was) + " to " + Quoted(now) +
+                " in the configuration; " + Quoted(was) + " stays in effect until a restart");
+  };
+  if (next.process.user != running.process.user)
+    fixed("user", running.process.user, next.process.user);
+  if (next.process.group != running.process.group)
+    fixed("group", running.process.group, next.process.group);
+  if (next.process.allow_root != running.process.allow_root) {
+    fixed("allow_root", running.process.allow_root ? "true" : "false",
+          next.process.allow_root ? "true" : "false");
+  }
+  effective->process = running.process;
+  if (next.workers != running.workers) {
+    fixed("workers", std::to_string(running.workers), std::to_string(next.workers));
+    effective->workers = running.workers;
+  }
+  if (!SameEndpoint(next.admin.address, running.admin.address)) {
+    fixed("admin.address", config::FormatEndpoint(running.admin.address),
+          config::FormatEndpoint(next.admin.address));
+    effective->admin.address = running.admin.address;
+  }
+  plan.effective = std::move(effective);
+  return plan;
+}
+
+}  // namespace imapgate::server
