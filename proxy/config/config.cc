@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <utility>
 
+#include "config/backend_login.h"
 #include "config/endpoint.h"
 #include "config/loader_util.h"
+#include "config/operations.h"
 #include "config/shards.h"
 #include "config/units.h"
 #include "config/yaml_reader.h"
@@ -61,8 +63,8 @@ struct Loader {
   // duplicate checks.
   void ReadListener(const YAML::Node& node, size_t index, ListenerConfig* out,
                     YAML::Mark* name_mark, YAML::Mark* address_mark) const {
-    MapReader map(node, node.Mark(), ListenerPath(node, index), {"name", "address", "mode", "tls"},
-                  errors);
+    MapReader map(node, node.Mark(), ListenerPath(node, index),
+                  {"name", "address", "mode", "tls", "proxy_protocol"}, errors);
     *name_mark = map.MarkOf("name");
     *address_mark = map.MarkOf("address");
     map.Require("name");
@@ -76,6 +78,9 @@ struct Loader {
       out->mode = mode == 0 ? ListenerMode::kImplicitTls : ListenerMode::kStartTls;
     }
     if (const Field* tls = map.Find("tls")) ReadTls(*tls, &out->tls);
+    if (const Field* proxy = map.Find("proxy_protocol")) {
+      internal::ReadProxyProtocolIn(*proxy, errors, &out->proxy_protocol);
+    }
   }
 
   // How errors name a listener: "listeners[imaps]" by its name when it has a valid one (so that a
@@ -194,7 +199,8 @@ struct Loader {
   void ReadTimeouts(const Field& field, Timeouts* out) const {
     MapReader map(
         field.value, field.key.Mark(), "timeouts",
-        {"preauth", "tls_handshake", "idle", "backend_connect", "backend_login", "shutdown_grace"},
+        {"preauth", "tls_handshake", "idle", "backend_connect", "backend_login", "shutdown_grace",
+         "drain_grace"},
         errors);
     using std::chrono::hours;
     using std::chrono::minutes;
@@ -205,10 +211,16 @@ struct Loader {
     map.Duration("backend_connect", milliseconds(100), minutes(10), &out->backend_connect);
     map.Duration("backend_login", milliseconds(100), minutes(10), &out->backend_login);
     map.Duration("shutdown_grace", milliseconds(0), hours(1), &out->shutdown_grace);
+    map.Duration("drain_grace", milliseconds(0), hours(24), &out->drain_grace);
   }
 
   void ReadAdmin(const Field& field, const Config& config, AdminConfig* out) const {
-    MapReader map(field.value, field.key.Mark(), "admin", {"address"}, errors);
+    MapReader map(field.value, field.key.Mark(), "admin", {"address", "token_file", "token"},
+                  errors);
+    if (internal::ReadSecretFileKey(map, "token_file", "token", SecretKind::kToken, base_dir,
+                                    errors, &out->token_file, &out->token)) {
+      out->token_file_location = errors->Location(map.MarkOf("token_file"));
+    }
     if (!map.Address("address", true, &out->address) || out->address.port == 0) return;
     for (const ListenerConfig& listener : config.listeners) {
       if (listener.address.port == out->address.port &&
@@ -223,7 +235,8 @@ struct Loader {
   void ReadRoot(const YAML::Node& root, Config* config) const {
     MapReader map(root, YAML::Mark(), "",
                   {"workers", "log_level", "listeners", "backend", "shards", "routing", "limits",
-                   "timeouts", "admin", "user", "group", "allow_root"},
+                   "timeouts", "admin", "user", "group", "allow_root", "health_checks",
+                   "backend_login"},
                   errors);
     map.Require("listeners");
     // One of backend (A's single backend, which becomes the shard "default") or shards.
@@ -240,7 +253,16 @@ struct Loader {
     map.Bool("allow_root", &config->process.allow_root);
     if (const Field* f = map.Find("listeners")) ReadListeners(*f, config);
     if (const Field* f = map.Find("backend")) ReadBackend(*f, &config->backend);
+    // Before the shards, which inherit it.
+    if (const Field* f = map.Find("backend_login")) {
+      internal::ReadBackendLogin(*f, base_dir, errors, &config->backend_login);
+    } else {
+      config->backend_login.location = errors->Location(YAML::Mark::null_mark());
+    }
     internal::ReadShardsAndRouting(map, base_dir, errors, config);
+    if (const Field* f = map.Find("health_checks")) {
+      internal::ReadHealthChecks(*f, errors, &config->health_checks);
+    }
     if (const Field* f = map.Find("limits")) ReadLimits(*f, &config->limits);
     if (const Field* f = map.Find("timeouts")) ReadTimeouts(*f, &config->timeouts);
     if (const Field* f = map.Find("admin")) ReadAdmin(*f, *config, &config->admin);

@@ -14,7 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/secret.h"
 #include "common/status.h"
+#include "config/cidr.h"
 
 namespace imapgate::config {
 
@@ -41,11 +43,23 @@ struct TlsFiles {
   SourceLocation location;  // of the listener's "tls" node
 };
 
+// PROXY protocol (v1 or v2) in front of a listener's connections (the listener's
+// `proxy_protocol:` mapping). kRequired: every connection must start with a PROXY header and come
+// from one of `trusted`; anything else is closed.
+struct ProxyProtocolInConfig {
+  enum class Mode { kOff, kRequired };
+  Mode mode = Mode::kOff;
+  std::vector<CidrRange> trusted;            // non-empty when kRequired; at most 256
+  std::chrono::milliseconds timeout{3000};   // for the whole header, from accept
+  SourceLocation location;                   // of the `proxy_protocol` mapping
+};
+
 struct ListenerConfig {
   std::string name;  // used as the metrics/log label; unique; [a-z0-9_-]{1,32}
   Endpoint address;
   ListenerMode mode = ListenerMode::kImplicitTls;
   TlsFiles tls;
+  ProxyProtocolInConfig proxy_protocol;
   SourceLocation address_location;  // of the "address" value, for bind/resolve errors
 };
 
@@ -65,12 +79,33 @@ struct BackendConfig {
   SourceLocation tls_ca_location;
 };
 
+// How imapgate logs in to the backends (top-level or per-shard `backend_login:`): with the
+// client's own credentials (A's pass-through), or as a master user acting for the client. Maps
+// one to one onto upstream::MasterUserCredentials (the user is the client's).
+struct BackendLoginConfig {
+  enum class Mode { kClient, kMaster };
+  enum class Form {
+    kLoginSeparator,   // LOGIN "<user><separator><master_user>" <master password>
+    kSaslPlainAuthzid  // AUTHENTICATE PLAIN with the user as authzid
+  };
+  Mode mode = Mode::kClient;
+  Form form = Form::kLoginSeparator;
+  std::string master_user;           // kMaster: not a secret (logged as a name)
+  std::string master_password_file;  // resolved path; "" in kClient mode
+  // kMaster: the file's content, read at load (mode 600, at most 4 KiB), wiped when the last
+  // Config holding it is released; never null in kMaster mode.
+  std::shared_ptr<const SecretString> master_password;
+  char separator = '*';     // Dovecot's auth_master_user_separator (kLoginSeparator)
+  SourceLocation location;  // of the `backend_login` mapping; the file when the default applies
+};
+
 // One shard: a group of backends holding the same users' mail (top-level `shards:`). The old
 // top-level `backend:` becomes one shard named "default" with weight 1 holding that backend.
 struct ShardConfig {
   std::string name;                    // [a-z0-9_-]{1,32}, unique
   uint32_t weight = 1;                 // share of the hashed users, relative to the other shards
   std::vector<BackendConfig> backends;  // primary first, then replicas in failover order
+  BackendLoginConfig backend_login;     // its own `backend_login:`, else the top-level one
   SourceLocation location;             // of the shard's mapping
 };
 
@@ -105,10 +140,27 @@ struct Timeouts {
   std::chrono::milliseconds backend_connect{5000};
   std::chrono::milliseconds backend_login{15000};    // greeting through tagged LOGIN answer
   std::chrono::milliseconds shutdown_grace{10000};   // SIGTERM drain
+  std::chrono::milliseconds drain_grace{60000};      // admin drain: until live sessions get BYE
+};
+
+// Active health checks of every backend (top-level `health_checks:`): connect, greeting,
+// CAPABILITY every `interval`; `rise` successes in a row mark a down backend up, `fall` failures
+// in a row mark an up backend down. timeout <= interval (checked).
+struct HealthCheckConfig {
+  bool enabled = true;
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{3000};
+  int rise = 2;
+  int fall = 2;
 };
 
 struct AdminConfig {
   Endpoint address{"127.0.0.1", 9464};  // port 0 disables
+  // `token_file`: the bearer token every POST must carry, read at load (mode 600, 16..4096
+  // printable ASCII characters without spaces). Null when no token_file: every POST gets 401.
+  std::string token_file;  // resolved path; "" = none
+  std::shared_ptr<const SecretString> token;
+  SourceLocation token_file_location;  // of the "token_file" value
 };
 
 // Who the process runs as (top-level keys user, group, allow_root). Started as root, imapgate
@@ -131,6 +183,8 @@ struct Config {
   BackendConfig backend;
   std::vector<ShardConfig> shards;  // never empty in a loaded Config
   RoutingConfig routing;
+  BackendLoginConfig backend_login;  // top-level `backend_login:`; each shard has its own copy
+  HealthCheckConfig health_checks;
   Limits limits;
   Timeouts timeouts;
   AdminConfig admin;
@@ -139,7 +193,7 @@ struct Config {
 
 using ConfigPtr = std::shared_ptr<const Config>;
 
-// Loads and validates `path`, and the routing override file it names (if any). On failure the
+// Loads and validates `path`, and the routing override file and secret files it names (if any). On failure the
 // Status message holds one error per line, each "FILE:LINE:COL: message"; an error inside the
 // override file is reported at the config's override_file value and names its own
 // "OVERRIDE_FILE:LINE:COL".

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/backend_login.h"
 #include "config/loader_util.h"
 #include "config/overrides.h"
 #include "config/units.h"
@@ -64,8 +65,9 @@ bool CheckList(const YAML::Node& list, const YAML::Mark& mark, const std::string
 
 class ShardReader {
  public:
-  ShardReader(const std::filesystem::path& base_dir, ErrorList* errors)
-      : base_dir_(base_dir), errors_(errors) {}
+  ShardReader(const std::filesystem::path& base_dir, const BackendLoginConfig& default_login,
+              ErrorList* errors)
+      : base_dir_(base_dir), default_login_(default_login), errors_(errors) {}
 
   void ReadShards(const Field& field, std::vector<ShardConfig>* out) {
     if (!CheckList(field.value, field.mark(), "shards", "shards", kMaxShards, errors_)) return;
@@ -79,7 +81,8 @@ class ShardReader {
   // Returns false when the entry is not a mapping (nothing to keep).
   bool ReadShard(const YAML::Node& node, size_t index, ShardConfig* out) {
     const std::string path = EntryPath("shards", node, index);
-    MapReader map(node, node.Mark(), path, {"name", "weight", "backends"}, errors_);
+    MapReader map(node, node.Mark(), path, {"name", "weight", "backends", "backend_login"},
+                  errors_);
     if (!node.IsMap()) return false;
     out->location = errors_->Location(map.mark());
     map.Require("name");
@@ -87,6 +90,11 @@ class ShardReader {
     if (map.String("name", false, &out->name)) {
       CheckName(map, "name", out->name, errors_);
       CheckUnique("shard", out->name, map.MarkOf("name"), path + ".name", &shard_names_);
+    }
+    if (const Field* login = map.Find("backend_login")) {
+      ReadBackendLogin(*login, base_dir_, errors_, &out->backend_login);
+    } else {
+      out->backend_login = default_login_;
     }
     int64_t weight = 1;
     if (map.Int("weight", 1, kMaxShardWeight, &weight)) out->weight = static_cast<uint32_t>(weight);
@@ -132,6 +140,7 @@ class ShardReader {
   }
 
   const std::filesystem::path& base_dir_;
+  const BackendLoginConfig& default_login_;
   ErrorList* errors_;
   std::vector<std::pair<std::string, YAML::Mark>> shard_names_, backend_names_;
 };
@@ -232,12 +241,13 @@ void ReadShardsAndRouting(const MapReader& root, const std::filesystem::path& ba
   }
   if (shards != nullptr) {
     // Read even next to backend:, so that its own errors show at once.
-    ShardReader(base_dir, errors).ReadShards(*shards, &config->shards);
+    ShardReader(base_dir, config->backend_login, errors).ReadShards(*shards, &config->shards);
   } else if (backend != nullptr) {
     ShardConfig shard;
     shard.name = "default";
     shard.backends.push_back(config->backend);
     shard.location = config->backend.address_location;
+    shard.backend_login = config->backend_login;
     config->shards.push_back(std::move(shard));
   }
   if (!config->shards.empty() && !config->shards[0].backends.empty()) {

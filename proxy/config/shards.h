@@ -16,7 +16,8 @@ inline constexpr size_t kMaxDomainRules = 10000;
 
 // Reads the top-level `shards:` and `routing:` of `root` into *config (after `backend:`, whose
 // value is already in config->backend when present), reads the override file, and leaves
-// config->shards non-empty and config->backend the first shard's primary when all is valid.
+// config->shards non-empty and config->backend the first shard's primary when all is valid. A
+// shard without its own `backend_login:` gets config->backend_login (read before this call).
 void ReadShardsAndRouting(const MapReader& root, const std::filesystem::path& base_dir,
                           ErrorList* errors, Config* config);
 

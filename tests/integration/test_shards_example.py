@@ -1,5 +1,6 @@
 """conf/examples/shards.yaml passes `imapgate -t` once the files it names exist, and an unknown
-shard in its override file fails the check with the override file's line. Like
+shard in its override file fails the check with the override file's line, and so does an admin
+token file that others can read. Like
 test_cli.ProductionExampleTest, the test copies the example into a temp dir with generated
 certificates and free loopback ports; nothing else changes."""
 
@@ -15,7 +16,7 @@ SOURCE_DIR = Path(os.environ.get("IMAPGATE_SOURCE_DIR", Path(__file__).resolve()
 
 
 class ShardsExampleTest(unittest.TestCase):
-    def check(self, overrides):
+    def check(self, overrides, token_mode=0o600):
         binary = str(imapgate_bin())
         text = (SOURCE_DIR / "conf" / "examples" / "shards.yaml").read_text()
         with tempfile.TemporaryDirectory(prefix="imapgate-it-shards-") as tmp:
@@ -26,9 +27,12 @@ class ShardsExampleTest(unittest.TestCase):
             (root / "tls" / "privkey.pem").write_text(tls["key"].read_text())
             (root / "backend-ca.pem").write_text(tls["ca"].read_text())
             (root / "overrides").write_text(overrides)
+            (root / "admin-token").write_text("0123456789abcdef0123456789abcdef\n")
+            os.chmod(root / "admin-token", token_mode)
             self.assertEqual(set(re.findall(r"(?m)^\s*[a-z_]+: (/etc/imapgate/\S+)$", text)),
                              {"/etc/imapgate/tls/fullchain.pem", "/etc/imapgate/tls/privkey.pem",
-                              "/etc/imapgate/backend-ca.pem", "/etc/imapgate/overrides"})
+                              "/etc/imapgate/backend-ca.pem", "/etc/imapgate/overrides",
+                              "/etc/imapgate/admin-token"})
             text = text.replace("/etc/imapgate/", f"{root}/")
             for key, account in (("user", "nobody"), ("group", "nogroup")):
                 self.assertEqual(text.count(f"\n{key}: imapgate\n"), 1, key)
@@ -54,6 +58,15 @@ class ShardsExampleTest(unittest.TestCase):
         line = next(i for i, l in enumerate(text.splitlines(), 1) if "override_file:" in l)
         self.assertIn(f"{cfg}:{line}:18: routing.override_file: {root}/overrides:3:7: unknown shard "
                       "'shard-c' (shards: shard-a, shard-b)", out)
+
+    def test_admin_token_readable_by_others_fails_with_a_chmod_hint(self):
+        code, out, cfg, root, text = self.check("alice shard-a\n", token_mode=0o644)
+        self.assertEqual(code, 1, out)
+        line = next(i for i, l in enumerate(text.splitlines(), 1) if "token_file:" in l)
+        self.assertIn(f"{cfg}:{line}:15: admin.token_file: {root}/admin-token: the file is accessible "
+                      "by group or others (mode 0644); a secret file must be private: chmod 600 it",
+                      out)
+        self.assertNotIn("0123456789abcdef", out)
 
 
 if __name__ == "__main__":
