@@ -1,6 +1,7 @@
 #include "login/backend_login_step.h"
 
 #include "common/log.h"
+#include "route/normalize.h"
 
 namespace imapgate::login {
 namespace {
@@ -99,20 +100,40 @@ RejectReason RouteRejectReason(route::RouteError error) {
 }  // namespace
 
 std::unique_ptr<StepRequest> BackendLoginStep::Begin(LoginAttempt& attempt, StepContext& context) {
-  upstream::BackendCredentials credentials =
-      attempt.credentials ? std::move(*attempt.credentials)
-                          : upstream::BackendCredentials(upstream::ClientOwnCredentials{
-                                SecretString(attempt.user), std::move(attempt.password)});
-  attempt.credentials.reset();
-  attempt.password.clear();  // the request holds the only copy now
   std::string_view auth_shard = attempt.route ? std::string_view(attempt.route->shard) : std::string_view();
   route::RouteDecision decision = pool_->router->Route(attempt.user, auth_shard);
   if (!decision.ok()) {
+    attempt.password.clear();
     context.Done(Verdict::Reject(RouteRejectReason(decision.error),
                                  "no route: " + std::string(route::ErrorName(decision.error))));
     return nullptr;
   }
-  auto request = std::make_unique<FailoverLogin>(*this, decision.shard, attempt, context, std::move(credentials),
+  const PoolShard& shard = pool_->shards[decision.shard];
+  std::optional<upstream::BackendCredentials> credentials = std::move(attempt.credentials);
+  attempt.credentials.reset();
+  if (!credentials && shard.master) {
+    if (!attempt.authenticated) {
+      // A master user logs in as anyone: only for a user some step has authenticated.
+      attempt.password.clear();
+      context.Done(Verdict::Reject(RejectReason::kInternal,
+                                   "shard " + shard.name + " logs in as a master user, and no login step "
+                                   "authenticated the user"));
+      return nullptr;
+    }
+    upstream::MasterUserCredentials m;
+    m.form = shard.master->form;
+    std::optional<std::string> user = route::NormalizedUser(attempt.user, pool_->router->default_domain());
+    m.user = SecretString(user ? *user : attempt.user);
+    m.master_user = SecretString(shard.master->master_user);
+    m.master_password = SecretString(shard.master->master_password->view());
+    m.separator = shard.master->separator;
+    credentials = std::move(m);
+  }
+  if (!credentials) {
+    credentials = upstream::ClientOwnCredentials{SecretString(attempt.user), std::move(attempt.password)};
+  }
+  attempt.password.clear();  // the request holds the only copy now
+  auto request = std::make_unique<FailoverLogin>(*this, decision.shard, attempt, context, std::move(*credentials),
                                                  decision.source);
   request->TryFrom(0);
   return request;

@@ -13,7 +13,11 @@ StatusOr<BackendPool> SingleBackendPool(std::string name, upstream::BackendTarge
   backend.name = std::move(name);
   backend.target = std::move(target);
   pool.backends.push_back(std::move(backend));
-  pool.shards.push_back(PoolShard{"default", {0}, {0}});
+  PoolShard shard;
+  shard.name = "default";
+  shard.backends = {0};
+  shard.health_order = {0};
+  pool.shards.push_back(std::move(shard));
   return pool;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "route/router.h"
 #include "tls/tls_context.h"
 #include "upstream/backend_connector.h"
+#include "upstream/backend_credentials.h"
 
 namespace imapgate::login {
 
@@ -23,13 +25,23 @@ struct PoolBackend {
   std::string name;               // config name: logs, metrics, admin API
   size_t shard = 0;               // index into BackendPool::shards
   size_t health = 0;              // index into the health table
-  upstream::BackendTarget target;  // address, link security, timeouts
-  bool send_proxy_v2 = false;     // PROXY v2 header before the greeting
+  upstream::BackendTarget target;  // address, link security, timeouts, PROXY v2 out
+};
+
+// A master user the shard's backends accept (Dovecot master users): the backend login acts for the
+// user with these credentials, so the backend never needs the user's password. Used only for a
+// login that an earlier step authenticated (never on the client's word alone).
+struct MasterLogin {
+  upstream::MasterUserCredentials::Form form = upstream::MasterUserCredentials::Form::kLoginSeparator;
+  std::string master_user;
+  std::shared_ptr<const SecretString> master_password;  // read from a file at config load
+  char separator = '*';
 };
 
 // One shard: its backends in failover order (primary first).
 struct PoolShard {
   std::string name;
+  std::optional<MasterLogin> master;  // none: the client's own credentials (pass-through)
   std::vector<size_t> backends;      // indices into BackendPool::backends
   std::vector<size_t> health_order;  // the same backends as health-table indices
 };

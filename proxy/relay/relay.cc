@@ -135,6 +135,11 @@ bool Relay::Pump(Pipe& p) {
     switch (r.status) {
       case net::IoStatus::kOk: {
         p.bytes += r.bytes;
+        if (counters_ != nullptr) {  // one writer: a relaxed store, no locked add
+          std::atomic<uint64_t>& c =
+              p.is_backend_to_client ? counters_->backend_to_client : counters_->client_to_backend;
+          c.store(p.bytes, std::memory_order_relaxed);
+        }
         last_activity_ = time_->MonotonicNow();
         if (p.is_backend_to_client) {
           framing_.FromBackend(scratch_, r.bytes);

@@ -18,6 +18,7 @@
 // the owner must defer destroying the Relay until that callback returns.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,13 @@ struct RelayOptions {
 enum class RelayEnd { kLogout, kClosed, kClientError, kBackendClosed, kBackendError, kIdleTimeout, kShutdown };
 const char* RelayEndName(RelayEnd end);
 
+// Bytes relayed so far, updated as they flow (one writer: the relay's worker; readers on other
+// threads, e.g. the admin API, see a recent value).
+struct RelayByteCounters {
+  std::atomic<uint64_t> client_to_backend{0};
+  std::atomic<uint64_t> backend_to_client{0};
+};
+
 struct RelayResult {
   RelayEnd end = RelayEnd::kClosed;
   uint64_t client_to_backend = 0;
@@ -72,6 +80,8 @@ class Relay final : public net::IoHandler {
   bool holds_buffers() const;
   // Sends "* BYE <text>" to the client (if it can be framed and go out now) and ends the relay.
   void Shutdown(const char* text);
+  // Where to add bytes as they flow (null: nowhere); must outlive the relay.
+  void set_counters(RelayByteCounters* counters) { counters_ = counters; }
   // The framing state, for tests.
   const imap::StreamFraming& framing() const { return framing_; }
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
@@ -114,6 +124,7 @@ class Relay final : public net::IoHandler {
   net::TimerPtr idle_timer_;
   std::chrono::steady_clock::time_point last_activity_;
   imap::StreamFraming framing_;
+  RelayByteCounters* counters_ = nullptr;
   bool backend_lost_ = false;  // the backend ended without BYE
   bool finished_ = false;
 };

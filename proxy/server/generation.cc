@@ -59,11 +59,21 @@ void BuildBackendPool(const config::Config& c, std::shared_ptr<health::BackendHe
     const config::ShardConfig& shard = c.shards[s];
     login::PoolShard ps;
     ps.name = shard.name;
+    if (shard.backend_login.mode == config::BackendLoginConfig::Mode::kMaster) {
+      login::MasterLogin m;
+      m.form = shard.backend_login.form == config::BackendLoginConfig::Form::kSaslPlainAuthzid
+                   ? upstream::MasterUserCredentials::Form::kSaslPlainAuthzid
+                   : upstream::MasterUserCredentials::Form::kLoginSeparator;
+      m.master_user = shard.backend_login.master_user;
+      m.master_password = shard.backend_login.master_password;
+      m.separator = shard.backend_login.separator;
+      ps.master = std::move(m);
+    }
     for (const config::BackendConfig& b : shard.backends) {
       login::PoolBackend pb;
       pb.name = b.name;
       pb.shard = s;
-      pb.send_proxy_v2 = b.send_proxy_v2;
+      pb.target.send_proxy_v2 = b.send_proxy_v2;
       BuildTarget(c, b, pool, pb.target, errors);
       if (pool.health) {
         StatusOr<size_t> index = pool.health->Add(b.name);
@@ -120,6 +130,19 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
       spec.context.index = *index;
     }
     spec.context.name = l.name;
+    if (l.proxy_protocol.mode == config::ProxyProtocolInConfig::Mode::kRequired) {
+      std::vector<std::string> ranges;
+      for (const config::CidrRange& r : l.proxy_protocol.trusted) ranges.push_back(r.ToString());
+      auto trusted = proxyproto::CidrList::Parse(ranges);
+      if (!trusted.ok()) {
+        errors += l.proxy_protocol.location.ToString() + ": listener '" + l.name +
+                  "': proxy_protocol.trusted: " + trusted.status().message() + "\n";
+        continue;
+      }
+      spec.context.proxy_protocol = true;
+      spec.context.proxy_trusted = std::move(*trusted);
+      spec.context.proxy_timeout = l.proxy_protocol.timeout;
+    }
     frontend::FrontendOptions& f = spec.context.frontend;
     f.implicit_tls = l.mode == config::ListenerMode::kImplicitTls;
     f.tls = ctx->get();

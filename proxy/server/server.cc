@@ -42,6 +42,18 @@ std::string AdminWhat(const config::Config& c) {
   return "admin listener on " + c.admin.address.host + ":" + std::to_string(c.admin.address.port);
 }
 
+// The admin API's bearer token, from the config's admin.token_file; none configured refuses
+// every change.
+admin::AdminToken AdminTokenOf(const config::Config& c) {
+  if (!c.admin.token) return admin::AdminToken();
+  auto token = admin::AdminToken::FromString(c.admin.token->view());
+  if (!token.ok()) {  // the config loader checks the same rules: not expected
+    LogEvent(LogLevel::kError, "admin_token_refused").Add("error", token.status().message());
+    return admin::AdminToken();
+  }
+  return std::move(*token);
+}
+
 // "shard-a=a1,a2 shard-b=b1": each shard with its backends in failover order, for the start-up line.
 std::string ShardSummary(const login::BackendPool& pool) {
   std::string out;
@@ -127,7 +139,10 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   if (!metrics.ok()) return metrics.status();
   s->metrics_ = std::move(*metrics);
 
-  s->health_ = std::make_shared<health::BackendHealthTable>(health::HealthPolicy{});
+  health::HealthPolicy policy;
+  policy.rise = c.health_checks.rise;
+  policy.fall = c.health_checks.fall;
+  s->health_ = std::make_shared<health::BackendHealthTable>(policy);
   auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_);
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
@@ -149,21 +164,26 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
 
 Status Server::StartHealthChecks() {
   health_checker_.reset();  // a reload replaces the targets: cancel the old checks first
+  stats::Metrics* metrics = metrics_.get();
+  const health::BackendHealthTable* table = health_.get();
+  metrics_->SetCollectHook([metrics, table] { stats::PublishBackendHealth(*table, *metrics); });
+  const config::HealthCheckConfig& hc = generation_->config->health_checks;
+  if (!hc.enabled) return Status::Ok();  // passive marks only
+  upstream::HealthCheckOptions options;
+  options.interval = hc.interval;
+  options.timeout = hc.timeout;
   std::vector<upstream::HealthCheckTarget> targets;
   for (const login::PoolBackend& b : generation_->pool.backends) {
     targets.push_back(upstream::HealthCheckTarget{b.target, b.health});
   }
-  stats::Metrics* metrics = metrics_.get();
-  const health::BackendHealthTable* table = health_.get();
   auto checker = upstream::HealthChecker::Start(
-      main_loop_.get(), &RealTimeSource::Get(), health_.get(), std::move(targets), upstream::HealthCheckOptions{},
+      main_loop_.get(), &RealTimeSource::Get(), health_.get(), std::move(targets), options,
       [metrics, table](size_t index, health::CheckOutcome outcome) {
         StatusOr<int> label = metrics->BackendIndex(std::string(table->name(index)));
         if (label.ok()) metrics->HealthCheckFinished(*label, outcome);
       });
   if (!checker.ok()) return checker.status();
   health_checker_ = std::move(*checker);
-  metrics_->SetCollectHook([metrics, table] { stats::PublishBackendHealth(*table, *metrics); });
   return Status::Ok();
 }
 
@@ -192,9 +212,10 @@ Status Server::BindListeners() {
 Status Server::CreateAdminAndSignals() {
   const config::Config& c = *config_;
   if (c.admin.address.port != 0) {
-    auto a =
-        admin::AdminServer::Create(main_loop_.get(), c.admin.address.host, c.admin.address.port,
-                                   metrics_.get(), [this] { return !draining_.load(); });
+    admin_control_ = std::make_unique<ServerAdminControl>(this);
+    auto a = admin::AdminServer::Create(main_loop_.get(), c.admin.address.host, c.admin.address.port,
+                                        metrics_.get(), [this] { return !draining_.load(); },
+                                        admin_control_.get(), AdminTokenOf(c));
     if (!a.ok()) return Status(a.status().code(), AdminWhat(c) + ": " + a.status().message());
     admin_ = std::move(*a);
   }
@@ -238,6 +259,7 @@ Status Server::CreateWorkers(size_t session_cap) {
     o.metrics = metrics_.get();
     o.time = &RealTimeSource::Get();
     o.id_prefix = prefix + "-" + std::to_string(i) + "-";
+    o.registry = &registry_;
     auto w = Worker::Create(std::move(o));
     if (!w.ok()) return w.status();
     workers_.push_back(std::move(*w));
@@ -275,7 +297,7 @@ Status Server::Reload(std::string_view trigger) {
   if (!next.ok()) return fail(next.status());
   ReloadPlan plan = PlanReload(*config_, *next);
   const config::Config& c = *plan.effective;
-  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1);
+  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1, health_);
   if (!built.ok()) return fail(built.status());
   const GenerationPtr& g = *built;
   // The workers map listening socket i to listener i of their generation.
@@ -308,12 +330,15 @@ Status Server::Reload(std::string_view trigger) {
   }
   config_ = plan.effective;
   InstallGeneration(g);
+  if (Status st = StartHealthChecks(); !st.ok()) {
+    LogEvent(LogLevel::kError, "health_checks_failed").Add("error", st.message());
+  }
   metrics_->ConfigReloaded(true, UnixSeconds(time_->WallNow()));
   LogEvent(LogLevel::kInfo, "reload_ok")
       .Add("trigger", trigger)
       .Add("file", file)
       .Add("generation", g->id)
-      .Add("backend", g->backend.label)
+      .Add("shards", ShardSummary(g->pool))
       .Add("session_cap_per_worker", static_cast<uint64_t>(session_cap_))
       .Add("needs_restart", static_cast<uint64_t>(plan.needs_restart.size()));
   return Status::Ok();

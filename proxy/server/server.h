@@ -29,7 +29,9 @@
 #include "net/event_loop.h"
 #include "net/signal_watcher.h"
 #include "net/timer.h"
+#include "server/admin_control_impl.h"
 #include "server/generation.h"
+#include "session/session_registry.h"
 #include "upstream/health_checker.h"
 #include "server/worker.h"
 #include "stats/metrics.h"
@@ -67,6 +69,7 @@ class Server {
   Status Reload(std::string_view trigger = "api");
 
  private:
+  friend class ServerAdminControl;  // reads the generation, health, registry and workers
   Server() = default;
   Status BindListeners();
   Status CreateWorkers(size_t session_cap);
@@ -80,12 +83,14 @@ class Server {
   config::ConfigPtr config_;  // the configuration in effect (the current generation's)
   stats::MetricsPtr metrics_;
   GenerationPtr generation_;
+  session::SessionRegistry registry_;  // relayed sessions of every worker (admin API)
   // Backend health, shared by every generation (entries by backend name), the workers' logins,
   // the checker and the admin API.
   std::shared_ptr<health::BackendHealthTable> health_;
   std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds_;  // one per generation listener
   std::vector<WorkerPtr> workers_;
   std::unique_ptr<net::EventLoop> main_loop_;
+  std::unique_ptr<ServerAdminControl> admin_control_;  // the admin API's view of this server
   admin::AdminServerPtr admin_;
   upstream::HealthCheckerPtr health_checker_;  // on main_loop_ (destroyed before it); a reload restarts it
   net::TimerPtr drain_timer_;

@@ -27,6 +27,7 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   w->context_.scratch = w->scratch_.data();
   w->context_.scratch_size = w->scratch_.size();
   w->context_.id_prefix = o.id_prefix;
+  w->context_.registry = o.registry;
   Worker* raw = w.get();
   w->context_.on_session_done = [raw](session::Session* s) { raw->OnSessionDone(s); };
   for (size_t i = 0; i < o.listen_fds.size(); ++i) {
@@ -60,6 +61,16 @@ void Worker::BeginDrain() {
   loop_->Post([this] {
     draining_ = true;
     for (auto& l : listeners_) l->Pause();
+  });
+}
+
+void Worker::KickWhere(std::function<bool(const session::Session&)> match, std::string text) {
+  loop_->Post([this, match = std::move(match), text = std::move(text)] {
+    std::vector<session::Session*> chosen;
+    for (auto& [raw, owned] : sessions_) {
+      if (raw->relaying() && match(*raw)) chosen.push_back(raw);
+    }
+    for (session::Session* s : chosen) s->Kick(text.c_str());
   });
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,6 +37,7 @@ struct WorkerOptions {
   stats::Metrics* metrics = nullptr;
   const TimeSource* time = nullptr;
   std::string id_prefix;
+  session::SessionRegistry* registry = nullptr;  // relayed sessions, for the admin API; may be null
 };
 
 class Worker {
@@ -55,6 +57,9 @@ class Worker {
   // limits.max_sessions_per_worker); a worker already above it keeps its sessions.
   void SetSessionCap(size_t max_sessions);
   size_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
+  // Thread-safe: "* BYE <text>" to every relayed session for which match() holds (an operator's
+  // kick, a drained backend's grace ending). match runs on the worker's thread.
+  void KickWhere(std::function<bool(const session::Session&)> match, std::string text);
 
   // Loop thread (or before StartThread): starts a session for a connection accepted on listener
   // `listener` (an index into the current generation's listeners). Called by the listeners;

@@ -42,6 +42,40 @@ void Session::DeleteSoon(std::unique_ptr<T> stage) {
 void Session::Start() {
   worker_->metrics->ConnectionAccepted(listener_->index);
   worker_->metrics->SessionOpened(listener_->index);
+  if (!listener_->proxy_protocol) {
+    frontend_->Start();
+    return;
+  }
+  // PROXY in: nothing of the client's is read, and nothing is sent, before the header.
+  net::ProxyHeaderOptions options;
+  options.timeout = listener_->proxy_timeout;
+  auto reader = net::ProxyHeaderReader::Start(worker_->loop, frontend_->fd(), peer_, listener_->proxy_trusted,
+                                              options, [this](const net::ProxyHeaderResult& r) { OnProxyHeader(r); });
+  if (!reader.ok()) {
+    LogEvent(LogLevel::kError, "proxy_header_failed").Add("sid", id_).Add("error", reader.status().message());
+    worker_->loop->Defer([this] { Finish("internal_error"); });
+    return;
+  }
+  proxy_reader_ = std::move(*reader);
+}
+
+void Session::OnProxyHeader(const net::ProxyHeaderResult& result) {
+  DeleteSoon(std::move(proxy_reader_));  // we are inside its callback
+  if (finished_) return;
+  if (!result.ok) {
+    worker_->metrics->ProxyHeader(listener_->index, false);
+    LogEvent(LogLevel::kWarn, "proxy_header_refused")
+        .Add("sid", id_)
+        .Add("peer", client_address_)
+        .Add("listener", listener_->name)
+        .Add("reason", result.error);
+    Finish("proxy_refused");  // closes the socket: the client is told nothing
+    return;
+  }
+  worker_->metrics->ProxyHeader(listener_->index, true);
+  peer_ = result.client;
+  proxied_local_ = result.destination;
+  client_address_ = peer_.ToString();
   frontend_->Start();
 }
 
@@ -52,6 +86,11 @@ void Session::Shutdown() {
   } else if (frontend_) {
     frontend_->Shutdown("Server shutting down");
   }
+}
+
+void Session::Kick(const char* text) {
+  if (!relaying()) return;
+  relay_->Shutdown(text);
 }
 
 void Session::OnTlsHandshake(bool ok) {
@@ -68,7 +107,7 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   attempt.password = std::move(request.password);
   attempt.mechanism = std::move(request.mechanism);
   attempt.client = peer_;
-  attempt.local = net::LocalAddress(frontend_->fd());
+  attempt.local = proxied_local_ ? *proxied_local_ : net::LocalAddress(frontend_->fd());
   attempt.client_tls = frontend_->IsTls();
   DeleteSoon(std::move(pipeline_));  // a previous (decided) login of this session
   std::span<login::LoginStep* const> steps =
@@ -174,6 +213,18 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   if (pool.health && backend_index_ < pool.backends.size()) {
     active_backend_ = health::ActiveSession(pool.health.get(), pool.backends[backend_index_].health);
   }
+  if (worker_->registry != nullptr) {
+    record_ = std::make_shared<SessionRecord>();
+    record_->id = id_;
+    record_->user = user_;
+    record_->client_address = client_address_;
+    record_->shard = shard_;
+    record_->backend = backend_name_;
+    record_->started_unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                        worker_->time->WallNow().time_since_epoch()).count();
+    relay_->set_counters(&record_->bytes);
+    worker_->registry->Add(record_);
+  }
   relay_->Start();
 }
 
@@ -209,6 +260,8 @@ void Session::Finish(const char* result) {
       .Add("duration_s", duration)
       .Add("result", result);
   worker_->metrics->SessionClosed(listener_->index, duration);
+  if (record_ && worker_->registry != nullptr) worker_->registry->Remove(record_.get());
+  active_backend_.Reset();
   worker_->on_session_done(this);
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -25,9 +26,12 @@
 #include "login/login_pipeline.h"
 #include "login/ticket_registry.h"
 #include "net/event_loop.h"
+#include "net/proxy_header_reader.h"
 #include "net/socket.h"
 #include "net/timer.h"
+#include "proxyproto/cidr.h"
 #include "relay/relay.h"
+#include "session/session_registry.h"
 #include "stats/metrics.h"
 #include "upstream/backend_login.h"
 
@@ -44,6 +48,12 @@ struct ListenerContext {
   int index = 0;  // metrics label index
   std::string name;
   frontend::FrontendOptions frontend;
+  // PROXY protocol in (the listener's proxy_protocol: required): every connection must start
+  // with a PROXY v1/v2 header from a peer in proxy_trusted, within proxy_timeout; its address is
+  // the client's everywhere (logs, ID forwarding, metrics). Off: the socket's peer is the client.
+  bool proxy_protocol = false;
+  proxyproto::CidrList proxy_trusted;
+  std::chrono::milliseconds proxy_timeout{3000};
 };
 
 // Per-worker state every session of that worker uses. Owned by the Worker; outlives sessions.
@@ -62,6 +72,8 @@ struct WorkerContext {
   // The login steps in order (not owned; outlive the sessions). Empty: today's pipeline, the
   // backend login alone. The rate limits, auth chain, 2FA and router of later issues go here.
   std::span<login::LoginStep* const> login_steps;
+  // Where relayed sessions are listed for the admin API (not owned; may be null in tests).
+  SessionRegistry* registry = nullptr;
   // Called once when a session is over; the worker forgets it and deletes it later.
   std::function<void(Session*)> on_session_done;
 };
@@ -76,6 +88,14 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   void Start();
   // Server shutdown: BYE to the client and close.
   void Shutdown();
+  // An operator's kick or a drained backend: "* BYE <text>" to a relayed session and close it.
+  // Nothing happens to a session that is not relaying (yet).
+  void Kick(const char* text);
+  // The user as the client gave it ("" before a login), and the backend it relays to ("" when
+  // not relaying): for the worker's kick and drain selection.
+  const std::string& user() const { return user_; }
+  const std::string& backend_name() const { return backend_name_; }
+  bool relaying() const { return relay_ != nullptr && !finished_; }
 
   // FrontendDelegate.
   void OnLoginRequested(frontend::LoginRequest request) override;
@@ -97,6 +117,7 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
 
  private:
   Session(WorkerContext* worker, const ListenerContext* listener);
+  void OnProxyHeader(const net::ProxyHeaderResult& result);
   void OnLoginRejected(const login::Verdict& verdict, std::string_view step);
   void OnLoggedIn(upstream::BackendLoginResult result);
   void OnRelayDone(const relay::RelayResult& result);
@@ -110,6 +131,7 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   std::string id_;
   std::string client_address_;
   net::SocketAddress peer_;  // the client's address, forwarded to the backend with ID
+  std::optional<net::SocketAddress> proxied_local_;  // the address the client connected to (PROXY)
   std::string user_;
   std::string tls_version_ = "none";
   std::chrono::steady_clock::time_point started_;
@@ -121,12 +143,14 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   std::string backend_name_;
   size_t backend_index_ = SIZE_MAX;        // into generation_->pool.backends
   health::ActiveSession active_backend_;  // counts this session on its backend while relaying
+  std::shared_ptr<SessionRecord> record_;  // in worker_->registry while relaying
 
   // Today's pipeline: one step, the backend login with routing and failover (no allocation; the
   // steps of later issues come from the config generation).
   login::BackendLoginStep backend_step_;
   login::LoginStep* steps_[1] = {&backend_step_};
 
+  std::unique_ptr<net::ProxyHeaderReader> proxy_reader_;  // before the frontend, with PROXY in
   frontend::ClientFrontendPtr frontend_;
   std::unique_ptr<login::LoginPipeline> pipeline_;
   net::TimerPtr step_timer_;  // created by the first step that needs one

@@ -53,6 +53,8 @@ struct ListenerSeries {
   prometheus::Counter* tls_ok = nullptr;
   prometheus::Counter* tls_failed = nullptr;
   prometheus::Counter* cleartext_logins_refused = nullptr;
+  prometheus::Counter* proxy_ok = nullptr;
+  prometheus::Counter* proxy_refused = nullptr;
 };
 
 // The series of one backend, created when its name is first seen; owned by their families.
@@ -92,6 +94,7 @@ struct Families {
   prometheus::Family<prometheus::Counter>* accepted = nullptr;
   prometheus::Family<prometheus::Gauge>* active = nullptr;
   prometheus::Family<prometheus::Counter>* cleartext = nullptr;
+  prometheus::Family<prometheus::Counter>* proxy_headers = nullptr;
   prometheus::Family<prometheus::Histogram>* session_duration = nullptr;
   prometheus::Family<prometheus::Counter>* logins = nullptr;
   prometheus::Family<prometheus::Histogram>* login_duration = nullptr;
@@ -133,6 +136,8 @@ class PrometheusMetrics final : public Metrics {
       s->tls_ok = &families_.tls->Add({{"listener", name}, {"result", "ok"}});
       s->tls_failed = &families_.tls->Add({{"listener", name}, {"result", "failed"}});
       s->cleartext_logins_refused = &families_.cleartext->Add({{"listener", name}});
+      s->proxy_ok = &families_.proxy_headers->Add({{"listener", name}, {"result", "ok"}});
+      s->proxy_refused = &families_.proxy_headers->Add({{"listener", name}, {"result", "refused"}});
       const int index = listeners_.Add(std::move(s));
       if (index < 0) return Status(StatusCode::kResourceExhausted, "too many listener names for metrics");
       listener_index_.emplace(name, index);
@@ -189,6 +194,9 @@ class PrometheusMetrics final : public Metrics {
     const auto i = static_cast<size_t>(reason);
     if (s == nullptr || i >= kReasonCount) return;
     s->rejections[i]->Increment();
+  }
+  void ProxyHeader(int listener, bool ok) override {
+    if (const ListenerSeries* s = At(listener)) (ok ? s->proxy_ok : s->proxy_refused)->Increment();
   }
   void CleartextLoginRefused(int listener) override {
     if (const ListenerSeries* s = At(listener)) s->cleartext_logins_refused->Increment();
@@ -334,6 +342,11 @@ void PrometheusMetrics::Build(const std::string& version) {
   families_.rejections = &rejections;
   families_.tls = &tls;
   families_.cleartext = &cleartext;
+  families_.proxy_headers = &prometheus::BuildCounter()
+                                 .Name("imapgate_proxy_headers_total")
+                                 .Help("PROXY protocol headers read (ok) or refused (untrusted peer, malformed, "
+                                       "too long, timeout), per listener.")
+                                 .Register(r);
 
   families_.backend_errors =
       &prometheus::BuildCounter()

@@ -79,6 +79,9 @@ class Metrics {
   virtual void PreauthRejected(int listener, RejectReason reason) = 0;
   // imapgate_cleartext_logins_refused_total{listener}: LOGIN/AUTHENTICATE refused before TLS
   virtual void CleartextLoginRefused(int listener) = 0;
+  // imapgate_proxy_headers_total{listener,result="ok|refused"}: PROXY protocol headers read, or
+  // connections closed for a missing, malformed or untrusted one.
+  virtual void ProxyHeader(int listener, bool ok) = 0;
   // imapgate_tls_handshakes_total{listener,result="ok|failed"}
   virtual void TlsHandshake(int listener, bool ok) = 0;
   // imapgate_backend_errors_total{backend}; BackendError() counts for backend index 0.

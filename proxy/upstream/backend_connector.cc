@@ -1,10 +1,12 @@
 #include "upstream/backend_connector.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
 #include "imap/response_parser.h"
+#include "proxyproto/encoder.h"
 
 namespace imapgate::upstream {
 
@@ -27,10 +29,14 @@ bool HasCapability(std::string_view caps, std::string_view name) {
 StatusOr<std::unique_ptr<BackendConnector>> BackendConnector::Start(net::EventLoop* loop, const TimeSource* time,
                                                                     const BackendTarget& target, net::Timer* timer,
                                                                     ConnectorClient* client, char* scratch,
-                                                                    size_t scratch_size, bool require_capability) {
+                                                                    size_t scratch_size, bool require_capability,
+                                                                    std::string proxy_header) {
   if (timer == nullptr || client == nullptr) return Status(StatusCode::kInvalidArgument, "connector without timer or client");
   std::unique_ptr<BackendConnector> c(
       new BackendConnector(time, target, timer, client, scratch, scratch_size, require_capability));
+  if (target.send_proxy_v2) {
+    c->proxy_header_ = proxy_header.empty() ? proxyproto::EncodeV2Local() : std::move(proxy_header);
+  }
   c->Begin(loop);
   return c;
 }
@@ -55,7 +61,8 @@ void BackendConnector::Begin(net::EventLoop* loop) {
   // Over implicit TLS we speak first, so we wait until the socket is writable. Otherwise the
   // backend speaks first: waiting for its greeting also tells us the connect completed (a
   // failed connect reports readable too), which saves an epoll round and two epoll_ctl calls.
-  if (target_.security == BackendSecurityMode::kTls) {
+  // A PROXY header goes first too.
+  if (target_.security == BackendSecurityMode::kTls || !proxy_header_.empty()) {
     conn_.watcher().WantWrite(true);
   } else {
     conn_.watcher().WantRead(true);
@@ -115,6 +122,16 @@ void BackendConnector::OnConnected() {
   // The login clock starts when the connect is seen complete: writable (implicit TLS) or the
   // first greeting bytes. A backend that accepts but stays silent is caught by OnTimer().
   timer_->Arm(target_.login_timeout);
+  if (!proxy_header_.empty()) {
+    // A fresh connection's send buffer takes the whole header (at most a few hundred bytes) at
+    // once; anything less is a broken connection.
+    ssize_t n = ::send(conn_.fd(), proxy_header_.data(), proxy_header_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != static_cast<ssize_t>(proxy_header_.size())) {
+      Fail(std::string("PROXY header: ") + (n < 0 ? strerror(errno) : "short write"));
+      return;
+    }
+    proxy_header_.clear();
+  }
   if (target_.security == BackendSecurityMode::kTls) {
     state_ = State::kHandshake;
     if (!UpgradeToTls()) return;

@@ -49,6 +49,8 @@ struct BackendTarget {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds login_timeout{15000};
   size_t max_line_bytes = 65536;
+  // Send a PROXY protocol v2 header right after the TCP connect (before TLS and the greeting).
+  bool send_proxy_v2 = false;
 };
 
 // True if the space-separated capability list holds `name` (ASCII case-insensitive; `name` in
@@ -75,12 +77,15 @@ class ConnectorClient {
 class BackendConnector final : public net::IoHandler {
  public:
   // Starts connecting. `timer` is armed here and must be routed to OnTimer() by its owner.
+  // With target.send_proxy_v2, `proxy_header` (the client's addresses, proxyproto::EncodeV2) is
+  // written first once connected; when empty, a LOCAL header (a health check) is sent instead.
   // An error means nothing was started; a failed connect is reported through the client (and
   // may be reported inside Start()).
   static StatusOr<std::unique_ptr<BackendConnector>> Start(net::EventLoop* loop, const TimeSource* time,
                                                            const BackendTarget& target, net::Timer* timer,
                                                            ConnectorClient* client, char* scratch,
-                                                           size_t scratch_size, bool require_capability = false);
+                                                           size_t scratch_size, bool require_capability = false,
+                                                           std::string proxy_header = {});
   ~BackendConnector() override;
 
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
@@ -122,6 +127,7 @@ class BackendConnector final : public net::IoHandler {
   std::chrono::steady_clock::time_point connect_started_;
   std::string input_;  // partial response line
   std::string capabilities_;
+  std::string proxy_header_;  // written right after the connect (PROXY v2 out); empty: none
 };
 
 using BackendConnectorPtr = std::unique_ptr<BackendConnector>;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "net/proxy_header_reader.h"
+#include "proxyproto/encoder.h"
 #include "imap/response_parser.h"
 
 namespace imapgate::upstream {
@@ -38,6 +40,12 @@ BackendLogin::BackendLogin(net::EventLoop* loop, const TimeSource* time, const B
     sasl_plain_ = std::move(*sasl);
   }
   if (client != nullptr) id_command_ = FormatIdCommand(kIdTag, *client);
+  if (target.send_proxy_v2 && client != nullptr) {
+    // PROXY v2 out: the client's real address, and the address it connected to.
+    std::optional<proxyproto::Endpoint> src = net::ToEndpoint(client->client);
+    std::optional<proxyproto::Endpoint> dst = net::ToEndpoint(client->local);
+    if (src && dst) proxy_header_ = proxyproto::EncodeV2(*src, *dst);
+  }
 }
 
 bool BackendLogin::RetainsCredentials(std::string_view secret) const {
@@ -58,7 +66,8 @@ Status BackendLogin::Begin() {
   if (!timer.ok()) return timer.status();
   complete_ = std::move(*complete);
   timer_ = std::move(*timer);
-  auto connector = BackendConnector::Start(loop_, time_, target_, timer_.get(), this, scratch_, scratch_size_);
+  auto connector = BackendConnector::Start(loop_, time_, target_, timer_.get(), this, scratch_, scratch_size_,
+                                           /*require_capability=*/false, std::move(proxy_header_));
   if (!connector.ok()) return connector.status();
   connector_ = std::move(*connector);
   return Status::Ok();

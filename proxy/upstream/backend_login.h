@@ -104,6 +104,7 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   std::string input_;       // partial response line
   bool literal_plus_ = false;
   std::string id_command_;  // "A4 ID (...)\r\n", sent before LOGIN if the backend has ID
+  std::string proxy_header_;  // PROXY v2 out (target.send_proxy_v2), for the connector
   std::string capabilities_;
   BackendLoginResult result_;
 };

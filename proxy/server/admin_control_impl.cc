@@ -1,0 +1,178 @@
+#include "server/admin_control_impl.h"
+
+#include "common/log.h"
+#include "route/normalize.h"
+#include "server/server.h"
+
+namespace imapgate::server {
+namespace {
+
+const char* SecurityName(upstream::BackendSecurityMode mode) {
+  switch (mode) {
+    case upstream::BackendSecurityMode::kTls: return "tls";
+    case upstream::BackendSecurityMode::kStartTls: return "starttls";
+    default: return "plaintext";
+  }
+}
+
+admin::BackendInfo Row(const login::BackendPool& pool, const login::PoolBackend& b) {
+  admin::BackendInfo info;
+  info.name = b.name;
+  info.shard = pool.shards[b.shard].name;
+  info.address = b.target.address.ToString();
+  info.security = SecurityName(b.target.security);
+  if (!pool.health) return info;
+  health::BackendStatus st = pool.health->Snapshot(b.health);
+  info.state = st.draining ? admin::BackendState::kDraining : st.up ? admin::BackendState::kUp : admin::BackendState::kDown;
+  info.active_sessions = st.active_sessions > 0 ? static_cast<uint64_t>(st.active_sessions) : 0;
+  if (st.checked) {
+    admin::HealthCheckResult check;
+    check.ok = st.last_check == health::CheckOutcome::kOk;
+    check.detail = check.ok ? "ok" : st.last_check_detail;
+    check.at_unix_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(st.last_check_time.time_since_epoch()).count();
+    info.last_check = check;
+  }
+  return info;
+}
+
+// The user as the router sees it (lowercase, default domain); the raw name when it cannot be.
+std::string Normalized(std::string_view user, const login::BackendPool& pool) {
+  std::optional<std::string> n = route::NormalizedUser(user, pool.router->default_domain());
+  return n ? *n : std::string(user);
+}
+
+}  // namespace
+
+std::vector<admin::BackendInfo> ServerAdminControl::Backends() {
+  const login::BackendPool& pool = server_->generation_->pool;
+  std::vector<admin::BackendInfo> rows;
+  for (const login::PoolBackend& b : pool.backends) rows.push_back(Row(pool, b));
+  return rows;
+}
+
+std::vector<admin::SessionInfo> ServerAdminControl::Sessions(std::optional<std::string_view> user,
+                                                             size_t max_sessions, bool* truncated) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  std::optional<std::string> wanted;
+  if (user) wanted = Normalized(*user, pool);
+  std::vector<admin::SessionInfo> out;
+  *truncated = false;
+  server_->registry_.ForEach([&](const session::SessionRecord& r) {
+    if (wanted && Normalized(r.user, pool) != *wanted) return;
+    if (out.size() >= max_sessions) {
+      *truncated = true;
+      return;
+    }
+    admin::SessionInfo s;
+    s.id = r.id;
+    s.user = r.user;
+    s.client_address = r.client_address;
+    s.backend = r.backend;
+    s.started_unix_seconds = r.started_unix_seconds;
+    s.bytes_from_client = r.bytes.client_to_backend.load(std::memory_order_relaxed);
+    s.bytes_to_client = r.bytes.backend_to_client.load(std::memory_order_relaxed);
+    out.push_back(std::move(s));
+  });
+  return out;
+}
+
+StatusOr<admin::RouteInfo> ServerAdminControl::Route(std::string_view user) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  route::RouteDecision d = pool.router->Route(user);
+  if (!d.ok()) return InvalidArgument("cannot route '" + std::string(user) + "': " + std::string(route::ErrorName(d.error)));
+  const login::PoolShard& shard = pool.shards[d.shard];
+  admin::RouteInfo info;
+  info.user = Normalized(user, pool);
+  info.shard = shard.name;
+  info.source = std::string(route::SourceName(d.source));
+  std::optional<size_t> pos = pool.health ? health::FirstUsable(*pool.health, shard.health_order)
+                                          : std::optional<size_t>(0);
+  const std::string& primary = pool.backends[shard.backends[0]].name;
+  if (!pos) {
+    info.reason = "no backend of " + shard.name + " can take a login now (all down or draining)";
+    return info;
+  }
+  info.backend = pool.backends[shard.backends[*pos]].name;
+  if (*pos == 0) {
+    info.reason = "primary " + primary;
+  } else {
+    bool draining = pool.health && pool.health->IsDraining(shard.health_order[0]);
+    info.reason = "primary " + primary + (draining ? " draining" : " down") + ", replica " + info.backend;
+  }
+  return info;
+}
+
+StatusOr<admin::BackendInfo> ServerAdminControl::Describe(std::string_view backend) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  const login::PoolBackend* b = pool.FindBackend(backend);
+  if (b == nullptr) return Status(StatusCode::kNotFound, "no backend named '" + std::string(backend) + "'");
+  return Row(pool, *b);
+}
+
+void ServerAdminControl::EndSessionsOn(const std::string& backend) {
+  for (auto& w : server_->workers_) {
+    w->KickWhere([backend](const session::Session& s) { return s.backend_name() == backend; },
+                 "Backend is being drained for maintenance, please reconnect");
+  }
+}
+
+StatusOr<admin::BackendInfo> ServerAdminControl::Drain(std::string_view backend,
+                                                       std::optional<std::chrono::seconds> grace) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  const login::PoolBackend* b = pool.FindBackend(backend);
+  if (b == nullptr || !pool.health) {
+    return Status(StatusCode::kNotFound, "no backend named '" + std::string(backend) + "'");
+  }
+  std::chrono::milliseconds wait =
+      grace ? std::chrono::milliseconds(*grace) : server_->generation_->config->timeouts.drain_grace;
+  pool.health->SetDraining(b->health, true);
+  std::string name = b->name;
+  auto timer = net::Timer::Create(server_->main_loop_.get(), [this, name] {
+    LogEvent(LogLevel::kInfo, "backend_drain_grace_over").Add("backend", name);
+    EndSessionsOn(name);
+  });
+  if (!timer.ok()) return timer.status();
+  (*timer)->Arm(wait);
+  drain_timers_[name] = std::move(*timer);  // replaces (cancels) an earlier drain's timer
+  LogEvent(LogLevel::kInfo, "backend_drain")
+      .Add("backend", name)
+      .Add("grace_s", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(wait).count()));
+  return Describe(name);
+}
+
+StatusOr<admin::BackendInfo> ServerAdminControl::Undrain(std::string_view backend) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  const login::PoolBackend* b = pool.FindBackend(backend);
+  if (b == nullptr || !pool.health) {
+    return Status(StatusCode::kNotFound, "no backend named '" + std::string(backend) + "'");
+  }
+  pool.health->SetDraining(b->health, false);
+  if (auto it = drain_timers_.find(b->name); it != drain_timers_.end()) drain_timers_.erase(it);
+  LogEvent(LogLevel::kInfo, "backend_undrain").Add("backend", b->name);
+  return Describe(b->name);
+}
+
+StatusOr<uint64_t> ServerAdminControl::Kick(std::string_view user) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  std::string wanted = Normalized(user, pool);
+  uint64_t count = 0;
+  server_->registry_.ForEach([&](const session::SessionRecord& r) {
+    if (Normalized(r.user, pool) == wanted) ++count;
+  });
+  auto router = pool.router;  // keeps the normalization's default domain alive in the workers
+  for (auto& w : server_->workers_) {
+    w->KickWhere(
+        [router, wanted](const session::Session& s) {
+          std::optional<std::string> n = route::NormalizedUser(s.user(), router->default_domain());
+          return (n ? *n : s.user()) == wanted;
+        },
+        "Disconnected by the administrator");
+  }
+  LogEvent(LogLevel::kInfo, "admin_kick").Add("user", wanted).Add("sessions", count);
+  return count;
+}
+
+Status ServerAdminControl::Reload() { return server_->Reload("api"); }
+
+}  // namespace imapgate::server
