@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import pwd
 import grp
+import secrets
 import shutil
 import signal
 import socket
@@ -220,10 +222,28 @@ class Dovecot:
 
     users: {"alice@demo.test": "alice-password", ...} (passwd-file, {PLAIN} scheme).
     As root the mail is owned by `nobody`; otherwise by the calling user.
+
+    Optional, keyword only (the defaults give the plain single instance above):
+      mail_home:    the directory holding the users' homes (ROOT/home by default). Two instances
+                    given the same mail_home share one mail store, like a primary and a replica
+                    on shared storage. Each keeps its own base_dir, state_dir, log and users file.
+      shared_index: with mail_home, whether the instances also share Dovecot's index files (in
+                    the maildirs). Default False: each instance keeps its indexes under
+                    ROOT/index (maildir's INDEX=), while the maildir itself, its dovecot-uidlist
+                    (UIDs) and dovecot-keywords stay shared, so UIDs and flags agree across
+                    instances and a stale private index is only a cache that Dovecot refreshes
+                    from the maildir. This is Dovecot's documented layout for shared storage.
+      log_path:     where Dovecot logs (ROOT/dovecot.log by default).
+      ssl_cert, ssl_key: PEM files; with them the listener offers STARTTLS (`ssl = yes`; still
+                    no implicit-TLS listener). Without them `ssl = no`, as before.
     """
 
     def __init__(self, root, port: Optional[int] = None, instance_name: Optional[str] = None,
-                 users: Optional[Dict[str, str]] = None, extra_config: str = ""):
+                 users: Optional[Dict[str, str]] = None, extra_config: str = "", *,
+                 mail_home=None, shared_index: bool = False, log_path=None,
+                 ssl_cert=None, ssl_key=None):
+        if (ssl_cert is None) != (ssl_key is None):
+            raise ValueError("ssl_cert and ssl_key go together")
         self.root = Path(root).resolve()
         self.port = port or free_port()
         self.instance_name = instance_name or f"igt{os.getpid()}x{self.port}"
@@ -236,8 +256,13 @@ class Dovecot:
             # Unix socket paths are limited to 108 bytes; keep the run dir short.
             self.base_dir = Path("/tmp") / f"imapgate-dovecot-{self.instance_name}"
         self.state_dir = self.root / "state"
-        self.home_dir = self.root / "home"
-        self.log_path = self.root / "dovecot.log"
+        self.shared_store = mail_home is not None
+        self.home_dir = Path(mail_home).resolve() if mail_home is not None else self.root / "home"
+        self.shared_index = shared_index
+        self.index_dir = self.root / "index"
+        self.log_path = Path(log_path).resolve() if log_path is not None else self.root / "dovecot.log"
+        self.ssl_cert = Path(ssl_cert).resolve() if ssl_cert is not None else None
+        self.ssl_key = Path(ssl_key).resolve() if ssl_key is not None else None
         self.stderr_path = self.root / "dovecot.stderr"
         self.users_file = self.root / "users"
         if os.geteuid() == 0:
@@ -255,7 +280,7 @@ class Dovecot:
             f"instance_name = {self.instance_name}",
             "protocols = imap",
             "listen = 127.0.0.1",
-            "ssl = no",
+            *self._ssl_lines(),
             "disable_plaintext_auth = no",
             "auth_mechanisms = plain login",
             "auth_failure_delay = 0",
@@ -266,7 +291,7 @@ class Dovecot:
             "login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l mpid=%e %c session=<%{session}>",
             "mail_max_userip_connections = 1000",
             "mailbox_idle_check_interval = 1 secs",
-            "mail_location = maildir:~/Maildir",
+            f"mail_location = {self.mail_location()}",
             "mail_plugins = $mail_plugins zlib",
             "protocol imap {",
             "  mail_plugins = $mail_plugins imap_zlib",
@@ -317,6 +342,26 @@ class Dovecot:
             lines.append(self.extra_config)
         return "\n".join(lines) + "\n"
 
+    @property
+    def starttls(self) -> bool:
+        """Whether the listener offers STARTTLS (ssl_cert/ssl_key given)."""
+        return self.ssl_cert is not None
+
+    def _ssl_lines(self) -> List[str]:
+        if not self.starttls:
+            return ["ssl = no"]
+        # `ssl = yes`: STARTTLS offered, not required (loopback counts as secured for Dovecot
+        # anyway). An ECDSA certificate, so no ssl_dh is needed (ECDHE only).
+        return ["ssl = yes", f"ssl_cert = <{self.ssl_cert}", f"ssl_key = <{self.ssl_key}",
+                "ssl_min_protocol = TLSv1.2"]
+
+    def mail_location(self) -> str:
+        """Dovecot's mail_location: maildir in each user's home; private indexes for a shared
+        store unless shared_index (see the class comment)."""
+        if self.shared_store and not self.shared_index:
+            return f"maildir:~/Maildir:INDEX={self.index_dir}/%u"
+        return "maildir:~/Maildir"
+
     def _write_users(self) -> None:
         text = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
         tmp = self.users_file.with_suffix(".tmp")
@@ -350,12 +395,18 @@ class Dovecot:
                     raise RuntimeError(
                         f"{p} is not searchable by other users; Dovecot's mail user cannot reach {self.root}")
         self.state_dir.mkdir(exist_ok=True)
-        self.home_dir.mkdir(exist_ok=True)
+        self.home_dir.mkdir(parents=self.shared_store, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         uid = pwd.getpwnam(self.mail_user).pw_uid
         gid = grp.getgrnam(self.mail_group).gr_gid
-        if os.geteuid() == 0:
-            os.chown(self.home_dir, uid, gid)
-        self.home_dir.chmod(0o700)
+        private = [self.home_dir]
+        if self.shared_store and not self.shared_index:
+            self.index_dir.mkdir(exist_ok=True)
+            private.append(self.index_dir)
+        for d in private:
+            if os.geteuid() == 0:
+                os.chown(d, uid, gid)
+            d.chmod(0o700)
         self.conf.write_text(self.config_text())
         self._write_users()
 
@@ -454,6 +505,16 @@ class Dovecot:
                     raise
                 time.sleep(0.25)
 
+    def logins(self, user: Optional[str] = None) -> List[str]:
+        """Lines of this instance's log that record a successful IMAP login (of `user` if given):
+        which backend a session really reached, asserted on the backend side."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        want = f"Login: user=<{user}>" if user is not None else "Login: user=<"
+        return [l for l in text.splitlines() if "imap-login:" in l and want in l]
+
     def session_pids(self, user: Optional[str] = None) -> List[int]:
         """Pids of the `imap` processes (one per logged-in session), optionally for one user."""
         pids = []
@@ -492,8 +553,26 @@ DEFAULT_TIMEOUTS = {
 }
 
 
+_PLAIN_SCALAR_BAD = set(",[]{}#&*!|>'\"%@`")
+
+
+def _scalar(v) -> str:
+    """A YAML scalar: booleans as true/false, numbers as they are, strings plain when that is
+    safe (every value the harness wrote before the shard keys; "false" stays a plain false),
+    JSON-quoted otherwise (a path with a space or a comma, say)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    s = str(v)
+    if (s == "" or s != s.strip() or ": " in s or " #" in s or s.endswith(":")
+            or s[0] in "-?:" or any(ch in _PLAIN_SCALAR_BAD for ch in s)):
+        return json.dumps(s)
+    return s
+
+
 def _flow(d: Dict) -> str:
-    return "{ " + ", ".join(f"{k}: {v}" for k, v in d.items()) + " }"
+    return "{ " + ", ".join(f"{k}: {_scalar(v)}" for k, v in d.items()) + " }"
 
 
 def unprivileged_account() -> Optional[Tuple[str, str]]:
@@ -505,17 +584,72 @@ def unprivileged_account() -> Optional[Tuple[str, str]]:
     return "nobody", grp.getgrgid(pw.pw_gid).gr_name
 
 
-def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optional[int] = None,
+def shard_backend(name: str, port: int, security: str = "plaintext", tls_ca=None,
+                  tls_server_name: Optional[str] = None, **extra) -> Dict:
+    """One backend entry of a shard (for imapgate_yaml's `shards`): name, 127.0.0.1:port, link
+    security (plaintext | tls | starttls), and for tls/starttls the CA and the name to verify."""
+    b: Dict = {"name": name, "address": f"{LOOPBACK}:{port}", "security": security}
+    if tls_ca is not None:
+        b["tls_ca"] = str(tls_ca)
+    if tls_server_name is not None:
+        b["tls_server_name"] = tls_server_name
+    b.update(extra)
+    return b
+
+
+def _shards_yaml(shards) -> List[str]:
+    """`shards:` in block style. Each shard: (name, [backend dicts]), (name, [backends], weight)
+    or a dict {name, weight?, backends}."""
+    out = ["shards:"]
+    for sh in shards:
+        if isinstance(sh, dict):
+            name, backends, weight = sh["name"], sh["backends"], sh.get("weight")
+        elif len(sh) == 2:
+            (name, backends), weight = sh, None
+        else:
+            name, backends, weight = sh
+        out.append(f"  - name: {_scalar(name)}")
+        if weight is not None:
+            out.append(f"    weight: {_scalar(weight)}")
+        out.append("    backends:")
+        out += [f"      - {_flow(b)}" for b in backends]
+    return out
+
+
+def _routing_yaml(routing: Dict) -> List[str]:
+    """`routing:` with default_domain, override_file and domains (a map domain -> shard)."""
+    out = ["routing:"]
+    for k, v in routing.items():
+        if k == "domains":
+            out.append(f"  domains: {_flow(v) if v else '{ }'}")
+        else:
+            out.append(f"  {k}: {_scalar(v)}")
+    return out
+
+
+def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, implicit_port: Optional[int] = None,
                   starttls_port: Optional[int] = None, admin_port: Optional[int] = None,
                   backend_security: str = "plaintext", backend_extra: Optional[Dict] = None,
                   limits: Optional[Dict] = None, timeouts: Optional[Dict] = None,
                   workers: int = 2, log_level: str = "info", drop_privileges: bool = True,
-                  allow_root: bool = False) -> str:
+                  allow_root: bool = False, *, shards: Optional[List] = None,
+                  routing: Optional[Dict] = None, admin_token_file=None,
+                  health_checks: Optional[Dict] = None, drain_grace: Optional[str] = None) -> str:
     """The text of an imapgate YAML config with the schema's exact keys. As root it names an
     unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account);
     drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run).
     allow_root=True keeps the process as started, root included (for tools that attach to it,
-    such as callgrind_control: a process that switched user and is not dumpable refuses them)."""
+    such as callgrind_control: a process that switched user and is not dumpable refuses them).
+
+    One backend: backend_port (+ backend_security, backend_extra) gives A's `backend:` key, and
+    the output is exactly what it was before shards existed. Shards instead: shards=[(name,
+    [backend dicts]) or (name, [backends], weight), ...] (see shard_backend), with optional
+    routing={"default_domain": ..., "override_file": ..., "domains": {domain: shard}},
+    admin_token_file (admin.token_file; needs admin_port), health_checks={"interval": "2s",
+    "timeout": ..., "rise": ..., "fall": ...} and drain_grace (timeouts.drain_grace). Giving both
+    backend_port and shards writes both keys: a config imapgate must refuse."""
+    if backend_port is None and not shards:
+        raise ValueError("imapgate_yaml needs backend_port or shards")
     out = [f"workers: {workers}", f"log_level: {log_level}"]
     account = unprivileged_account() if drop_privileges and not allow_root else None
     if account:
@@ -530,18 +664,55 @@ def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optiona
     if starttls_port:
         out += ["  - name: imap", f"    address: {LOOPBACK}:{starttls_port}",
                 "    mode: starttls", f"    tls: {tls}"]
-    backend = {"name": "default", "address": f"{LOOPBACK}:{backend_port}", "security": backend_security}
-    backend.update(backend_extra or {})
-    out.append(f"backend: {_flow(backend)}")
+    if backend_port is not None:
+        backend = {"name": "default", "address": f"{LOOPBACK}:{backend_port}", "security": backend_security}
+        backend.update(backend_extra or {})
+        out.append(f"backend: {_flow(backend)}")
+    if shards:
+        out += _shards_yaml(shards)
+    if routing:
+        out += _routing_yaml(routing)
     lim = dict(DEFAULT_LIMITS)
     lim.update(limits or {})
     out.append(f"limits: {_flow(lim)}")
     tmo = dict(DEFAULT_TIMEOUTS)
     tmo.update(timeouts or {})
+    if drain_grace is not None:
+        tmo["drain_grace"] = drain_grace
     out.append(f"timeouts: {_flow(tmo)}")
+    if health_checks:
+        out.append(f"health_checks: {_flow(health_checks)}")
     if admin_port:
-        out.append(f"admin: {_flow({'address': f'{LOOPBACK}:{admin_port}'})}")
+        adm = {"address": f"{LOOPBACK}:{admin_port}"}
+        if admin_token_file is not None:
+            adm["token_file"] = str(admin_token_file)
+        out.append(f"admin: {_flow(adm)}")
+    elif admin_token_file is not None:
+        raise ValueError("admin_token_file needs admin_port")
     return "\n".join(out) + "\n"
+
+
+def write_admin_token(path) -> str:
+    """A random admin bearer token (secrets.token_urlsafe, 256 bits) in a new file `path`, mode
+    0600 from its creation, owned by the caller. An existing non-empty file is kept (its mode is
+    tightened to 0600). Returns the token."""
+    path = Path(path)
+    try:
+        old = path.read_text().strip()
+    except OSError:
+        old = ""
+    if old:
+        path.chmod(0o600)
+        return old
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.replace(tmp, path)
+    return token
 
 
 class ImapGate:
