@@ -780,61 +780,207 @@ class ImapGate:
 # --------------------------------------------------------------------------------------------
 
 DEMO_USERS = {"alice@demo.test": "alice-password", "bob@demo.test": "bob-password"}
-DEMO_BACKEND_PORT = 11143
+# More users, so the router's hash has something to spread. The hash lives in imapgate (C++),
+# so the demo cannot know where it puts them: their mail is delivered to BOTH shards' stores and
+# they are in every backend's passwd-file, and the demo works wherever the hash lands them.
+DEMO_MORE_USERS = {f"{n}@demo.test": f"{n}-password" for n in ("carol", "dave", "erin", "frank")}
+# alice and bob are pinned by the override file; each exists only on its own shard's backends,
+# so a user sent to the wrong shard would fail to log in rather than see an empty mailbox.
+DEMO_OVERRIDES = {"alice@demo.test": "shard-a", "bob@demo.test": "shard-b"}
+DEMO_BACKEND_PORT = 11143      # a1, the primary of shard-a (A's single backend port)
 DEMO_IMPLICIT_PORT = 10993
 DEMO_STARTTLS_PORT = 10143
 DEMO_ADMIN_PORT = 9464
+# shard -> [(backend, port)], primary first; the backends of a shard share one mail store.
+DEMO_SHARDS = {
+    "shard-a": [("a1", DEMO_BACKEND_PORT), ("a2", 11144)],
+    "shard-b": [("b1", 11145)],
+}
+DEMO_STARTTLS_SHARDS = ("shard-b",)   # linked with STARTTLS, verified against the demo CA
 
 
-def _demo_messages(user: str) -> List[bytes]:
+def _demo_messages(user: str, shard: Optional[str] = None) -> List[bytes]:
     name = user.split("@")[0].capitalize()
+    where = f" It is stored on {shard}." if shard else ""
     return [
         make_message(f"Welcome to imapgate, {name}",
-                     "This message came through a real Dovecot behind imapgate.", to=user),
+                     f"This message came through a real Dovecot behind imapgate.{where}", to=user),
         make_message("Lunch on Friday?", "Are we still on for Friday at noon?\n-- Carol", to=user),
         make_message("Quarterly report", "The numbers look good.\nSee you at the review.", to=user),
     ]
 
 
-def run_demo(repo: Path, binary: Path) -> int:
+def _stop_pid(pid: int, what: str, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout`, to a process whose command line names `what`."""
+    if not (pid and _pid_alive(pid) and what in _proc_cmdline(pid)):
+        return
+    print(f"[demo] stopping a stale {what} (pid {pid})")
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+class DemoBackend:
+    """One Dovecot of the demo: NAME on 127.0.0.1:port in .demo/backends/NAME/, its log at
+    .demo/backends/NAME.log and its master's pid in .demo/backends/NAME.pid."""
+
+    def __init__(self, demo: Path, shard: str, name: str, port: int, users: Dict[str, str],
+                 tls: Optional[Dict[str, Path]]):
+        self.shard, self.name = shard, name
+        self.primary = DEMO_SHARDS[shard][0][0] == name
+        bdir = demo / "backends"
+        self.pidfile = bdir / f"{name}.pid"
+        self.dove = Dovecot(bdir / name, port=port, instance_name=f"imapgate-demo-{name}", users=users,
+                            mail_home=demo / "mail" / shard, log_path=bdir / f"{name}.log",
+                            ssl_cert=tls["cert"] if tls else None, ssl_key=tls["key"] if tls else None)
+        self.reported_exit = False
+
+    def master_pid(self) -> int:
+        """The running master's pid: ours, or one started again by hand (`dovecot -c CONF`)."""
+        if self.dove.proc is not None and self.dove.proc.poll() is None:
+            return self.dove.proc.pid
+        pid = _read_pid(self.dove.base_dir / "master.pid")
+        return pid if pid and _pid_alive(pid) and "dovecot" in _proc_cmdline(pid) else 0
+
+    def cleanup_stale(self) -> None:
+        _stop_pid(_read_pid(self.pidfile), "dovecot")
+        self.dove._prepare()
+        self.dove.cleanup_stale()
+        self.pidfile.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        self.dove.stop()
+        self.dove.cleanup_stale()   # also one started again by hand after the exercise
+        self.pidfile.unlink(missing_ok=True)
+
+    def watch(self) -> None:
+        """Report the master's exit once; follow a master started again by hand in the pid file."""
+        pid = self.master_pid()
+        if pid == 0 and not self.reported_exit:
+            self.reported_exit = True
+            print(f"\n[demo] Dovecot {self.name} ({self.shard}, 127.0.0.1:{self.dove.port}) is down. "
+                  f"Bring it back with: dovecot -c {_rel(self.dove.conf)}\n", flush=True)
+        elif pid and _read_pid(self.pidfile) != pid:
+            self.pidfile.write_text(f"{pid}\n")
+            if self.reported_exit:
+                print(f"\n[demo] Dovecot {self.name} is back (pid {pid})\n", flush=True)
+            self.reported_exit = False
+
+
+_REPO: Optional[Path] = None
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(Path(p).relative_to(_REPO)) if _REPO else str(p)
+    except ValueError:
+        return str(p)
+
+
+def _maildir_count(dove: Dovecot, user: str) -> int:
+    inbox = dove.home_dir / user / "Maildir"
+    if not inbox.exists():
+        return 0
+    return len(list((inbox / "cur").glob("*"))) + len(list((inbox / "new").glob("*")))
+
+
+def _write_demo_overrides(path: Path) -> None:
+    lines = ["# imapgate demo: routing overrides, one `user shard` per line; they win over the hash.",
+             "# Written by scripts/demo at every start. Other users go where the hash puts them."]
+    lines += [f"{u} {s}" for u, s in DEMO_OVERRIDES.items()]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def demo_config_text(demo: Path, tls: Dict[str, Path]) -> str:
+    """The demo's config, generated when conf/imapgate.yaml is missing (same shards and ports)."""
+    shards = []
+    for shard, members in DEMO_SHARDS.items():
+        if shard in DEMO_STARTTLS_SHARDS:
+            shards.append((shard, [shard_backend(n, p, "starttls", tls_ca=tls["ca"], tls_server_name="localhost")
+                                   for n, p in members]))
+        else:
+            shards.append((shard, [shard_backend(n, p) for n, p in members]))
+    return imapgate_yaml(str(tls["cert"]), str(tls["key"]), None, DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT,
+                         DEMO_ADMIN_PORT, workers=0, shards=shards,
+                         routing={"default_domain": "demo.test", "override_file": str(demo / "overrides")},
+                         admin_token_file=str(demo / "admin-token"),
+                         health_checks={"interval": "2s", "timeout": "2s", "rise": 2, "fall": 2},
+                         drain_grace="10s")
+
+
+def _shard_map(backends: List[DemoBackend], ca: str) -> str:
+    rows = [f"  {'shard':<8} {'backend':<13} {'address':<16} link to imapgate"]
+    last = None
+    for b in backends:
+        link = (f"STARTTLS, verified against {ca} (name localhost)" if b.dove.starttls else "plaintext")
+        role = f"{b.name} ({'primary' if b.primary else 'replica'})"
+        shard = b.shard if b.shard != last else ""
+        last = b.shard
+        rows.append(f"  {shard:<8} {role:<13} 127.0.0.1:{b.dove.port:<6} {link}")
+    store = ", ".join(f"{s}: .demo/mail/{s}/" for s in DEMO_SHARDS)
+    return "\n".join(rows) + f"\n  mail stores: {store} (a1 and a2 share shard-a's)"
+
+
+def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
+    global _REPO
+    _REPO = repo
     demo = repo / ".demo"
     demo.mkdir(exist_ok=True)
+    demo.chmod(0o755)
     tls = make_ca_and_server_cert(demo / "tls")
-    print(f"[demo] TLS: CA {tls['ca'].relative_to(repo)}, server cert {tls['cert'].relative_to(repo)}")
+    print(f"[demo] TLS: CA {_rel(tls['ca'])}, server cert {_rel(tls['cert'])}")
 
     # Stop leftovers of an earlier run (killed hard) before taking the ports.
     pidfile = demo / "imapgate.pid"
-    if pidfile.exists():
-        try:
-            pid = int(pidfile.read_text().strip())
-            if _pid_alive(pid) and "imapgate" in _proc_cmdline(pid):
-                print(f"[demo] stopping a stale imapgate (pid {pid})")
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(100):
-                    if not _pid_alive(pid):
-                        break
-                    time.sleep(0.1)
-                if _pid_alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-        except (ValueError, OSError):
-            pass
-        pidfile.unlink(missing_ok=True)
+    _stop_pid(_read_pid(pidfile), "imapgate")
+    pidfile.unlink(missing_ok=True)
+    legacy = demo / "dovecot"   # the single Dovecot of the demo before shards
+    if (legacy / "dovecot.conf").exists():
+        old = Dovecot(legacy, port=DEMO_BACKEND_PORT, instance_name="imapgate-demo")
+        if _read_pid(old.base_dir / "master.pid"):
+            print("[demo] stopping the single Dovecot of an earlier (pre-shard) demo run, if it runs")
+        old.cleanup_stale()
 
-    dove = Dovecot(demo / "dovecot", port=DEMO_BACKEND_PORT, instance_name="imapgate-demo",
-                   users=DEMO_USERS)
-    dove._prepare()
-    dove.cleanup_stale()
-    for port in (DEMO_BACKEND_PORT, DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT):
+    everyone = dict(DEMO_USERS, **DEMO_MORE_USERS)
+    backends: List[DemoBackend] = []
+    for shard, members in DEMO_SHARDS.items():
+        users = {u: p for u, p in everyone.items() if DEMO_OVERRIDES.get(u, shard) == shard}
+        for name, port in members:
+            backends.append(DemoBackend(demo, shard, name, port, users,
+                                        tls if shard in DEMO_STARTTLS_SHARDS else None))
+    for b in backends:
+        b.cleanup_stale()
+    ports = [b.dove.port for b in backends] + [DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT]
+    for port in ports:
         if port_accepts(port):
             print(f"[demo] 127.0.0.1:{port} is already in use (another demo running?)", file=sys.stderr)
             return 1
 
-    conf = repo / "conf" / "imapgate.yaml"
+    token_file = demo / "admin-token"
+    write_admin_token(token_file)
+    _write_demo_overrides(demo / "overrides")
+
+    conf = config or repo / "conf" / "imapgate.yaml"
     if not conf.exists():
         conf = demo / "imapgate.yaml"
-        print(f"[demo] warning: conf/imapgate.yaml is missing; using a generated {conf.relative_to(repo)}")
-        conf.write_text(imapgate_yaml(str(tls["cert"]), str(tls["key"]), DEMO_BACKEND_PORT,
-                                      DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
+        print(f"[demo] warning: conf/imapgate.yaml is missing; using a generated {_rel(conf)}")
+        conf.write_text(demo_config_text(demo, tls))
     check = subprocess.run([str(binary), "-t", "-c", str(conf)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
     if check.returncode != 0:
@@ -842,36 +988,45 @@ def run_demo(repo: Path, binary: Path) -> int:
         return 1
 
     gate: Optional[ImapGate] = None
-    stopping = {"flag": False}
 
     def on_signal(signum, frame):
-        stopping["flag"] = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        print(f"[demo] starting Dovecot on 127.0.0.1:{DEMO_BACKEND_PORT} (state in .demo/dovecot/)")
-        dove.start()
-        for user in DEMO_USERS:
-            inbox = dove.home_dir / user / "Maildir"
-            have = len(list((inbox / "cur").glob("*"))) + len(list((inbox / "new").glob("*"))) \
-                if inbox.exists() else 0
-            if have < 3:
-                for msg in _demo_messages(user)[have:]:
-                    dove.deliver(user, msg)
+        for b in backends:
+            link = "STARTTLS" if b.dove.starttls else "plaintext"
+            print(f"[demo] starting Dovecot {b.name} ({b.shard}) on 127.0.0.1:{b.dove.port}, {link}"
+                  f" (state in {_rel(b.dove.root)}/, log {_rel(b.dove.log_path)})")
+            b.dove.start()
+            b.pidfile.write_text(f"{b.dove.pid}\n")
+        # Seed each store once, through the shard's primary.
+        for shard, members in DEMO_SHARDS.items():
+            primary = next(b for b in backends if b.name == members[0][0])
+            for user in everyone:
+                if DEMO_OVERRIDES.get(user, shard) != shard:
+                    continue
+                have = _maildir_count(primary.dove, user)
+                for msg in _demo_messages(user, shard)[have:]:
+                    primary.dove.deliver(user, msg)
         log = demo / "imapgate.log"
-        print(f"[demo] starting imapgate: {binary.relative_to(repo) if binary.is_relative_to(repo) else binary}"
-              f" -c {conf.relative_to(repo)} (stderr also in .demo/imapgate.log)")
+        print(f"[demo] starting imapgate: {_rel(binary)} -c {_rel(conf)} (stderr also in .demo/imapgate.log)")
         if os.geteuid() == 0:
             print("[demo] imapgate binds its ports and loads its key as root, then runs as nobody/nogroup"
                   " (user:/group: in the config)")
         gate = ImapGate(binary, conf, log, ports=(DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
         gate.start()
         pidfile.write_text(f"{gate.pid}\n")
-        ca = tls["ca"].relative_to(repo)
+        ca = _rel(tls["ca"])
+        more = ", ".join(f"{u} / {p}" for u, p in DEMO_MORE_USERS.items())
         print(f"""
 imapgate demo is running. Users: alice@demo.test / alice-password, bob@demo.test / bob-password
+  (3 messages each), and {more}
+
+Shard map ({_rel(conf)}). alice -> shard-a and bob -> shard-b by .demo/overrides;
+the others by the hash (their mail is on both shards, so they work wherever they land):
+{_shard_map(backends, ca)}
 
   Fetch a message over implicit TLS (port {DEMO_IMPLICIT_PORT}):
     curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX;UID=1' -u alice@demo.test:alice-password
@@ -883,9 +1038,17 @@ imapgate demo is running. Users: alice@demo.test / alice-password, bob@demo.test
     curl http://127.0.0.1:{DEMO_ADMIN_PORT}/metrics
     curl http://127.0.0.1:{DEMO_ADMIN_PORT}/healthz
 
-Press Ctrl-C to stop. imapgate's log follows:
+  Kill the primary of shard-a; alice's next login goes to its replica a2 (same mail):
+    kill $(cat .demo/backends/a1.pid)
+    curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX;UID=1' -u alice@demo.test:alice-password
+  Watch the backends' state (up/down/draining) meanwhile:
+    watch -n1 curl -s http://127.0.0.1:{DEMO_ADMIN_PORT}/api/v1/backends
+  Drain a backend (its sessions get * BYE after the 10 s drain grace), then undrain it:
+    curl -X POST -H "Authorization: Bearer $(cat .demo/admin-token)" http://127.0.0.1:{DEMO_ADMIN_PORT}/api/v1/backends/a1/drain
+
+Backend logs: .demo/backends/NAME.log. Press Ctrl-C to stop. imapgate's log follows:
 """, flush=True)
-        # Follow imapgate's log until it exits or we are told to stop.
+        # Follow imapgate's log until it exits or we are told to stop; report backends' exits.
         with open(log, "rb") as f:
             f.seek(0, os.SEEK_END)
             while True:
@@ -896,6 +1059,8 @@ Press Ctrl-C to stop. imapgate's log follows:
                 if not gate.running():
                     print(f"[demo] imapgate exited with {gate.proc.returncode}", file=sys.stderr)
                     return 1
+                for b in backends:
+                    b.watch()
                 time.sleep(0.2)
     except KeyboardInterrupt:
         print("\n[demo] stopping ...", flush=True)
@@ -907,8 +1072,12 @@ Press Ctrl-C to stop. imapgate's log follows:
             rc = gate.stop(signal.SIGTERM, timeout=20)
             print(f"[demo] imapgate stopped (exit {rc})")
         pidfile.unlink(missing_ok=True)
-        dove.stop()
-        print("[demo] Dovecot stopped")
+        for b in backends:
+            try:
+                b.stop()
+            except Exception as e:  # keep stopping the others
+                print(f"[demo] stopping Dovecot {b.name}: {e}", file=sys.stderr)
+        print("[demo] Dovecots stopped")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -918,6 +1087,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     here = Path(__file__).resolve().parents[2]
     d.add_argument("--repo", type=Path, default=here)
     d.add_argument("--binary", type=Path, default=None)
+    d.add_argument("--config", type=Path, default=None,
+                   help="imapgate config (default conf/imapgate.yaml)")
     c = sub.add_parser("certs", help="create a CA and server certificate in DIR")
     c.add_argument("dir", type=Path)
     args = ap.parse_args(argv)
@@ -927,7 +1098,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not binary.exists():
             print(f"[demo] {binary} does not exist; build first", file=sys.stderr)
             return 1
-        return run_demo(repo, binary)
+        return run_demo(repo, binary, args.config.resolve() if args.config else None)
     if args.cmd == "certs":
         for k, v in make_ca_and_server_cert(args.dir).items():
             print(f"{k}: {v}")
