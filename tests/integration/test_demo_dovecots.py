@@ -9,6 +9,7 @@ import re
 import shutil
 import ssl
 import stat
+import subprocess
 import tempfile
 import time
 import unittest
@@ -204,6 +205,19 @@ class StartTlsDovecotTest(TempDirTest):
                 m.shutdown()
             except OSError:
                 pass
+
+    def test_openssl_s_client_starttls_verifies_with_the_ca_only(self):
+        def s_client(ca):
+            return subprocess.run(
+                ["openssl", "s_client", "-starttls", "imap", "-connect", f"{ds.LOOPBACK}:{self.b1.port}",
+                 "-CAfile", str(ca), "-verify_hostname", "localhost", "-verify_return_error"],
+                input=b"", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        good = s_client(self.tls["ca"])
+        self.assertEqual(good.returncode, 0, good.stdout[-2000:])
+        self.assertIn(b"Verify return code: 0 (ok)", good.stdout)
+        bad = s_client(self.other["ca"])
+        self.assertNotEqual(bad.returncode, 0, bad.stdout[-2000:])
+        self.assertNotIn(b"Verify return code: 0 (ok)", bad.stdout)
 
     def test_default_instance_stays_plaintext(self):
         m = imaplib.IMAP4(ds.LOOPBACK, self.plain.port, timeout=10)
