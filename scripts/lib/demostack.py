@@ -5,11 +5,13 @@ Standard library only. Everything here talks to 127.0.0.1 and to nothing else.
   * tls:      make_ca_and_server_cert()  -- a CA and an ECDSA P-256 server certificate (openssl CLI)
   * ports:    free_port(), wait_for_port(), wait_for_greeting()
   * Dovecot:  Dovecot(...)                -- a real Dovecot IMAP backend in its own directory
+                                             (optionally sharing a mail store, optionally STARTTLS)
   * mail:     make_message()               -- a small RFC 5322 message with CRLF line ends
-  * imapgate: imapgate_yaml(...), ImapGate(...) -- config text and process control
+  * imapgate: imapgate_yaml(...), shard_backend(...), write_admin_token(...), ImapGate(...)
+                                           -- config text (one backend or shards) and process control
 
 Run `python3 scripts/lib/demostack.py demo` to start the demo stack in the foreground
-(scripts/demo does that after building).
+(scripts/demo does that after building): two shards of real Dovecots behind imapgate.
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ class Dovecot:
                     ROOT/index (maildir's INDEX=), while the maildir itself, its dovecot-uidlist
                     (UIDs) and dovecot-keywords stay shared, so UIDs and flags agree across
                     instances and a stale private index is only a cache that Dovecot refreshes
-                    from the maildir. This is Dovecot's documented layout for shared storage.
+                    from the maildir (tests/integration/test_demo_dovecots.py checks this).
       log_path:     where Dovecot logs (ROOT/dovecot.log by default).
       ssl_cert, ssl_key: PEM files; with them the listener offers STARTTLS (`ssl = yes`; still
                     no implicit-TLS listener). Without them `ssl = no`, as before.
@@ -810,9 +812,11 @@ def _demo_messages(user: str, shard: Optional[str] = None) -> List[bytes]:
     ]
 
 
-def _stop_pid(pid: int, what: str, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`, to a process whose command line names `what`."""
-    if not (pid and _pid_alive(pid) and what in _proc_cmdline(pid)):
+def _stop_pid(pid: int, what: str, timeout: float = 10.0, also: str = "") -> None:
+    """SIGTERM, then SIGKILL after `timeout`, to a process whose command line names `what` (and
+    `also`, e.g. its config file, so that a reused pid of someone else's process is left alone)."""
+    cmd = _proc_cmdline(pid) if pid and _pid_alive(pid) else ""
+    if what not in cmd or also not in cmd:
         return
     print(f"[demo] stopping a stale {what} (pid {pid})")
     try:
@@ -856,7 +860,7 @@ class DemoBackend:
         return pid if pid and _pid_alive(pid) and "dovecot" in _proc_cmdline(pid) else 0
 
     def cleanup_stale(self) -> None:
-        _stop_pid(_read_pid(self.pidfile), "dovecot")
+        _stop_pid(_read_pid(self.pidfile), "dovecot", also=f"{self.name}/dovecot.conf")
         self.dove._prepare()
         self.dove.cleanup_stale()
         self.pidfile.unlink(missing_ok=True)
