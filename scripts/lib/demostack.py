@@ -5,20 +5,24 @@ Standard library only. Everything here talks to 127.0.0.1 and to nothing else.
   * tls:      make_ca_and_server_cert()  -- a CA and an ECDSA P-256 server certificate (openssl CLI)
   * ports:    free_port(), wait_for_port(), wait_for_greeting()
   * Dovecot:  Dovecot(...)                -- a real Dovecot IMAP backend in its own directory
+                                             (optionally sharing a mail store, optionally STARTTLS)
   * mail:     make_message()               -- a small RFC 5322 message with CRLF line ends
-  * imapgate: imapgate_yaml(...), ImapGate(...) -- config text and process control
+  * imapgate: imapgate_yaml(...), shard_backend(...), write_admin_token(...), ImapGate(...)
+                                           -- config text (one backend or shards) and process control
 
 Run `python3 scripts/lib/demostack.py demo` to start the demo stack in the foreground
-(scripts/demo does that after building).
+(scripts/demo does that after building): two shards of real Dovecots behind imapgate.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import pwd
 import grp
+import secrets
 import shutil
 import signal
 import socket
@@ -220,10 +224,28 @@ class Dovecot:
 
     users: {"alice@demo.test": "alice-password", ...} (passwd-file, {PLAIN} scheme).
     As root the mail is owned by `nobody`; otherwise by the calling user.
+
+    Optional, keyword only (the defaults give the plain single instance above):
+      mail_home:    the directory holding the users' homes (ROOT/home by default). Two instances
+                    given the same mail_home share one mail store, like a primary and a replica
+                    on shared storage. Each keeps its own base_dir, state_dir, log and users file.
+      shared_index: with mail_home, whether the instances also share Dovecot's index files (in
+                    the maildirs). Default False: each instance keeps its indexes under
+                    ROOT/index (maildir's INDEX=), while the maildir itself, its dovecot-uidlist
+                    (UIDs) and dovecot-keywords stay shared, so UIDs and flags agree across
+                    instances and a stale private index is only a cache that Dovecot refreshes
+                    from the maildir (tests/integration/test_demo_dovecots.py checks this).
+      log_path:     where Dovecot logs (ROOT/dovecot.log by default).
+      ssl_cert, ssl_key: PEM files; with them the listener offers STARTTLS (`ssl = yes`; still
+                    no implicit-TLS listener). Without them `ssl = no`, as before.
     """
 
     def __init__(self, root, port: Optional[int] = None, instance_name: Optional[str] = None,
-                 users: Optional[Dict[str, str]] = None, extra_config: str = ""):
+                 users: Optional[Dict[str, str]] = None, extra_config: str = "", *,
+                 mail_home=None, shared_index: bool = False, log_path=None,
+                 ssl_cert=None, ssl_key=None):
+        if (ssl_cert is None) != (ssl_key is None):
+            raise ValueError("ssl_cert and ssl_key go together")
         self.root = Path(root).resolve()
         self.port = port or free_port()
         self.instance_name = instance_name or f"igt{os.getpid()}x{self.port}"
@@ -236,8 +258,13 @@ class Dovecot:
             # Unix socket paths are limited to 108 bytes; keep the run dir short.
             self.base_dir = Path("/tmp") / f"imapgate-dovecot-{self.instance_name}"
         self.state_dir = self.root / "state"
-        self.home_dir = self.root / "home"
-        self.log_path = self.root / "dovecot.log"
+        self.shared_store = mail_home is not None
+        self.home_dir = Path(mail_home).resolve() if mail_home is not None else self.root / "home"
+        self.shared_index = shared_index
+        self.index_dir = self.root / "index"
+        self.log_path = Path(log_path).resolve() if log_path is not None else self.root / "dovecot.log"
+        self.ssl_cert = Path(ssl_cert).resolve() if ssl_cert is not None else None
+        self.ssl_key = Path(ssl_key).resolve() if ssl_key is not None else None
         self.stderr_path = self.root / "dovecot.stderr"
         self.users_file = self.root / "users"
         if os.geteuid() == 0:
@@ -255,7 +282,7 @@ class Dovecot:
             f"instance_name = {self.instance_name}",
             "protocols = imap",
             "listen = 127.0.0.1",
-            "ssl = no",
+            *self._ssl_lines(),
             "disable_plaintext_auth = no",
             "auth_mechanisms = plain login",
             "auth_failure_delay = 0",
@@ -266,7 +293,7 @@ class Dovecot:
             "login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l mpid=%e %c session=<%{session}>",
             "mail_max_userip_connections = 1000",
             "mailbox_idle_check_interval = 1 secs",
-            "mail_location = maildir:~/Maildir",
+            f"mail_location = {self.mail_location()}",
             "mail_plugins = $mail_plugins zlib",
             "protocol imap {",
             "  mail_plugins = $mail_plugins imap_zlib",
@@ -317,6 +344,26 @@ class Dovecot:
             lines.append(self.extra_config)
         return "\n".join(lines) + "\n"
 
+    @property
+    def starttls(self) -> bool:
+        """Whether the listener offers STARTTLS (ssl_cert/ssl_key given)."""
+        return self.ssl_cert is not None
+
+    def _ssl_lines(self) -> List[str]:
+        if not self.starttls:
+            return ["ssl = no"]
+        # `ssl = yes`: STARTTLS offered, not required (loopback counts as secured for Dovecot
+        # anyway). An ECDSA certificate, so no ssl_dh is needed (ECDHE only).
+        return ["ssl = yes", f"ssl_cert = <{self.ssl_cert}", f"ssl_key = <{self.ssl_key}",
+                "ssl_min_protocol = TLSv1.2"]
+
+    def mail_location(self) -> str:
+        """Dovecot's mail_location: maildir in each user's home; private indexes for a shared
+        store unless shared_index (see the class comment)."""
+        if self.shared_store and not self.shared_index:
+            return f"maildir:~/Maildir:INDEX={self.index_dir}/%u"
+        return "maildir:~/Maildir"
+
     def _write_users(self) -> None:
         text = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
         tmp = self.users_file.with_suffix(".tmp")
@@ -350,12 +397,18 @@ class Dovecot:
                     raise RuntimeError(
                         f"{p} is not searchable by other users; Dovecot's mail user cannot reach {self.root}")
         self.state_dir.mkdir(exist_ok=True)
-        self.home_dir.mkdir(exist_ok=True)
+        self.home_dir.mkdir(parents=self.shared_store, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         uid = pwd.getpwnam(self.mail_user).pw_uid
         gid = grp.getgrnam(self.mail_group).gr_gid
-        if os.geteuid() == 0:
-            os.chown(self.home_dir, uid, gid)
-        self.home_dir.chmod(0o700)
+        private = [self.home_dir]
+        if self.shared_store and not self.shared_index:
+            self.index_dir.mkdir(exist_ok=True)
+            private.append(self.index_dir)
+        for d in private:
+            if os.geteuid() == 0:
+                os.chown(d, uid, gid)
+            d.chmod(0o700)
         self.conf.write_text(self.config_text())
         self._write_users()
 
@@ -454,6 +507,16 @@ class Dovecot:
                     raise
                 time.sleep(0.25)
 
+    def logins(self, user: Optional[str] = None) -> List[str]:
+        """Lines of this instance's log that record a successful IMAP login (of `user` if given):
+        which backend a session really reached, asserted on the backend side."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        want = f"Login: user=<{user}>" if user is not None else "Login: user=<"
+        return [l for l in text.splitlines() if "imap-login:" in l and want in l]
+
     def session_pids(self, user: Optional[str] = None) -> List[int]:
         """Pids of the `imap` processes (one per logged-in session), optionally for one user."""
         pids = []
@@ -492,8 +555,26 @@ DEFAULT_TIMEOUTS = {
 }
 
 
+_PLAIN_SCALAR_BAD = set(",[]{}#&*!|>'\"%@`")
+
+
+def _scalar(v) -> str:
+    """A YAML scalar: booleans as true/false, numbers as they are, strings plain when that is
+    safe (every value the harness wrote before the shard keys; "false" stays a plain false),
+    JSON-quoted otherwise (a path with a space or a comma, say)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    s = str(v)
+    if (s == "" or s != s.strip() or ": " in s or " #" in s or s.endswith(":")
+            or s[0] in "-?:" or any(ch in _PLAIN_SCALAR_BAD for ch in s)):
+        return json.dumps(s)
+    return s
+
+
 def _flow(d: Dict) -> str:
-    return "{ " + ", ".join(f"{k}: {v}" for k, v in d.items()) + " }"
+    return "{ " + ", ".join(f"{k}: {_scalar(v)}" for k, v in d.items()) + " }"
 
 
 def unprivileged_account() -> Optional[Tuple[str, str]]:
@@ -505,17 +586,72 @@ def unprivileged_account() -> Optional[Tuple[str, str]]:
     return "nobody", grp.getgrgid(pw.pw_gid).gr_name
 
 
-def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optional[int] = None,
+def shard_backend(name: str, port: int, security: str = "plaintext", tls_ca=None,
+                  tls_server_name: Optional[str] = None, **extra) -> Dict:
+    """One backend entry of a shard (for imapgate_yaml's `shards`): name, 127.0.0.1:port, link
+    security (plaintext | tls | starttls), and for tls/starttls the CA and the name to verify."""
+    b: Dict = {"name": name, "address": f"{LOOPBACK}:{port}", "security": security}
+    if tls_ca is not None:
+        b["tls_ca"] = str(tls_ca)
+    if tls_server_name is not None:
+        b["tls_server_name"] = tls_server_name
+    b.update(extra)
+    return b
+
+
+def _shards_yaml(shards) -> List[str]:
+    """`shards:` in block style. Each shard: (name, [backend dicts]), (name, [backends], weight)
+    or a dict {name, weight?, backends}."""
+    out = ["shards:"]
+    for sh in shards:
+        if isinstance(sh, dict):
+            name, backends, weight = sh["name"], sh["backends"], sh.get("weight")
+        elif len(sh) == 2:
+            (name, backends), weight = sh, None
+        else:
+            name, backends, weight = sh
+        out.append(f"  - name: {_scalar(name)}")
+        if weight is not None:
+            out.append(f"    weight: {_scalar(weight)}")
+        out.append("    backends:")
+        out += [f"      - {_flow(b)}" for b in backends]
+    return out
+
+
+def _routing_yaml(routing: Dict) -> List[str]:
+    """`routing:` with default_domain, override_file and domains (a map domain -> shard)."""
+    out = ["routing:"]
+    for k, v in routing.items():
+        if k == "domains":
+            out.append(f"  domains: {_flow(v) if v else '{ }'}")
+        else:
+            out.append(f"  {k}: {_scalar(v)}")
+    return out
+
+
+def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, implicit_port: Optional[int] = None,
                   starttls_port: Optional[int] = None, admin_port: Optional[int] = None,
                   backend_security: str = "plaintext", backend_extra: Optional[Dict] = None,
                   limits: Optional[Dict] = None, timeouts: Optional[Dict] = None,
                   workers: int = 2, log_level: str = "info", drop_privileges: bool = True,
-                  allow_root: bool = False) -> str:
+                  allow_root: bool = False, *, shards: Optional[List] = None,
+                  routing: Optional[Dict] = None, admin_token_file=None,
+                  health_checks: Optional[Dict] = None, drain_grace: Optional[str] = None) -> str:
     """The text of an imapgate YAML config with the schema's exact keys. As root it names an
     unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account);
     drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run).
     allow_root=True keeps the process as started, root included (for tools that attach to it,
-    such as callgrind_control: a process that switched user and is not dumpable refuses them)."""
+    such as callgrind_control: a process that switched user and is not dumpable refuses them).
+
+    One backend: backend_port (+ backend_security, backend_extra) gives A's `backend:` key, and
+    the output is exactly what it was before shards existed. Shards instead: shards=[(name,
+    [backend dicts]) or (name, [backends], weight), ...] (see shard_backend), with optional
+    routing={"default_domain": ..., "override_file": ..., "domains": {domain: shard}},
+    admin_token_file (admin.token_file; needs admin_port), health_checks={"interval": "2s",
+    "timeout": ..., "rise": ..., "fall": ...} and drain_grace (timeouts.drain_grace). Giving both
+    backend_port and shards writes both keys: a config imapgate must refuse."""
+    if backend_port is None and not shards:
+        raise ValueError("imapgate_yaml needs backend_port or shards")
     out = [f"workers: {workers}", f"log_level: {log_level}"]
     account = unprivileged_account() if drop_privileges and not allow_root else None
     if account:
@@ -530,18 +666,55 @@ def imapgate_yaml(cert: str, key: str, backend_port: int, implicit_port: Optiona
     if starttls_port:
         out += ["  - name: imap", f"    address: {LOOPBACK}:{starttls_port}",
                 "    mode: starttls", f"    tls: {tls}"]
-    backend = {"name": "default", "address": f"{LOOPBACK}:{backend_port}", "security": backend_security}
-    backend.update(backend_extra or {})
-    out.append(f"backend: {_flow(backend)}")
+    if backend_port is not None:
+        backend = {"name": "default", "address": f"{LOOPBACK}:{backend_port}", "security": backend_security}
+        backend.update(backend_extra or {})
+        out.append(f"backend: {_flow(backend)}")
+    if shards:
+        out += _shards_yaml(shards)
+    if routing:
+        out += _routing_yaml(routing)
     lim = dict(DEFAULT_LIMITS)
     lim.update(limits or {})
     out.append(f"limits: {_flow(lim)}")
     tmo = dict(DEFAULT_TIMEOUTS)
     tmo.update(timeouts or {})
+    if drain_grace is not None:
+        tmo["drain_grace"] = drain_grace
     out.append(f"timeouts: {_flow(tmo)}")
+    if health_checks:
+        out.append(f"health_checks: {_flow(health_checks)}")
     if admin_port:
-        out.append(f"admin: {_flow({'address': f'{LOOPBACK}:{admin_port}'})}")
+        adm = {"address": f"{LOOPBACK}:{admin_port}"}
+        if admin_token_file is not None:
+            adm["token_file"] = str(admin_token_file)
+        out.append(f"admin: {_flow(adm)}")
+    elif admin_token_file is not None:
+        raise ValueError("admin_token_file needs admin_port")
     return "\n".join(out) + "\n"
+
+
+def write_admin_token(path) -> str:
+    """A random admin bearer token (secrets.token_urlsafe, 256 bits) in a new file `path`, mode
+    0600 from its creation, owned by the caller. An existing non-empty file is kept (its mode is
+    tightened to 0600). Returns the token."""
+    path = Path(path)
+    try:
+        old = path.read_text().strip()
+    except OSError:
+        old = ""
+    if old:
+        path.chmod(0o600)
+        return old
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.replace(tmp, path)
+    return token
 
 
 class ImapGate:
@@ -609,61 +782,209 @@ class ImapGate:
 # --------------------------------------------------------------------------------------------
 
 DEMO_USERS = {"alice@demo.test": "alice-password", "bob@demo.test": "bob-password"}
-DEMO_BACKEND_PORT = 11143
+# More users, so the router's hash has something to spread. The hash lives in imapgate (C++),
+# so the demo cannot know where it puts them: their mail is delivered to BOTH shards' stores and
+# they are in every backend's passwd-file, and the demo works wherever the hash lands them.
+DEMO_MORE_USERS = {f"{n}@demo.test": f"{n}-password" for n in ("carol", "dave", "erin", "frank")}
+# alice and bob are pinned by the override file; each exists only on its own shard's backends,
+# so a user sent to the wrong shard would fail to log in rather than see an empty mailbox.
+DEMO_OVERRIDES = {"alice@demo.test": "shard-a", "bob@demo.test": "shard-b"}
+DEMO_BACKEND_PORT = 11143      # a1, the primary of shard-a (A's single backend port)
 DEMO_IMPLICIT_PORT = 10993
 DEMO_STARTTLS_PORT = 10143
 DEMO_ADMIN_PORT = 9464
+# shard -> [(backend, port)], primary first; the backends of a shard share one mail store.
+DEMO_SHARDS = {
+    "shard-a": [("a1", DEMO_BACKEND_PORT), ("a2", 11144)],
+    "shard-b": [("b1", 11145)],
+}
+DEMO_STARTTLS_SHARDS = ("shard-b",)   # linked with STARTTLS, verified against the demo CA
 
 
-def _demo_messages(user: str) -> List[bytes]:
+def _demo_messages(user: str, shard: Optional[str] = None) -> List[bytes]:
     name = user.split("@")[0].capitalize()
+    where = f" It is stored on {shard}." if shard else ""
     return [
         make_message(f"Welcome to imapgate, {name}",
-                     "This message came through a real Dovecot behind imapgate.", to=user),
+                     f"This message came through a real Dovecot behind imapgate.{where}", to=user),
         make_message("Lunch on Friday?", "Are we still on for Friday at noon?\n-- Carol", to=user),
         make_message("Quarterly report", "The numbers look good.\nSee you at the review.", to=user),
     ]
 
 
-def run_demo(repo: Path, binary: Path) -> int:
+def _stop_pid(pid: int, what: str, timeout: float = 10.0, also: str = "") -> None:
+    """SIGTERM, then SIGKILL after `timeout`, to a process whose command line names `what` (and
+    `also`, e.g. its config file, so that a reused pid of someone else's process is left alone)."""
+    cmd = _proc_cmdline(pid) if pid and _pid_alive(pid) else ""
+    if what not in cmd or also not in cmd:
+        return
+    print(f"[demo] stopping a stale {what} (pid {pid})")
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+class DemoBackend:
+    """One Dovecot of the demo: NAME on 127.0.0.1:port in .demo/backends/NAME/, its log at
+    .demo/backends/NAME.log and its master's pid in .demo/backends/NAME.pid."""
+
+    def __init__(self, demo: Path, shard: str, name: str, port: int, users: Dict[str, str],
+                 tls: Optional[Dict[str, Path]]):
+        self.shard, self.name = shard, name
+        self.primary = DEMO_SHARDS[shard][0][0] == name
+        bdir = demo / "backends"
+        self.pidfile = bdir / f"{name}.pid"
+        self.dove = Dovecot(bdir / name, port=port, instance_name=f"imapgate-demo-{name}", users=users,
+                            mail_home=demo / "mail" / shard, log_path=bdir / f"{name}.log",
+                            ssl_cert=tls["cert"] if tls else None, ssl_key=tls["key"] if tls else None)
+        self.reported_exit = False
+
+    def master_pid(self) -> int:
+        """The running master's pid: ours, or one started again by hand (`dovecot -c CONF`)."""
+        if self.dove.proc is not None and self.dove.proc.poll() is None:
+            return self.dove.proc.pid
+        pid = _read_pid(self.dove.base_dir / "master.pid")
+        return pid if pid and _pid_alive(pid) and "dovecot" in _proc_cmdline(pid) else 0
+
+    def cleanup_stale(self) -> None:
+        _stop_pid(_read_pid(self.pidfile), "dovecot", also=f"{self.name}/dovecot.conf")
+        self.dove._prepare()
+        self.dove.cleanup_stale()
+        self.pidfile.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        self.dove.stop()
+        self.dove.cleanup_stale()   # also one started again by hand after the exercise
+        self.pidfile.unlink(missing_ok=True)
+
+    def watch(self) -> None:
+        """Report the master's exit once; follow a master started again by hand in the pid file."""
+        pid = self.master_pid()
+        if pid == 0 and not self.reported_exit:
+            self.reported_exit = True
+            print(f"\n[demo] Dovecot {self.name} ({self.shard}, 127.0.0.1:{self.dove.port}) is down. "
+                  f"Bring it back with: dovecot -c {_rel(self.dove.conf)}\n", flush=True)
+        elif pid and _read_pid(self.pidfile) != pid:
+            self.pidfile.write_text(f"{pid}\n")
+            if self.reported_exit:
+                print(f"\n[demo] Dovecot {self.name} is back (pid {pid})\n", flush=True)
+            self.reported_exit = False
+
+
+_REPO: Optional[Path] = None
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(Path(p).relative_to(_REPO)) if _REPO else str(p)
+    except ValueError:
+        return str(p)
+
+
+def _maildir_count(dove: Dovecot, user: str) -> int:
+    inbox = dove.home_dir / user / "Maildir"
+    if not inbox.exists():
+        return 0
+    return len(list((inbox / "cur").glob("*"))) + len(list((inbox / "new").glob("*")))
+
+
+def _write_demo_overrides(path: Path) -> None:
+    lines = ["# imapgate demo: routing overrides, one `user shard` per line; they win over the hash.",
+             "# Written by scripts/demo at every start. Other users go where the hash puts them."]
+    lines += [f"{u} {s}" for u, s in DEMO_OVERRIDES.items()]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def demo_config_text(demo: Path, tls: Dict[str, Path]) -> str:
+    """The demo's config, generated when conf/imapgate.yaml is missing (same shards and ports)."""
+    shards = []
+    for shard, members in DEMO_SHARDS.items():
+        if shard in DEMO_STARTTLS_SHARDS:
+            shards.append((shard, [shard_backend(n, p, "starttls", tls_ca=tls["ca"], tls_server_name="localhost")
+                                   for n, p in members]))
+        else:
+            shards.append((shard, [shard_backend(n, p) for n, p in members]))
+    return imapgate_yaml(str(tls["cert"]), str(tls["key"]), None, DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT,
+                         DEMO_ADMIN_PORT, workers=0, shards=shards,
+                         routing={"default_domain": "demo.test", "override_file": str(demo / "overrides")},
+                         admin_token_file=str(demo / "admin-token"),
+                         health_checks={"interval": "2s", "timeout": "2s", "rise": 2, "fall": 2},
+                         drain_grace="10s")
+
+
+def _shard_map(backends: List[DemoBackend], ca: str) -> str:
+    rows = [f"  {'shard':<8} {'backend':<13} {'address':<16} link to imapgate"]
+    last = None
+    for b in backends:
+        link = (f"STARTTLS, verified against {ca} (name localhost)" if b.dove.starttls else "plaintext")
+        role = f"{b.name} ({'primary' if b.primary else 'replica'})"
+        shard = b.shard if b.shard != last else ""
+        last = b.shard
+        rows.append(f"  {shard:<8} {role:<13} 127.0.0.1:{b.dove.port:<6} {link}")
+    store = ", ".join(f"{s}: .demo/mail/{s}/" for s in DEMO_SHARDS)
+    return "\n".join(rows) + f"\n  mail stores: {store} (a1 and a2 share shard-a's)"
+
+
+def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
+    global _REPO
+    _REPO = repo
     demo = repo / ".demo"
     demo.mkdir(exist_ok=True)
+    demo.chmod(0o755)
     tls = make_ca_and_server_cert(demo / "tls")
-    print(f"[demo] TLS: CA {tls['ca'].relative_to(repo)}, server cert {tls['cert'].relative_to(repo)}")
+    print(f"[demo] TLS: CA {_rel(tls['ca'])}, server cert {_rel(tls['cert'])}")
 
     # Stop leftovers of an earlier run (killed hard) before taking the ports.
     pidfile = demo / "imapgate.pid"
-    if pidfile.exists():
-        try:
-            pid = int(pidfile.read_text().strip())
-            if _pid_alive(pid) and "imapgate" in _proc_cmdline(pid):
-                print(f"[demo] stopping a stale imapgate (pid {pid})")
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(100):
-                    if not _pid_alive(pid):
-                        break
-                    time.sleep(0.1)
-                if _pid_alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-        except (ValueError, OSError):
-            pass
-        pidfile.unlink(missing_ok=True)
+    _stop_pid(_read_pid(pidfile), "imapgate")
+    pidfile.unlink(missing_ok=True)
+    legacy = demo / "dovecot"   # the single Dovecot of the demo before shards
+    if (legacy / "dovecot.conf").exists():
+        old = Dovecot(legacy, port=DEMO_BACKEND_PORT, instance_name="imapgate-demo")
+        if _read_pid(old.base_dir / "master.pid"):
+            print("[demo] stopping the single Dovecot of an earlier (pre-shard) demo run, if it runs")
+        old.cleanup_stale()
 
-    dove = Dovecot(demo / "dovecot", port=DEMO_BACKEND_PORT, instance_name="imapgate-demo",
-                   users=DEMO_USERS)
-    dove._prepare()
-    dove.cleanup_stale()
-    for port in (DEMO_BACKEND_PORT, DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT):
+    everyone = dict(DEMO_USERS, **DEMO_MORE_USERS)
+    backends: List[DemoBackend] = []
+    for shard, members in DEMO_SHARDS.items():
+        users = {u: p for u, p in everyone.items() if DEMO_OVERRIDES.get(u, shard) == shard}
+        for name, port in members:
+            backends.append(DemoBackend(demo, shard, name, port, users,
+                                        tls if shard in DEMO_STARTTLS_SHARDS else None))
+    for b in backends:
+        b.cleanup_stale()
+    ports = [b.dove.port for b in backends] + [DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT]
+    for port in ports:
         if port_accepts(port):
             print(f"[demo] 127.0.0.1:{port} is already in use (another demo running?)", file=sys.stderr)
             return 1
 
-    conf = repo / "conf" / "imapgate.yaml"
+    token_file = demo / "admin-token"
+    write_admin_token(token_file)
+    _write_demo_overrides(demo / "overrides")
+
+    conf = config or repo / "conf" / "imapgate.yaml"
     if not conf.exists():
         conf = demo / "imapgate.yaml"
-        print(f"[demo] warning: conf/imapgate.yaml is missing; using a generated {conf.relative_to(repo)}")
-        conf.write_text(imapgate_yaml(str(tls["cert"]), str(tls["key"]), DEMO_BACKEND_PORT,
-                                      DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
+        print(f"[demo] warning: conf/imapgate.yaml is missing; using a generated {_rel(conf)}")
+        conf.write_text(demo_config_text(demo, tls))
     check = subprocess.run([str(binary), "-t", "-c", str(conf)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
     if check.returncode != 0:
@@ -671,36 +992,45 @@ def run_demo(repo: Path, binary: Path) -> int:
         return 1
 
     gate: Optional[ImapGate] = None
-    stopping = {"flag": False}
 
     def on_signal(signum, frame):
-        stopping["flag"] = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        print(f"[demo] starting Dovecot on 127.0.0.1:{DEMO_BACKEND_PORT} (state in .demo/dovecot/)")
-        dove.start()
-        for user in DEMO_USERS:
-            inbox = dove.home_dir / user / "Maildir"
-            have = len(list((inbox / "cur").glob("*"))) + len(list((inbox / "new").glob("*"))) \
-                if inbox.exists() else 0
-            if have < 3:
-                for msg in _demo_messages(user)[have:]:
-                    dove.deliver(user, msg)
+        for b in backends:
+            link = "STARTTLS" if b.dove.starttls else "plaintext"
+            print(f"[demo] starting Dovecot {b.name} ({b.shard}) on 127.0.0.1:{b.dove.port}, {link}"
+                  f" (state in {_rel(b.dove.root)}/, log {_rel(b.dove.log_path)})")
+            b.dove.start()
+            b.pidfile.write_text(f"{b.dove.pid}\n")
+        # Seed each store once, through the shard's primary.
+        for shard, members in DEMO_SHARDS.items():
+            primary = next(b for b in backends if b.name == members[0][0])
+            for user in everyone:
+                if DEMO_OVERRIDES.get(user, shard) != shard:
+                    continue
+                have = _maildir_count(primary.dove, user)
+                for msg in _demo_messages(user, shard)[have:]:
+                    primary.dove.deliver(user, msg)
         log = demo / "imapgate.log"
-        print(f"[demo] starting imapgate: {binary.relative_to(repo) if binary.is_relative_to(repo) else binary}"
-              f" -c {conf.relative_to(repo)} (stderr also in .demo/imapgate.log)")
+        print(f"[demo] starting imapgate: {_rel(binary)} -c {_rel(conf)} (stderr also in .demo/imapgate.log)")
         if os.geteuid() == 0:
             print("[demo] imapgate binds its ports and loads its key as root, then runs as nobody/nogroup"
                   " (user:/group: in the config)")
         gate = ImapGate(binary, conf, log, ports=(DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
         gate.start()
         pidfile.write_text(f"{gate.pid}\n")
-        ca = tls["ca"].relative_to(repo)
+        ca = _rel(tls["ca"])
+        more = ", ".join(f"{u} / {p}" for u, p in DEMO_MORE_USERS.items())
         print(f"""
 imapgate demo is running. Users: alice@demo.test / alice-password, bob@demo.test / bob-password
+  (3 messages each), and {more}
+
+Shard map ({_rel(conf)}). alice -> shard-a and bob -> shard-b by .demo/overrides;
+the others by the hash (their mail is on both shards, so they work wherever they land):
+{_shard_map(backends, ca)}
 
   Fetch a message over implicit TLS (port {DEMO_IMPLICIT_PORT}):
     curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX;UID=1' -u alice@demo.test:alice-password
@@ -712,9 +1042,17 @@ imapgate demo is running. Users: alice@demo.test / alice-password, bob@demo.test
     curl http://127.0.0.1:{DEMO_ADMIN_PORT}/metrics
     curl http://127.0.0.1:{DEMO_ADMIN_PORT}/healthz
 
-Press Ctrl-C to stop. imapgate's log follows:
+  Kill the primary of shard-a; alice's next login goes to its replica a2 (same mail):
+    kill $(cat .demo/backends/a1.pid)
+    curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX;UID=1' -u alice@demo.test:alice-password
+  Watch the backends' state (up/down/draining) meanwhile:
+    watch -n1 curl -s http://127.0.0.1:{DEMO_ADMIN_PORT}/api/v1/backends
+  Drain a backend (its sessions get * BYE after the 10 s drain grace), then undrain it:
+    curl -X POST -H "Authorization: Bearer $(cat .demo/admin-token)" http://127.0.0.1:{DEMO_ADMIN_PORT}/api/v1/backends/a1/drain
+
+Backend logs: .demo/backends/NAME.log. Press Ctrl-C to stop. imapgate's log follows:
 """, flush=True)
-        # Follow imapgate's log until it exits or we are told to stop.
+        # Follow imapgate's log until it exits or we are told to stop; report backends' exits.
         with open(log, "rb") as f:
             f.seek(0, os.SEEK_END)
             while True:
@@ -725,6 +1063,8 @@ Press Ctrl-C to stop. imapgate's log follows:
                 if not gate.running():
                     print(f"[demo] imapgate exited with {gate.proc.returncode}", file=sys.stderr)
                     return 1
+                for b in backends:
+                    b.watch()
                 time.sleep(0.2)
     except KeyboardInterrupt:
         print("\n[demo] stopping ...", flush=True)
@@ -736,8 +1076,12 @@ Press Ctrl-C to stop. imapgate's log follows:
             rc = gate.stop(signal.SIGTERM, timeout=20)
             print(f"[demo] imapgate stopped (exit {rc})")
         pidfile.unlink(missing_ok=True)
-        dove.stop()
-        print("[demo] Dovecot stopped")
+        for b in backends:
+            try:
+                b.stop()
+            except Exception as e:  # keep stopping the others
+                print(f"[demo] stopping Dovecot {b.name}: {e}", file=sys.stderr)
+        print("[demo] Dovecots stopped")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -747,6 +1091,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     here = Path(__file__).resolve().parents[2]
     d.add_argument("--repo", type=Path, default=here)
     d.add_argument("--binary", type=Path, default=None)
+    d.add_argument("--config", type=Path, default=None,
+                   help="imapgate config (default conf/imapgate.yaml)")
     c = sub.add_parser("certs", help="create a CA and server certificate in DIR")
     c.add_argument("dir", type=Path)
     args = ap.parse_args(argv)
@@ -756,7 +1102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not binary.exists():
             print(f"[demo] {binary} does not exist; build first", file=sys.stderr)
             return 1
-        return run_demo(repo, binary)
+        return run_demo(repo, binary, args.config.resolve() if args.config else None)
     if args.cmd == "certs":
         for k, v in make_ca_and_server_cert(args.dir).items():
             print(f"{k}: {v}")

@@ -21,14 +21,36 @@ TEST(SourceLocationTest, ToStringIsFileLineColumn) {
   EXPECT_EQ((SourceLocation{"conf/x.yaml", 0, 0}.ToString()), "conf/x.yaml");
 }
 
-TEST(ReferenceConfigTest, LoadsWithDemoValues) {
-  const std::string conf_dir = std::string(IMAPGATE_SOURCE_DIR) + "/conf";
-  StatusOr<ConfigPtr> loaded = LoadConfigFile(conf_dir + "/imapgate.yaml");
+// conf/imapgate.yaml is the demo's file: it names files the demo makes in .demo/ (the admin token,
+// the override file). Loads a copy of it in a temporary tree with those files made as the demo
+// makes them.
+class ReferenceConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/imapgate-refconf-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    std::filesystem::create_directories(root_ + "/conf");
+    std::filesystem::create_directories(root_ + "/.demo");
+    std::filesystem::copy_file(std::string(IMAPGATE_SOURCE_DIR) + "/conf/imapgate.yaml",
+                               root_ + "/conf/imapgate.yaml");
+    std::ofstream(root_ + "/.demo/admin-token") << "0123456789abcdef0123456789abcdef\n";
+    std::filesystem::permissions(root_ + "/.demo/admin-token", std::filesystem::perms::owner_read |
+                                                                   std::filesystem::perms::owner_write);
+    std::ofstream(root_ + "/.demo/overrides") << "alice@demo.test shard-a\nbob@demo.test shard-b\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  StatusOr<ConfigPtr> Load() { return LoadConfigFile(root_ + "/conf/imapgate.yaml"); }
+
+  std::string root_;
+};
+
+TEST_F(ReferenceConfigTest, LoadsWithDemoValues) {
+  StatusOr<ConfigPtr> loaded = Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   const Config& c = **loaded;
-  const std::string demo_tls =
-      std::filesystem::weakly_canonical(conf_dir + "/../.demo/tls").string();
-  EXPECT_EQ(c.source_file, conf_dir + "/imapgate.yaml");
+  const std::string demo_tls = std::filesystem::weakly_canonical(root_ + "/.demo/tls").string();
+  EXPECT_EQ(c.source_file, root_ + "/conf/imapgate.yaml");
   EXPECT_EQ(c.workers, 0);
   EXPECT_EQ(c.log_level, "info");
   ASSERT_EQ(c.listeners.size(), 2u);
@@ -42,21 +64,33 @@ TEST(ReferenceConfigTest, LoadsWithDemoValues) {
   EXPECT_EQ(c.listeners[1].address.port, 10143);
   EXPECT_EQ(c.listeners[1].mode, ListenerMode::kStartTls);
   EXPECT_EQ(c.listeners[1].tls.certificate, demo_tls + "/server.pem");
-  EXPECT_EQ(c.backend.name, "default");
-  EXPECT_EQ(c.backend.address.host, "127.0.0.1");
-  EXPECT_EQ(c.backend.address.port, 11143);
-  EXPECT_EQ(c.backend.security, BackendSecurity::kPlaintext);
-  EXPECT_EQ(c.backend.tls_ca_file, "");
-  EXPECT_TRUE(c.backend.tls_verify);
-  EXPECT_EQ(c.backend.tls_server_name, "127.0.0.1");
+  // The demo's two shards: a1 (primary) and a2 on shard-a, b1 over STARTTLS on shard-b.
+  ASSERT_EQ(c.shards.size(), 2u);
+  EXPECT_EQ(c.shards[0].name, "shard-a");
+  ASSERT_EQ(c.shards[0].backends.size(), 2u);
+  EXPECT_EQ(c.shards[0].backends[0].name, "a1");
+  EXPECT_EQ(c.shards[0].backends[0].address.port, 11143);
+  EXPECT_EQ(c.shards[0].backends[1].name, "a2");
+  EXPECT_EQ(c.shards[0].backends[1].address.port, 11144);
+  EXPECT_EQ(c.shards[1].name, "shard-b");
+  ASSERT_EQ(c.shards[1].backends.size(), 1u);
+  EXPECT_EQ(c.shards[1].backends[0].name, "b1");
+  EXPECT_EQ(c.shards[1].backends[0].address.port, 11145);
+  EXPECT_EQ(c.shards[1].backends[0].security, BackendSecurity::kStartTls);
+  EXPECT_EQ(c.shards[1].backends[0].tls_ca_file, demo_tls + "/ca.pem");
+  EXPECT_EQ(c.backend.name, "a1");  // the first shard's primary
+  EXPECT_EQ(c.routing.overrides.at("alice@demo.test"), "shard-a");
+  EXPECT_EQ(c.routing.overrides.at("bob@demo.test"), "shard-b");
+  EXPECT_EQ(c.timeouts.drain_grace, milliseconds(10000));
+  ASSERT_TRUE(c.admin.token);
   EXPECT_EQ(c.admin.address.host, "127.0.0.1");
   EXPECT_EQ(c.admin.address.port, 9464);
 }
 
-// The reference file documents the defaults, so its limits and timeouts equal the struct defaults.
-TEST(ReferenceConfigTest, LimitsAndTimeoutsAreTheDefaults) {
-  StatusOr<ConfigPtr> loaded =
-      LoadConfigFile(std::string(IMAPGATE_SOURCE_DIR) + "/conf/imapgate.yaml");
+// The reference file documents the defaults, so its limits and timeouts equal the struct
+// defaults (drain_grace aside: the demo shortens it to show a drain).
+TEST_F(ReferenceConfigTest, LimitsAndTimeoutsAreTheDefaults) {
+  StatusOr<ConfigPtr> loaded = Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   const Limits& l = (*loaded)->limits;
   const Limits d;
