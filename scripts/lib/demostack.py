@@ -694,6 +694,21 @@ def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, impli
     return "\n".join(out) + "\n"
 
 
+def _readable_after_privilege_drop(token_file: Path, key_file: Path) -> None:
+    """As root, imapgate reads its files at start and then runs as nobody (user:/group: in the
+    config); a reload (SIGHUP, POST /api/v1/reload) reads them again as nobody. Give the admin
+    token to that account (it must stay 0600) and the TLS key to its group (0640)."""
+    account = unprivileged_account()
+    if account is None:
+        return
+    uid = pwd.getpwnam(account[0]).pw_uid
+    gid = grp.getgrnam(account[1]).gr_gid
+    os.chown(token_file, uid, gid)
+    token_file.chmod(0o600)
+    os.chown(key_file, 0, gid)
+    Path(key_file).chmod(0o640)
+
+
 def write_admin_token(path) -> str:
     """A random admin bearer token (secrets.token_urlsafe, 256 bits) in a new file `path`, mode
     0600 from its creation, owned by the caller. An existing non-empty file is kept (its mode is
@@ -979,6 +994,7 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
     token_file = demo / "admin-token"
     write_admin_token(token_file)
     _write_demo_overrides(demo / "overrides")
+    _readable_after_privilege_drop(token_file, tls["key"])
 
     conf = config or repo / "conf" / "imapgate.yaml"
     if not conf.exists():
