@@ -198,8 +198,8 @@ using ConfigPtr = std::shared_ptr<const Config>;
 // override file is reported at the config's override_file value and names its own
 // "OVERRIDE_FILE:LINE:COL".
 StatusOr<ConfigPtr> LoadConfigFile(const std::string& path);
-// Same, from text (file name used for messages and relative paths; the override file, if named,
-// is still read from disk).
+// Same, from text (file name used for messages and relative paths; the override file and the
+// secret files, if named, are still read from disk).
 StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& file_name);
 
 }  // namespace imapgate::config
