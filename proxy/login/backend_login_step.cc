@@ -20,6 +20,14 @@ class FailoverLogin final : public StepRequest {
     std::optional<size_t> next;
     if (pool.health) {
       next = health::FirstUsable(*pool.health, shard_.health_order, position);
+      if (!next && !tried_any_) {
+        // Every backend of the shard is marked down (none draining is skipped): the marks may be
+        // stale (a restarted backend waits for its rise count), so the first one not draining
+        // gets one real try. A dead one refuses fast, or fails within the connect timeout.
+        for (size_t i = 0; i < shard_.health_order.size() && !next; ++i) {
+          if (!pool.health->IsDraining(shard_.health_order[i])) next = i;
+        }
+      }
     } else if (position < shard_.backends.size()) {
       next = position;
     }
@@ -30,6 +38,7 @@ class FailoverLogin final : public StepRequest {
       return;
     }
     position_ = *next;
+    tried_any_ = true;
     const PoolBackend& backend = pool.backends[shard_.backends[position_]];
     attempt_.route = Route{shard_.name, backend.name, std::string(route::SourceName(source_)),
                            shard_.backends[position_]};
@@ -88,6 +97,7 @@ class FailoverLogin final : public StepRequest {
   upstream::BackendCredentials credentials_;  // copied for each try; wiped with the request
   route::RouteSource source_;
   size_t position_ = 0;
+  bool tried_any_ = false;  // a backend was tried in this login
   std::string last_failure_;
   upstream::BackendLoginPtr login_;
 };

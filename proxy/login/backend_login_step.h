@@ -9,7 +9,9 @@
 // TLS, greeting, a protocol error or a dropped connection), it is marked failed in the health
 // table (a passive check) and the next usable backend of the same shard is tried. A user is
 // never sent to another shard's backend: the mail is not there. When none is left the login is
-// refused as unavailable; a NO to the credentials is a NO, never a reason to try elsewhere.
+// refused as unavailable; a NO to the credentials is a NO, never a reason to try elsewhere. When
+// the health table marks every backend of the shard down, the first one not draining still gets
+// one real try (the marks may be stale: a restarted backend waits for its rise count).
 #pragma once
 
 #include "common/time_source.h"

@@ -54,7 +54,8 @@ admin::AdminToken AdminTokenOf(const config::Config& c) {
   return std::move(*token);
 }
 
-// "shard-a=a1,a2 shard-b=b1": each shard with its backends in failover order, for the start-up line.
+// "shard-a=a1@127.0.0.1:11143,a2@127.0.0.1:11144 shard-b=b1@127.0.0.1:11145": each shard with
+// its backends in failover order and their addresses, for the start-up and reload lines.
 std::string ShardSummary(const login::BackendPool& pool) {
   std::string out;
   for (const login::PoolShard& shard : pool.shards) {
@@ -62,7 +63,8 @@ std::string ShardSummary(const login::BackendPool& pool) {
     out += shard.name + "=";
     for (size_t i = 0; i < shard.backends.size(); ++i) {
       if (i > 0) out += ",";
-      out += pool.backends[shard.backends[i]].name;
+      const login::PoolBackend& b = pool.backends[shard.backends[i]];
+      out += b.name + "@" + b.target.address.ToString();
     }
   }
   return out;

@@ -245,9 +245,8 @@ class ConfigErrorLineTest(unittest.TestCase):
                               f"7:10: listener 'imaps': certificate '{expired}': expired on "
                               "Jan  1 00:00:00 2021 GMT")
 
-    # Until proxy/server/server.cc (BuildShared) prefixes backend errors with
-    # c.backend.tls_ca_location / c.backend.address_location instead of `source_file + ":0:0:"`:
-    # then this passes, and the decorator must go (an unexpected success fails the run).
+    # The error points at the tls_ca value and names the backend (a `backend:` is the backend
+    # named "default" of the one shard it makes).
     def test_backend_error_points_at_its_value(self):
         lines = self.config_lines()
         idx = next(i for i, l in enumerate(lines) if l.startswith("backend:"))
@@ -255,7 +254,7 @@ class ConfigErrorLineTest(unittest.TestCase):
         lines[idx] = lines[idx].replace("security: plaintext", f"security: tls, tls_ca: {missing}")
         col = lines[idx].index("tls_ca: ") + len("tls_ca: ") + 1
         self.check_fails_with("backend-ca", lines,
-                              f"{idx + 1}:{col}: backend.tls_ca: CA file '{missing}': file not found")
+                              f"{idx + 1}:{col}: backend 'default': tls_ca: CA file '{missing}': file not found")
 
     def test_unreadable_config_file_names_the_file_without_a_position(self):
         missing = self.tmp / "no-such-config.yaml"

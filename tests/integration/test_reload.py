@@ -206,7 +206,7 @@ class BackendReloadTest(ReloadCase):
         self.addCleanup(self.restore)
         self.assertIn("event=reload_ok", line)
         self.assertIn("generation=2 ", line)
-        self.assertIn(f"backend=127.0.0.1:{self.dovecot_b.port}", line)
+        self.assertIn(f"@127.0.0.1:{self.dovecot_b.port}", line)
         self.assertIn("needs_restart=0", line)
 
         # A new login reaches B: B logged it, A did not, and it sees B's marker only.
