@@ -44,6 +44,7 @@ struct PoolShard {
   std::optional<MasterLogin> master;  // none: the client's own credentials (pass-through)
   std::vector<size_t> backends;      // indices into BackendPool::backends
   std::vector<size_t> health_order;  // the same backends as health-table indices
+  int metrics_index = -1;            // stats::Metrics::ShardIndex; -1: no metrics
 };
 
 struct BackendPool {

@@ -21,6 +21,7 @@ const char* RelayEndName(RelayEnd end) {
     case RelayEnd::kBackendError: return "backend_error";
     case RelayEnd::kIdleTimeout: return "idle_timeout";
     case RelayEnd::kShutdown: return "shutdown";
+    case RelayEnd::kKicked: return "kicked";
   }
   return "unknown";
 }
@@ -200,13 +201,13 @@ void Relay::UpdateInterest() {
   backend_.UpdateInterest(reading(b2c_));
 }
 
-void Relay::Shutdown(const char* text) {
+void Relay::Shutdown(const char* text, RelayEnd end) {
   if (finished_) return;
   QueueBye(text);
   WriteQueued(b2c_);  // best effort: the session ends now either way
   if (finished_) return;
   client_.ShutdownWrite();
-  Finish(RelayEnd::kShutdown);
+  Finish(end);
 }
 
 void Relay::OnIdleTimer() {

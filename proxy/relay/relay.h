@@ -46,7 +46,8 @@ struct RelayOptions {
 // the BYE cannot be seen, the backend's stream ended cleanly at a deflate flush point.
 // kClosed: the client closed its side first. kBackendClosed: the backend went away without BYE
 // (the client was sent "* BYE Backend connection lost" where that could be framed).
-enum class RelayEnd { kLogout, kClosed, kClientError, kBackendClosed, kBackendError, kIdleTimeout, kShutdown };
+// kKicked: an operator ended it (a kick, or a drained backend's grace ending).
+enum class RelayEnd { kLogout, kClosed, kClientError, kBackendClosed, kBackendError, kIdleTimeout, kShutdown, kKicked };
 const char* RelayEndName(RelayEnd end);
 
 // Bytes relayed so far, updated as they flow (one writer: the relay's worker; readers on other
@@ -78,8 +79,9 @@ class Relay final : public net::IoHandler {
   void Start();
   // True if either direction's queue holds memory (for tests: an idle relay holds none).
   bool holds_buffers() const;
-  // Sends "* BYE <text>" to the client (if it can be framed and go out now) and ends the relay.
-  void Shutdown(const char* text);
+  // Sends "* BYE <text>" to the client (if it can be framed and go out now) and ends the relay
+  // with `end` (kShutdown or kKicked).
+  void Shutdown(const char* text, RelayEnd end = RelayEnd::kShutdown);
   // Where to add bytes as they flow (null: nowhere); must outlive the relay.
   void set_counters(RelayByteCounters* counters) { counters_ = counters; }
   // The framing state, for tests.

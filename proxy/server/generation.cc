@@ -46,7 +46,7 @@ void BuildTarget(const config::Config& c, const config::BackendConfig& b, login:
 
 // The shards, their backends in failover order, the router and the health indices.
 void BuildBackendPool(const config::Config& c, std::shared_ptr<health::BackendHealthTable> health,
-                      Generation& g, std::string& errors) {
+                      stats::Metrics* metrics, Generation& g, std::string& errors) {
   login::BackendPool& pool = g.pool;
   pool.health = std::move(health);
   auto router = config::BuildRouter(c);
@@ -59,6 +59,10 @@ void BuildBackendPool(const config::Config& c, std::shared_ptr<health::BackendHe
     const config::ShardConfig& shard = c.shards[s];
     login::PoolShard ps;
     ps.name = shard.name;
+    if (metrics != nullptr) {
+      StatusOr<int> index = metrics->ShardIndex(shard.name);
+      if (index.ok()) ps.metrics_index = *index;
+    }
     if (shard.backend_login.mode == config::BackendLoginConfig::Mode::kMaster) {
       login::MasterLogin m;
       m.form = shard.backend_login.form == config::BackendLoginConfig::Form::kSaslPlainAuthzid
@@ -156,7 +160,7 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
     g->server_tls.push_back(*ctx);
     g->listeners.push_back(std::move(spec));
   }
-  BuildBackendPool(c, std::move(health), *g, errors);
+  BuildBackendPool(c, std::move(health), metrics, *g, errors);
   if (!errors.empty()) {
     errors.pop_back();
     return InvalidArgument(errors);

@@ -88,9 +88,15 @@ void Session::Shutdown() {
   }
 }
 
+int Session::ShardMetricsIndex() const {
+  const login::BackendPool& pool = generation_->pool;
+  if (backend_index_ >= pool.backends.size()) return -1;
+  return pool.shards[pool.backends[backend_index_].shard].metrics_index;
+}
+
 void Session::Kick(const char* text) {
   if (!relaying()) return;
-  relay_->Shutdown(text);
+  relay_->Shutdown(text, relay::RelayEnd::kKicked);
 }
 
 void Session::OnTlsHandshake(bool ok) {
@@ -155,7 +161,9 @@ void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view ste
     shard_ = attempt.route->shard;
     backend_name_ = attempt.route->backend;
     backend_index_ = attempt.route->backend_index;
+    worker_->metrics->RouteDecision(attempt.route->source);
   }
+  failovers_ = attempt.failovers;
   if (verdict.kind == login::VerdictKind::kAccept && attempt.backend) {
     upstream::BackendLoginResult result = std::move(*attempt.backend);
     attempt.backend.reset();
@@ -171,9 +179,9 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
   bool auth_failed = verdict.kind == login::VerdictKind::kReject && verdict.reason == login::RejectReason::kAuthFailed;
   bool backend_down = verdict.kind == login::VerdictKind::kReject &&
                       verdict.reason == login::RejectReason::kUnavailable && step == backend_step_.name();
-  worker_->metrics->LoginFinished(listener_->index,
-                                  auth_failed ? stats::LoginResult::kAuthFailed : stats::LoginResult::kUnavailable,
-                                  seconds);
+  const stats::LoginResult result = auth_failed ? stats::LoginResult::kAuthFailed : stats::LoginResult::kUnavailable;
+  worker_->metrics->LoginFinished(listener_->index, result, seconds);
+  if (int shard = ShardMetricsIndex(); shard >= 0) worker_->metrics->ShardLogin(shard, result, failovers_);
   if (backend_down) worker_->metrics->BackendError();
   // A wrong password is routine (info); a backend or service that cannot be reached is the
   // operator's business (warn).
@@ -196,6 +204,9 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   auto taken = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
   if (!taken.ok()) return;  // the frontend is closing (timeout, shutdown): it ends the session
   worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
+  if (int shard = ShardMetricsIndex(); shard >= 0) {
+    worker_->metrics->ShardLogin(shard, stats::LoginResult::kOk, failovers_);
+  }
   frontend::ClientConnection client = std::move(*taken);
   DeleteSoon(std::move(frontend_));
   client.connection.Queue(result.leftover);  // after the tagged OK, in the backend's order

@@ -118,6 +118,8 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
  private:
   Session(WorkerContext* worker, const ListenerContext* listener);
   void OnProxyHeader(const net::ProxyHeaderResult& result);
+  // The metrics label index of the shard this session's login went to; -1 when none.
+  int ShardMetricsIndex() const;
   void OnLoginRejected(const login::Verdict& verdict, std::string_view step);
   void OnLoggedIn(upstream::BackendLoginResult result);
   void OnRelayDone(const relay::RelayResult& result);
@@ -142,6 +144,7 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   std::string shard_;
   std::string backend_name_;
   size_t backend_index_ = SIZE_MAX;        // into generation_->pool.backends
+  int failovers_ = 0;                      // backends of the shard found unusable in the login
   health::ActiveSession active_backend_;  // counts this session on its backend while relaying
   std::shared_ptr<SessionRecord> record_;  // in worker_->registry while relaying
 

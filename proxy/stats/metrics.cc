@@ -66,6 +66,12 @@ struct BackendSeries {
   std::array<prometheus::Counter*, kOutcomeCount> checks{};
 };
 
+// The series of one shard, created when its name is first seen.
+struct ShardSeries {
+  std::array<prometheus::Counter*, kResultCount> logins{};
+  prometheus::Counter* failovers = nullptr;
+};
+
 // A fixed table of series that grows at runtime without locking readers: slots are written once,
 // under the owner's mutex, and published with a release store; readers load with acquire.
 template <typename Series, int N>
@@ -101,6 +107,8 @@ struct Families {
   prometheus::Family<prometheus::Counter>* rejections = nullptr;
   prometheus::Family<prometheus::Counter>* tls = nullptr;
   prometheus::Family<prometheus::Counter>* backend_errors = nullptr;
+  prometheus::Family<prometheus::Counter>* shard_logins = nullptr;
+  prometheus::Family<prometheus::Counter>* failovers = nullptr;
   prometheus::Family<prometheus::Gauge>* backend_up = nullptr;
   prometheus::Family<prometheus::Gauge>* backend_draining = nullptr;
   prometheus::Family<prometheus::Gauge>* backend_sessions = nullptr;
@@ -144,6 +152,42 @@ class PrometheusMetrics final : public Metrics {
       return index;
     } catch (const std::exception& e) {
       return Internal(std::string("metrics: listener series: ") + e.what());
+    }
+  }
+
+  StatusOr<int> ShardIndex(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(add_mu_);
+    auto it = shard_index_.find(name);
+    if (it != shard_index_.end()) return it->second;
+    try {
+      auto sh = std::make_unique<ShardSeries>();
+      for (size_t i = 0; i < kResultCount; ++i) {
+        sh->logins[i] = &families_.shard_logins->Add(
+            {{"shard", name}, {"result", LoginResultName(static_cast<LoginResult>(i))}});
+      }
+      sh->failovers = &families_.failovers->Add({{"shard", name}});
+      const int index = shards_.Add(std::move(sh));
+      if (index < 0) return Status(StatusCode::kResourceExhausted, "too many shard names for metrics");
+      shard_index_.emplace(name, index);
+      return index;
+    } catch (const std::exception& e) {
+      return Internal(std::string("metrics: shard series: ") + e.what());
+    }
+  }
+
+  void ShardLogin(int shard, LoginResult result, int failovers) override {
+    const ShardSeries* s = shards_.At(shard);
+    if (s == nullptr || result >= LoginResult::kCount) return;
+    s->logins[static_cast<size_t>(result)]->Increment();
+    if (failovers > 0) s->failovers->Increment(failovers);
+  }
+
+  void RouteDecision(std::string_view source) override {
+    for (size_t i = 0; i < kRouteSources.size(); ++i) {
+      if (kRouteSources[i] == source) {
+        route_decisions_[i]->Increment();
+        return;
+      }
     }
   }
 
@@ -259,6 +303,10 @@ class PrometheusMetrics final : public Metrics {
   std::map<std::string, int> backend_index_;
   SeriesTable<ListenerSeries, kMaxListeners> listeners_;
   SeriesTable<BackendSeries, kMaxBackends> backends_;
+  std::map<std::string, int> shard_index_;
+  SeriesTable<ShardSeries, kMaxBackends> shards_;
+  static constexpr std::array<std::string_view, 4> kRouteSources = {"auth", "override", "domain", "hash"};
+  std::array<prometheus::Counter*, 4> route_decisions_{};
   mutable std::mutex hook_mu_;  // collect_hook_ only
   std::function<void()> collect_hook_;
   prometheus::Counter* relay_c2b_ = nullptr;
@@ -348,6 +396,23 @@ void PrometheusMetrics::Build(const std::string& version) {
                                        "too long, timeout), per listener.")
                                  .Register(r);
 
+  families_.shard_logins = &prometheus::BuildCounter()
+                                .Name("imapgate_shard_logins_total")
+                                .Help("Logins routed to a shard, per result (ok, auth_failed, unavailable).")
+                                .Register(r);
+  families_.failovers = &prometheus::BuildCounter()
+                             .Name("imapgate_failovers_total")
+                             .Help("Backends of a shard tried during a login and found unusable (the login "
+                                   "went on to the next one).")
+                             .Register(r);
+  auto& decisions = prometheus::BuildCounter()
+                        .Name("imapgate_route_decisions_total")
+                        .Help("Router decisions by what decided: an auth route, the override file, a "
+                              "domain rule, or the hash.")
+                        .Register(r);
+  for (size_t i = 0; i < kRouteSources.size(); ++i) {
+    route_decisions_[i] = &decisions.Add({{"source", std::string(kRouteSources[i])}});
+  }
   families_.backend_errors =
       &prometheus::BuildCounter()
            .Name("imapgate_backend_errors_total")

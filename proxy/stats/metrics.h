@@ -99,6 +99,15 @@ class Metrics {
   // session ends (not per byte), with that session's totals.
   virtual void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) = 0;
 
+  // Routing (issue D). The label index of shard `name` (created on first use; a lock: call it
+  // when building a generation, not per login).
+  virtual StatusOr<int> ShardIndex(const std::string& name) = 0;
+  // imapgate_shard_logins_total{shard,result}: a login routed to the shard ended with result;
+  // imapgate_failovers_total{shard}: `failovers` backends of it were tried and found unusable.
+  virtual void ShardLogin(int shard, LoginResult result, int failovers) = 0;
+  // imapgate_route_decisions_total{source="auth|override|domain|hash"}.
+  virtual void RouteDecision(std::string_view source) = 0;
+
   // --- Configuration reloads (issue D). ---
   // imapgate_config_reloads_total{result="ok|failed"} +1; on ok also sets
   // imapgate_config_last_reload_timestamp_seconds to unix_seconds (wall clock).

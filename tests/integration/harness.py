@@ -551,7 +551,7 @@ class ShardedGateTestCase(GateTestCase):
     OVERRIDES: Dict[str, str] = {}            # user -> shard
     DOMAINS: Dict[str, str] = {}              # domain -> shard
     DEFAULT_DOMAIN: Optional[str] = None
-    HEALTH_CHECKS: Dict = {"interval": "200ms", "timeout": "1s", "rise": 2, "fall": 2}
+    HEALTH_CHECKS: Dict = {"interval": "500ms", "timeout": "500ms", "rise": 2, "fall": 2}
     DRAIN_GRACE: Optional[str] = "1s"
 
     backends: Dict[str, ds.Dovecot]           # backend name -> its Dovecot

@@ -217,6 +217,7 @@ TEST(RelayEndNameTest, NamesEveryEnd) {
   EXPECT_STREQ(RelayEndName(RelayEnd::kBackendError), "backend_error");
   EXPECT_STREQ(RelayEndName(RelayEnd::kIdleTimeout), "idle_timeout");
   EXPECT_STREQ(RelayEndName(RelayEnd::kShutdown), "shutdown");
+  EXPECT_STREQ(RelayEndName(RelayEnd::kKicked), "kicked");
 }
 
 TEST_F(RelayTest, RelaysBytesBothWaysByteForByte) {

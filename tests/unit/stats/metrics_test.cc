@@ -278,8 +278,9 @@ TEST_F(MetricsTest, ExpositionFollowsNamingAndCardinalityRules) {
   metrics_->LoginFinished(0, LoginResult::kOk, 0.01);
   Exposition e = Parse(metrics_->Serialize());
   ASSERT_FALSE(e.samples.empty());
-  const std::set<std::string> allowed_labels = {"listener",  "result",  "reason", "backend",
-                                                "direction", "version", "le"};
+  // Bounded enums and config names only ("shard" and "backend" are config names).
+  const std::set<std::string> allowed_labels = {"listener",  "result",  "reason", "backend", "shard",
+                                                "source",    "direction", "version", "le"};
   for (const auto& [family, type] : e.types) {
     EXPECT_EQ(family.rfind("imapgate_", 0), 0u) << family;
     if (type == "counter") {
