@@ -306,6 +306,29 @@ TEST_F(MetricsTest, ExpositionFollowsNamingAndCardinalityRules) {
   }
 }
 
+TEST_F(MetricsTest, ShardLoginsFailoversAndRouteDecisionsAreCounted) {
+  StatusOr<int> a = metrics_->ShardIndex("shard-a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*metrics_->ShardIndex("shard-a"), *a);  // the same name, the same series
+  // Every series of a shard exists from its first mention, at 0.
+  EXPECT_EQ(Value("imapgate_shard_logins_total", {{"shard", "shard-a"}, {"result", "unavailable"}}), 0);
+  EXPECT_EQ(Value("imapgate_failovers_total", {{"shard", "shard-a"}}), 0);
+  EXPECT_EQ(Value("imapgate_route_decisions_total", {{"source", "domain"}}), 0);
+  metrics_->ShardLogin(*a, LoginResult::kOk, 1);
+  metrics_->ShardLogin(*a, LoginResult::kAuthFailed, 0);
+  metrics_->ShardLogin(*a, LoginResult::kOk, 2);
+  metrics_->ShardLogin(99, LoginResult::kOk, 1);  // an unknown index is dropped, not a crash
+  metrics_->RouteDecision("override");
+  metrics_->RouteDecision("hash");
+  metrics_->RouteDecision("hash");
+  metrics_->RouteDecision("nonsense");  // not a source: not counted anywhere
+  EXPECT_EQ(Value("imapgate_shard_logins_total", {{"shard", "shard-a"}, {"result", "ok"}}), 2);
+  EXPECT_EQ(Value("imapgate_shard_logins_total", {{"shard", "shard-a"}, {"result", "auth_failed"}}), 1);
+  EXPECT_EQ(Value("imapgate_failovers_total", {{"shard", "shard-a"}}), 3);
+  EXPECT_EQ(Value("imapgate_route_decisions_total", {{"source", "override"}}), 1);
+  EXPECT_EQ(Value("imapgate_route_decisions_total", {{"source", "hash"}}), 2);
+}
+
 TEST_F(MetricsTest, ConcurrentUpdatesAreAllCounted) {
   constexpr int kThreads = 4;
   constexpr int kEach = 10000;
