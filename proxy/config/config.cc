@@ -392,30 +392,9 @@ StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& f
 }
 
 StatusOr<ConfigPtr> LoadConfigFile(const std::string& path) {
-  auto fail = [&path](const std::string& why) {
-    return InvalidArgument(path + ": cannot read file: " + why);
-  };
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(std::strerror(errno));
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return fail(std::strerror(error));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxFileBytes) {
-      close(fd);
-      return fail("larger than " + FormatSize(kMaxFileBytes));
-    }
-  }
-  close(fd);
-  return LoadConfigText(text, path);
+  StatusOr<std::string> text = internal::ReadBoundedFile(path, kMaxFileBytes);
+  if (!text.ok()) return text.status();
+  return LoadConfigText(*text, path);
 }
 
 }  // namespace imapgate::config

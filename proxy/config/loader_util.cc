@@ -1,5 +1,11 @@
 #include "config/loader_util.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 
 #include "config/units.h"
@@ -59,6 +65,34 @@ void ReadBackendFields(const MapReader& map, const std::filesystem::path& base_d
   map.String("tls_server_name", true, &out->tls_server_name);
   if (out->tls_server_name.empty()) out->tls_server_name = out->address.host;
   map.Bool("proxy_protocol", &out->send_proxy_v2);
+}
+
+StatusOr<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes) {
+  auto fail = [&path](const std::string& why) {
+    return InvalidArgument(path + ": cannot read file: " + why);
+  };
+  // O_NONBLOCK: a FIFO named by mistake must not hang the load; it is refused below.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return fail(std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail(std::strerror(EISDIR));
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::strerror(errno));
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > max_bytes) return fail("larger than " + FormatSize(max_bytes));
+  }
+  return text;
 }
 
 }  // namespace imapgate::config::internal

@@ -35,4 +35,8 @@ const std::vector<std::string_view>& BackendKeys();
 void ReadBackendFields(const MapReader& map, const std::filesystem::path& base_dir,
                        ErrorList* errors, BackendConfig* out);
 
+// Reads the whole of `path`, a regular file (a FIFO or device is refused without blocking) of at
+// most max_bytes. Errors read "PATH: cannot read file: why".
+StatusOr<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes);
+
 }  // namespace imapgate::config::internal

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/utf8.h"
+#include "config/loader_util.h"
 #include "config/units.h"
 #include "route/normalize.h"
 
@@ -160,36 +161,9 @@ StatusOr<OverrideMap> ParseOverrides(std::string_view text, const std::string& f
 StatusOr<OverrideMap> LoadOverrideFile(const std::string& path,
                                        const std::vector<std::string>& known_shards,
                                        std::string_view default_domain) {
-  auto fail = [&path](const std::string& why) {
-    return InvalidArgument(path + ": cannot read file: " + why);
-  };
-  // O_NONBLOCK: a FIFO named by mistake must not hang the load; it is refused below.
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail("not a regular file");
-  }
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return fail(std::strerror(error));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxOverrideFileBytes) {
-      close(fd);
-      return fail("larger than " + FormatSize(kMaxOverrideFileBytes));
-    }
-  }
-  close(fd);
-  return ParseOverrides(text, path, known_shards, default_domain);
+  StatusOr<std::string> text = internal::ReadBoundedFile(path, kMaxOverrideFileBytes);
+  if (!text.ok()) return text.status();
+  return ParseOverrides(*text, path, known_shards, default_domain);
 }
 
 }  // namespace imapgate::config

@@ -148,7 +148,7 @@ TEST_F(LoadOverrideFileTest, ReadsARegularFile) {
 TEST_F(LoadOverrideFileTest, RefusesWhatItCannotRead) {
   EXPECT_EQ(Message(dir_ + "/missing"),
             dir_ + "/missing: cannot read file: No such file or directory");
-  EXPECT_EQ(Message(dir_), dir_ + ": cannot read file: not a regular file");
+  EXPECT_EQ(Message(dir_), dir_ + ": cannot read file: Is a directory");
   // A FIFO must not hang the load.
   ASSERT_EQ(mkfifo((dir_ + "/fifo").c_str(), 0600), 0);
   EXPECT_EQ(Message(dir_ + "/fifo"), dir_ + "/fifo: cannot read file: not a regular file");
