@@ -35,6 +35,9 @@ class BackendLoginStep final : public LoginStep {
   std::unique_ptr<StepRequest> Begin(LoginAttempt& attempt, StepContext& context) override;
 
   const BackendPool& pool() const { return *pool_; }
+  // The pool the next login uses (a session's login takes the worker's newest generation's);
+  // it must outlive the login.
+  void set_pool(const BackendPool* pool) { pool_ = pool; }
   net::EventLoop* loop() const { return loop_; }
   const TimeSource* time() const { return time_; }
   char* scratch() const { return scratch_; }

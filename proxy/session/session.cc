@@ -21,7 +21,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const 
 }
 
 Session::Session(WorkerContext* worker, const ListenerContext* listener)
-    : worker_(worker), generation_(worker->generation), listener_(listener),
+    : worker_(worker), generation_(worker->generation), login_generation_(generation_), listener_(listener),
       started_(worker->time->MonotonicNow()),
       backend_step_(worker->loop, worker->time, &generation_->pool, worker->scratch, worker->scratch_size) {
   char id[64];
@@ -89,7 +89,7 @@ void Session::Shutdown() {
 }
 
 int Session::ShardMetricsIndex() const {
-  const login::BackendPool& pool = generation_->pool;
+  const login::BackendPool& pool = login_generation_->pool;
   if (backend_index_ >= pool.backends.size()) return -1;
   return pool.shards[pool.backends[backend_index_].shard].metrics_index;
 }
@@ -116,6 +116,10 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   attempt.local = proxied_local_ ? *proxied_local_ : net::LocalAddress(frontend_->fd());
   attempt.client_tls = frontend_->IsTls();
   DeleteSoon(std::move(pipeline_));  // a previous (decided) login of this session
+  // A login routes with the worker's newest configuration (a reload's shard map, backends and
+  // overrides apply to every login from then on, also of a client connected before it).
+  login_generation_ = worker_->generation;
+  backend_step_.set_pool(&login_generation_->pool);
   std::span<login::LoginStep* const> steps =
       worker_->login_steps.empty() ? std::span<login::LoginStep* const>(steps_) : worker_->login_steps;
   pipeline_ = std::make_unique<login::LoginPipeline>(steps, std::move(attempt), this, &worker_->tickets);
@@ -212,7 +216,7 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   client.connection.Queue(result.leftover);  // after the tagged OK, in the backend's order
   std::string_view to_backend(client.pipelined_input.data(), client.pipelined_input.size());
   auto relay = relay::Relay::Create(worker_->loop, std::move(client.connection), std::move(result.connection),
-                                    to_backend, generation_->relay, worker_->time, worker_->scratch,
+                                    to_backend, login_generation_->relay, worker_->time, worker_->scratch,
                                     worker_->scratch_size, [this](const relay::RelayResult& r) { OnRelayDone(r); });
   if (!relay.ok()) {
     LogEvent(LogLevel::kError, "relay_failed").Add("sid", id_).Add("error", relay.status().message());
@@ -220,7 +224,7 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
     return;
   }
   relay_ = std::move(*relay);
-  const login::BackendPool& pool = generation_->pool;
+  const login::BackendPool& pool = login_generation_->pool;
   if (pool.health && backend_index_ < pool.backends.size()) {
     active_backend_ = health::ActiveSession(pool.health.get(), pool.backends[backend_index_].health);
   }

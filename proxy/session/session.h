@@ -129,6 +129,9 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
 
   WorkerContext* worker_;
   std::shared_ptr<const server::Generation> generation_;  // the one this session started with
+  // The one its (last) login routed with: the worker's newest at the login; the relay's backend
+  // belongs to it.
+  std::shared_ptr<const server::Generation> login_generation_;
   const ListenerContext* listener_;                       // points into generation_
   std::string id_;
   std::string client_address_;

@@ -419,6 +419,9 @@ class ShardsTest(ShardsBase):
         self.assertTrue(idle.readline().startswith(b"+"), "no IDLE continuation")
         self.assertEqual(self.route_of(BOB)["shard"], "shard-b")
 
+        # A client that connects before the reload and logs in after it.
+        early = self.connect_raw("implicit")
+
         # Move bob to shard-a.
         self.addCleanup(self.restore_overrides)
         write_overrides(self.override_file, {ALICE: "shard-a", BOB: "shard-a"}, comment="bob moved")
@@ -427,6 +430,13 @@ class ShardsTest(ShardsBase):
         self.assertEqual(self.route_of(BOB)["shard"], "shard-a")
         self.assert_login_reaches(BOB, BOB_PW, "a1")
         self.assert_login_reaches(BOB, BOB_PW, "a1", listener="starttls")
+        # The early client's login, after the reload, routes with the new overrides too.
+        since = self.login_counts(BOB)
+        lines = early.command("l1", f'LOGIN "{BOB}" "{BOB_PW}"', timeout=30)
+        self.assertEqual(tagged_status(lines, "l1"), b"OK", lines)
+        self.assertEqual(self.wait_login_on(BOB, since), ["a1"],
+                         "a client connected before the reload logged in with the old shard map")
+        early.close()
 
         # The IDLE session is still relaying to b1: a message stored on b1 only shows up in it.
         subject = f"for the idle session {os.urandom(4).hex()}"
