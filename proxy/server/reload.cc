@@ -96,6 +96,25 @@ ReloadPlan PlanReload(const config::Config& running, const config::ConfigPtr& ne
           config::FormatEndpoint(next.admin.address));
     effective->admin.address = running.admin.address;
   }
+  // The health table's thresholds and the admin API's token are set up once, at start.
+  if (next.health_checks.rise != running.health_checks.rise) {
+    fixed("health_checks.rise", std::to_string(running.health_checks.rise),
+          std::to_string(next.health_checks.rise));
+    effective->health_checks.rise = running.health_checks.rise;
+  }
+  if (next.health_checks.fall != running.health_checks.fall) {
+    fixed("health_checks.fall", std::to_string(running.health_checks.fall),
+          std::to_string(next.health_checks.fall));
+    effective->health_checks.fall = running.health_checks.fall;
+  }
+  const bool had_token = running.admin.token != nullptr, has_token = next.admin.token != nullptr;
+  if (had_token != has_token || (had_token && running.admin.token->view() != next.admin.token->view())) {
+    restart("", "admin.token_file",
+            "the admin token changed in the configuration; the token read at start stays in effect "
+            "until a restart");
+    effective->admin.token = running.admin.token;
+    effective->admin.token_file = running.admin.token_file;
+  }
   plan.effective = std::move(effective);
   return plan;
 }

@@ -83,6 +83,27 @@ TEST(PlanReloadTest, BackendLimitsTimeoutsCertificatesAndLogLevelAreApplied) {
   EXPECT_EQ(e.log_level, "debug");
 }
 
+TEST(PlanReloadTest, HealthThresholdsAndTheAdminTokenStayUntilARestart) {
+  auto running = Running();
+  running->admin.token = std::make_shared<const SecretString>("0123456789abcdef-old");
+  auto next = Next(*running);
+  next->health_checks.rise = 5;
+  next->health_checks.fall = 7;
+  next->health_checks.interval = std::chrono::milliseconds(1000);  // applied: the checker restarts
+  next->admin.token = std::make_shared<const SecretString>("0123456789abcdef-new");
+  ReloadPlan plan = PlanReload(*running, next);
+  EXPECT_EQ(Settings(plan), (Strings{"health_checks.rise", "health_checks.fall", "admin.token_file"}));
+  const config::Config& e = *plan.effective;
+  EXPECT_EQ(e.health_checks.rise, running->health_checks.rise);
+  EXPECT_EQ(e.health_checks.fall, running->health_checks.fall);
+  EXPECT_EQ(e.health_checks.interval, std::chrono::milliseconds(1000));
+  ASSERT_TRUE(e.admin.token);
+  EXPECT_EQ(e.admin.token->view(), "0123456789abcdef-old");
+  for (const RestartNeeded& r : plan.needs_restart) {
+    EXPECT_EQ(r.detail.find("0123456789abcdef"), std::string::npos) << "a token in a log line";
+  }
+}
+
 TEST(PlanReloadTest, AMovedListenerKeepsItsAddressAndTakesTheRest) {
   auto running = Running();
   auto next = Next(*running);
