@@ -236,7 +236,7 @@ struct Loader {
     MapReader map(root, YAML::Mark(), "",
                   {"workers", "log_level", "listeners", "backend", "shards", "routing", "limits",
                    "timeouts", "admin", "user", "group", "allow_root", "health_checks",
-                   "backend_login"},
+                   "backend_login", "warm_connections"},
                   errors);
     map.Require("listeners");
     // One of backend (A's single backend, which becomes the shard "default") or shards.
@@ -262,6 +262,9 @@ struct Loader {
     internal::ReadShardsAndRouting(map, base_dir, errors, config);
     if (const Field* f = map.Find("health_checks")) {
       internal::ReadHealthChecks(*f, errors, &config->health_checks);
+    }
+    if (const Field* f = map.Find("warm_connections")) {
+      internal::ReadWarmConnections(*f, errors, &config->warm_connections);
     }
     if (const Field* f = map.Find("limits")) ReadLimits(*f, &config->limits);
     if (const Field* f = map.Find("timeouts")) ReadTimeouts(*f, &config->timeouts);

@@ -154,6 +154,14 @@ struct HealthCheckConfig {
   int fall = 2;
 };
 
+// Warm backend connections (top-level `warm_connections:`): per worker and per backend that is
+// up, up to `per_backend` connections kept connected and greeted for the next logins, each
+// replaced after `max_age` (keep it below the backends' own pre-login timeout). 0: off.
+struct WarmConnectionsConfig {
+  size_t per_backend = 0;
+  std::chrono::milliseconds max_age{30000};
+};
+
 struct AdminConfig {
   Endpoint address{"127.0.0.1", 9464};  // port 0 disables
   // `token_file`: the bearer token every POST must carry, read at load (mode 600, 16..4096
@@ -185,6 +193,7 @@ struct Config {
   RoutingConfig routing;
   BackendLoginConfig backend_login;  // top-level `backend_login:`; each shard has its own copy
   HealthCheckConfig health_checks;
+  WarmConnectionsConfig warm_connections;
   Limits limits;
   Timeouts timeouts;
   AdminConfig admin;

@@ -32,6 +32,13 @@ void ReadHealthChecks(const Field& field, ErrorList* errors, HealthCheckConfig* 
   }
 }
 
+void ReadWarmConnections(const Field& field, ErrorList* errors, WarmConnectionsConfig* out) {
+  MapReader map(field.value, field.key.Mark(), "warm_connections", {"per_backend", "max_age"}, errors);
+  int64_t count = 0;
+  if (map.Int("per_backend", 0, 64, &count)) out->per_backend = static_cast<size_t>(count);
+  map.Duration("max_age", seconds(1), minutes(10), &out->max_age);
+}
+
 void ReadProxyProtocolIn(const Field& field, ErrorList* errors, ProxyProtocolInConfig* out) {
   MapReader map(field.value, field.key.Mark(), field.path, {"mode", "trusted", "timeout"}, errors);
   out->location = errors->Location(map.mark());

@@ -16,6 +16,9 @@ namespace imapgate::config::internal {
 
 inline constexpr size_t kMaxTrustedProxies = 256;
 
+// Reads the top-level `warm_connections:` mapping (per_backend 0..64, max_age 1s..10m).
+void ReadWarmConnections(const Field& field, ErrorList* errors, WarmConnectionsConfig* out);
+
 // Reads the top-level `health_checks:` mapping.
 void ReadHealthChecks(const Field& field, ErrorList* errors, HealthCheckConfig* out);
 

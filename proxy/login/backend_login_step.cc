@@ -47,10 +47,15 @@ class FailoverLogin final : public StepRequest {
     identity.client = attempt_.client;
     identity.local = attempt_.local;
     identity.tls = attempt_.client_tls;
+    std::optional<upstream::BackendConnection> warm;
+    if (step_.warm_pool() != nullptr && !fresh_only_ && !backend.target.send_proxy_v2) {
+      warm = step_.warm_pool()->Take(backend.health);
+    }
+    used_warm_ = warm.has_value();
     auto login = upstream::BackendLogin::Start(
         step_.loop(), step_.time(), backend.target, upstream::CopyCredentials(credentials_),
         [this](upstream::BackendLoginResult result) { OnResult(std::move(result)); }, step_.scratch(),
-        step_.scratch_size(), &identity);
+        step_.scratch_size(), &identity, std::move(warm));
     if (!login.ok()) {
       context_.Done(Verdict::Reject(RejectReason::kInternal, "backend login: " + login.status().message()));
       return;
@@ -76,6 +81,15 @@ class FailoverLogin final : public StepRequest {
       case upstream::BackendOutcome::kUnavailable:
         break;
     }
+    if (used_warm_) {
+      // The warm connection went stale (the backend closed it meanwhile): not the backend's
+      // failure. The same backend, once more, with a fresh connect.
+      fresh_only_ = true;
+      std::shared_ptr<upstream::BackendLogin> finished(std::move(login_));
+      step_.loop()->Defer([finished] {});
+      TryFrom(position_);
+      return;
+    }
     if (pool.health) pool.health->RecordPassive(backend.health, false, result.detail);
     last_failure_ = backend.name + ": " + result.detail;
     ++attempt_.failovers;
@@ -87,6 +101,7 @@ class FailoverLogin final : public StepRequest {
     // We are inside the old login's callback: it is freed from the loop, after this call.
     std::shared_ptr<upstream::BackendLogin> finished(std::move(login_));
     step_.loop()->Defer([finished] {});
+    fresh_only_ = false;
     TryFrom(position_ + 1);
   }
 
@@ -98,6 +113,8 @@ class FailoverLogin final : public StepRequest {
   route::RouteSource source_;
   size_t position_ = 0;
   bool tried_any_ = false;  // a backend was tried in this login
+  bool used_warm_ = false;   // the try in flight runs on a warm connection
+  bool fresh_only_ = false;  // the warm connection failed: this backend again, freshly connected
   std::string last_failure_;
   upstream::BackendLoginPtr login_;
 };

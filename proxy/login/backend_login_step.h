@@ -9,7 +9,10 @@
 // TLS, greeting, a protocol error or a dropped connection), it is marked failed in the health
 // table (a passive check) and the next usable backend of the same shard is tried. A user is
 // never sent to another shard's backend: the mail is not there. When none is left the login is
-// refused as unavailable; a NO to the credentials is a NO, never a reason to try elsewhere. When
+// refused as unavailable; a NO to the credentials is a NO, never a reason to try elsewhere. A
+// login may start on a warm connection (upstream::WarmPool); if that one fails before the
+// backend answered, the same backend is tried once more with a fresh connect (a warm connection
+// going stale is not the backend's failure). When
 // the health table marks every backend of the shard down, the first one not draining still gets
 // one real try (the marks may be stale: a restarted backend waits for its rise count).
 #pragma once
@@ -19,6 +22,7 @@
 #include "login/login_pipeline.h"
 #include "net/event_loop.h"
 #include "upstream/backend_login.h"
+#include "upstream/warm_pool.h"
 
 namespace imapgate::login {
 
@@ -38,6 +42,9 @@ class BackendLoginStep final : public LoginStep {
   // The pool the next login uses (a session's login takes the worker's newest generation's);
   // it must outlive the login.
   void set_pool(const BackendPool* pool) { pool_ = pool; }
+  // The worker's warm connections (null: none); a login takes one for its backend when it can.
+  void set_warm_pool(upstream::WarmPool* warm) { warm_ = warm; }
+  upstream::WarmPool* warm_pool() const { return warm_; }
   net::EventLoop* loop() const { return loop_; }
   const TimeSource* time() const { return time_; }
   char* scratch() const { return scratch_; }
@@ -47,6 +54,7 @@ class BackendLoginStep final : public LoginStep {
   net::EventLoop* loop_;
   const TimeSource* time_;
   const BackendPool* pool_;
+  upstream::WarmPool* warm_ = nullptr;
   char* scratch_;
   size_t scratch_size_;
 };

@@ -28,6 +28,15 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   w->context_.scratch_size = w->scratch_.size();
   w->context_.id_prefix = o.id_prefix;
   w->context_.registry = o.registry;
+  const config::WarmConnectionsConfig& warm = w->context_.generation->config->warm_connections;
+  if (warm.per_backend > 0) {
+    auto pool = upstream::WarmPool::Create(w->loop_.get(), o.time, upstream::WarmPoolOptions{warm.per_backend, warm.max_age});
+    if (!pool.ok()) return pool.status();
+    w->warm_pool_ = std::move(*pool);
+    w->context_.warm_pool = w->warm_pool_.get();
+    Worker* self = w.get();
+    w->loop_->Post([self] { self->WarmTargets(*self->context_.generation); });
+  }
   Worker* raw = w.get();
   w->context_.on_session_done = [raw](session::Session* s) { raw->OnSessionDone(s); };
   for (size_t i = 0; i < o.listen_fds.size(); ++i) {
@@ -74,6 +83,15 @@ void Worker::KickWhere(std::function<bool(const session::Session&)> match, std::
   });
 }
 
+void Worker::WarmTargets(const Generation& g) {
+  std::vector<upstream::WarmTarget> targets;
+  for (const login::PoolBackend& b : g.pool.backends) {
+    if (b.target.send_proxy_v2) continue;  // the PROXY header is per client: no warm connection
+    targets.push_back(upstream::WarmTarget{b.target, b.health});
+  }
+  warm_pool_->SetTargets(std::move(targets), g.pool.health.get());
+}
+
 void Worker::Stop() {
   loop_->Post([this] {
     draining_ = true;
@@ -89,6 +107,7 @@ void Worker::SetGeneration(GenerationPtr generation) {
   if (!generation) return;
   loop_->Post([this, generation = std::move(generation)]() mutable {
     context_.generation = std::move(generation);
+    if (warm_pool_) WarmTargets(*context_.generation);
   });
 }
 

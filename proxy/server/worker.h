@@ -25,6 +25,7 @@
 #include "net/log_limiter.h"
 #include "server/generation.h"
 #include "session/session.h"
+#include "upstream/warm_pool.h"
 
 namespace imapgate::server {
 
@@ -73,9 +74,12 @@ class Worker {
   explicit Worker(WorkerOptions options) : options_(std::move(options)) {}
   void OnSessionDone(session::Session* s);
   void UpdateAccepting();
+  // Loop thread: the warm pool keeps the backends of `g` warm (those without PROXY v2 out).
+  void WarmTargets(const Generation& g);
 
   WorkerOptions options_;
   std::unique_ptr<net::EventLoop> loop_;
+  upstream::WarmPoolPtr warm_pool_;  // warm backend connections (warm_connections:); null: off
   std::vector<char> scratch_;
   session::WorkerContext context_;
   std::vector<net::ListenerPtr> listeners_;

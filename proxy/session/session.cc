@@ -120,6 +120,7 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   // overrides apply to every login from then on, also of a client connected before it).
   login_generation_ = worker_->generation;
   backend_step_.set_pool(&login_generation_->pool);
+  backend_step_.set_warm_pool(worker_->warm_pool);
   std::span<login::LoginStep* const> steps =
       worker_->login_steps.empty() ? std::span<login::LoginStep* const>(steps_) : worker_->login_steps;
   pipeline_ = std::make_unique<login::LoginPipeline>(steps, std::move(attempt), this, &worker_->tickets);

@@ -34,6 +34,7 @@
 #include "session/session_registry.h"
 #include "stats/metrics.h"
 #include "upstream/backend_login.h"
+#include "upstream/warm_pool.h"
 
 namespace imapgate::server {
 struct Generation;  // server/generation.h: the configuration snapshot a session runs under
@@ -72,6 +73,8 @@ struct WorkerContext {
   // The login steps in order (not owned; outlive the sessions). Empty: today's pipeline, the
   // backend login alone. The rate limits, auth chain, 2FA and router of later issues go here.
   std::span<login::LoginStep* const> login_steps;
+  // Warm backend connections for this worker's logins (not owned; null: none).
+  upstream::WarmPool* warm_pool = nullptr;
   // Where relayed sessions are listed for the admin API (not owned; may be null in tests).
   SessionRegistry* registry = nullptr;
   // Called once when a session is over; the worker forgets it and deletes it later.

@@ -20,10 +20,11 @@ StatusOr<std::unique_ptr<BackendLogin>> BackendLogin::Start(net::EventLoop* loop
                                                             const BackendTarget& target,
                                                             BackendCredentials credentials, DoneFn done,
                                                             char* scratch, size_t scratch_size,
-                                                            const ClientIdentity* client) {
+                                                            const ClientIdentity* client,
+                                                            std::optional<BackendConnection> warm) {
   std::unique_ptr<BackendLogin> b(new BackendLogin(loop, time, target, std::move(credentials), std::move(done),
                                                    scratch, scratch_size, client));
-  Status started = b->Begin();
+  Status started = b->Begin(std::move(warm));
   if (!started.ok()) return started;
   return b;
 }
@@ -55,7 +56,7 @@ bool BackendLogin::RetainsCredentials(std::string_view secret) const {
 
 BackendLogin::~BackendLogin() = default;
 
-Status BackendLogin::Begin() {
+Status BackendLogin::Begin(std::optional<BackendConnection> warm) {
   BackendLogin* self = this;
   auto complete = net::Timer::Create(loop_, [self] {
     DoneFn done = std::move(self->done_);
@@ -66,6 +67,13 @@ Status BackendLogin::Begin() {
   if (!timer.ok()) return timer.status();
   complete_ = std::move(*complete);
   timer_ = std::move(*timer);
+  if (warm) {
+    // Connected and greeted already: the login clock starts now, and the LOGIN goes out at once
+    // (a failure is reported through `done`, later).
+    timer_->Arm(target_.login_timeout);
+    OnBackendReady(std::move(*warm));
+    return Status::Ok();
+  }
   auto connector = BackendConnector::Start(loop_, time_, target_, timer_.get(), this, scratch_, scratch_size_,
                                            /*require_capability=*/false, std::move(proxy_header_));
   if (!connector.ok()) return connector.status();

@@ -48,12 +48,14 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   // Starts the attempt. Never calls `done` before returning. With `client`, a backend that
   // advertises ID is sent the client's identity just before LOGIN (see client_identity.h).
   // Deadlines are measured on `time`. An error (the loop cannot make a timer) means nothing was
-  // started and `done` will never run; a failed connect is reported through `done`.
+  // started and `done` will never run; a failed connect is reported through `done`. With `warm`
+  // (a greeted connection from a WarmPool) there is no connect: the LOGIN goes out at once.
   static StatusOr<std::unique_ptr<BackendLogin>> Start(net::EventLoop* loop, const TimeSource* time,
                                                        const BackendTarget& target,
                                                        BackendCredentials credentials, DoneFn done,
                                                        char* scratch, size_t scratch_size,
-                                                       const ClientIdentity* client = nullptr);
+                                                       const ClientIdentity* client = nullptr,
+                                                       std::optional<BackendConnection> warm = std::nullopt);
   ~BackendLogin() override;
 
   void OnIo(net::IoWatcher* watcher, bool readable, bool writable) override;
@@ -69,7 +71,7 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   BackendLogin(net::EventLoop* loop, const TimeSource* time, const BackendTarget& target,
                BackendCredentials credentials, DoneFn done, char* scratch, size_t scratch_size,
                const ClientIdentity* client);
-  Status Begin();
+  Status Begin(std::optional<BackendConnection> warm);
   void OnTimer();
   // ConnectorClient: the backend is greeted (the LOGIN goes out in the same callback), or not.
   void OnBackendReady(BackendConnection connection) override;

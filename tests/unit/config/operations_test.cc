@@ -20,6 +20,24 @@ namespace {
 using std::chrono::milliseconds;
 
 // kMinimal is 6 lines; appended sections start at line 7.
+TEST(WarmConnectionsConfigTest, DefaultsOffAndBounds) {
+  ConfigPtr c = LoadOk(kMinimal);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->warm_connections.per_backend, 0u);
+  EXPECT_EQ(c->warm_connections.max_age, milliseconds(30000));
+  auto load = [](const std::string& line) { return kMinimal + "warm_connections:\n  " + line + "\n"; };
+  c = LoadOk(load("per_backend: 64\n  max_age: 10m"));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->warm_connections.per_backend, 64u);
+  EXPECT_EQ(c->warm_connections.max_age, milliseconds(600000));
+  EXPECT_TRUE(LoadOk(load("max_age: 1s")));
+  EXPECT_EQ(Errors(load("per_backend: 65")),
+            (Lines{"8:16: warm_connections.per_backend: must be between 0 and 64, got 65"}));
+  EXPECT_EQ(Errors(load("max_age: 999ms")),
+            (Lines{"8:12: warm_connections.max_age: must be between 1s and 10m, got 999ms"}));
+  EXPECT_EQ(Errors(load("size: 2")), (Lines{"8:3: unknown key 'size' in warm_connections"}));
+}
+
 TEST(HealthChecksConfigTest, Defaults) {
   ConfigPtr c = LoadOk(kMinimal);
   ASSERT_TRUE(c);
