@@ -140,7 +140,11 @@ void ProxyHeaderReader::ReadHeader() {
     }
     left -= static_cast<size_t>(m);
   }
-  if (result.outcome == proxyproto::Outcome::kDone) Succeed(result.header);
+  if (result.outcome == proxyproto::Outcome::kDone) {
+    Succeed(result.header);
+  } else if (++partial_reads_ > kMaxPartialReads) {
+    Fail("too_fragmented");
+  }
 }
 
 void ProxyHeaderReader::Fail(std::string reason) {

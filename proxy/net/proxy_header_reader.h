@@ -4,9 +4,10 @@
 // Start() checks the peer against the trusted CIDR list (untrusted: refused at once, nothing
 // read), then reads the header with recv(MSG_PEEK), feeds it to proxyproto::Parser and consumes
 // exactly the header's bytes: whatever follows (a TLS ClientHello, an IMAP command) stays in the
-// socket for the next stage. A header split over many segments is fine; bytes already examined
-// (all of them header bytes) are consumed as they arrive, so a partial header never makes the
-// level-triggered watcher spin. One deadline from Start() (default 3 s) bounds the whole read.
+// socket for the next stage. A header split in a few segments is read (bytes already examined,
+// all of them header bytes, are consumed as they arrive, so a partial header never makes the
+// level-triggered watcher spin); one split over more than kMaxPartialReads is refused. One
+// deadline from Start() (default 3 s) bounds the whole read.
 //
 // The result is reported exactly once through the callback, on the loop's thread, never inside
 // Start(): the client's real address, or a refusal reason (a stable lowercase token for logs and
@@ -56,6 +57,9 @@ struct ProxyHeaderResult {
 
 class ProxyHeaderReader final : public IoHandler {
  public:
+  // A sender writes the header at once (the spec asks it to); a header that arrives in more than
+  // this many pieces is refused ("too_fragmented"), like one that trickles past the timeout.
+  static constexpr int kMaxPartialReads = 4;
   using Callback = std::function<void(const ProxyHeaderResult&)>;
 
   // `fd` is an accepted, non-blocking socket; `peer` its peer address (from accept). `trusted`
@@ -89,6 +93,7 @@ class ProxyHeaderReader final : public IoHandler {
   IoWatcherPtr watcher_;
   TimerPtr timer_;
   std::optional<ProxyHeaderResult> pending_;  // a result decided inside Start(), reported from the timer
+  int partial_reads_ = 0;  // reads that left the header incomplete
   bool finished_ = false;
 };
 

@@ -23,8 +23,8 @@ client sees is imapgate's. A cleanup starts it again and waits until imapgate re
   gets NO [UNAVAILABLE] and the log names the TLS verification failure (ShardsTest is the same
   link with the right CA).
 * ProxyProtocolTest / ProxyUntrustedTest: PROXY v2 in, `mode: required` on both listeners: the
-  backend logs the address from the header (rip=, rport=); a header sent in one-byte segments
-  works; garbage, an unknown family, an over-long v1 line or no header at all closes the
+  backend logs the address from the header (rip=, rport=); a header sent in three segments
+  works, one sent in one-byte segments is refused (too_fragmented); garbage, an unknown family, an over-long v1 line or no header at all closes the
   connection without a greeting (proxy_header_refused with the reason); from a peer outside
   `trusted` the connection is closed without a greeting (reason=untrusted_peer).
 """
@@ -577,11 +577,13 @@ class ProxyProtocolTest(ProxyBase):
         self.assertTrue(any(x["client_address"].startswith("192.0.2.10") for x in parsed["sessions"]), parsed)
         c.command("z", "LOGOUT")
 
-    def test_02_v2_header_in_one_byte_segments_then_starttls(self):
+    def test_02_v2_header_in_three_segments_then_starttls(self):
         s = self.raw_socket(self.starttls_port)
-        for b in proxy_v2_header("192.0.2.11", 40001, HOST, self.starttls_port):
-            s.sendall(bytes([b]))
-            time.sleep(0.005)
+        header = proxy_v2_header("192.0.2.11", 40001, HOST, self.starttls_port)
+        third = len(header) // 3 + 1
+        for at in range(0, len(header), third):
+            s.sendall(header[at:at + third])
+            time.sleep(0.05)
         c = RawClient(s)
         self.addCleanup(c.close)
         self.assertTrue(c.greeting().startswith(b"* OK"))
@@ -611,6 +613,18 @@ class ProxyProtocolTest(ProxyBase):
                     self.wait_refused(reason, before)
         time.sleep(0.3)
         self.assertEqual(self.backend_that_logged(ALICE, since), [], "a refused connection logged in")
+
+    def test_03b_header_in_one_byte_segments_is_refused(self):
+        before = self.refused_count("too_fragmented")
+        s = self.raw_socket(self.starttls_port)
+        try:
+            for b in proxy_v2_header("192.0.2.12", 40002, HOST, self.starttls_port):
+                s.sendall(bytes([b]))
+                time.sleep(0.01)
+        except OSError:
+            pass  # closed while still sending: refused
+        self.assert_closed_without_greeting(s)
+        self.wait_refused("too_fragmented", before)
 
     def test_04_no_header_closed_after_the_proxy_timeout(self):
         before = self.refused_count("timeout")

@@ -93,12 +93,13 @@ TEST_F(ProxyHeaderReaderTest, V2HeaderGivesTheClientAddressAndLeavesTheRest) {
   EXPECT_EQ(calls_, 1) << "reported exactly once";
 }
 
-TEST_F(ProxyHeaderReaderTest, V1HeaderSplitOverManySegments) {
+TEST_F(ProxyHeaderReaderTest, V1HeaderSplitInAFewSegmentsIsRead) {
   const std::string header = proxyproto::EncodeV1(E("2001:db8::7", 1234), E("::1", 143));
   StartReader(Addr("::1", 40000));
-  for (char c : header) {
+  const size_t third = header.size() / 3;
+  for (size_t at = 0; at < header.size(); at += third) {
     EXPECT_EQ(calls_, 0);
-    PeerWrites(std::string(1, c));
+    PeerWrites(header.substr(at, third));
     RunLoopFor(loop_.get(), 2);
     // Examined header bytes are taken from the socket, so a partial header cannot keep the
     // level-triggered watcher firing.
@@ -112,6 +113,18 @@ TEST_F(ProxyHeaderReaderTest, V1HeaderSplitOverManySegments) {
   EXPECT_EQ(result_.version, 1);
   EXPECT_EQ(result_.header_length, header.size());
   EXPECT_EQ(Drain(pair_.a.get()), "a1 LOGIN alice secret\r\n");
+}
+
+TEST_F(ProxyHeaderReaderTest, AHeaderSplitOverManySegmentsIsRefused) {
+  const std::string header = proxyproto::EncodeV1(E("2001:db8::7", 1234), E("::1", 143));
+  StartReader(Addr("::1", 40000));
+  for (size_t i = 0; i < header.size() && calls_ == 0; ++i) {
+    PeerWrites(std::string(1, header[i]));
+    RunLoopFor(loop_.get(), 2);
+  }
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_FALSE(result_.ok);
+  EXPECT_EQ(result_.error, "too_fragmented");
 }
 
 TEST_F(ProxyHeaderReaderTest, V2HeaderWithTlvsSplitInTwo) {
@@ -257,10 +270,12 @@ TEST_F(ProxyHeaderReaderTest, SlowPeerTimesOutFromStartNotFromItsLastByte) {
   const std::string header = "PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\n";
   const auto start = std::chrono::steady_clock::now();
   size_t sent = 0;
-  // One byte every ~10 ms: the whole header would take ~340 ms, far past the deadline.
+  // Ten bytes every ~40 ms (fewer pieces than kMaxPartialReads before the deadline): the whole
+  // header would take ~160 ms, past the deadline.
   while (calls_ == 0 && sent < header.size()) {
-    PeerWrites(header.substr(sent++, 1));
-    const auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+    PeerWrites(header.substr(sent, 10));
+    sent += 10;
+    const auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(40);
     while (calls_ == 0 && std::chrono::steady_clock::now() < next) RunLoopFor(loop_.get(), 1);
   }
   ASSERT_TRUE(RunUntilDone());
