@@ -21,18 +21,27 @@ bool IsLoopbackHost(const std::string& host) {
 
 std::vector<std::string> ConfigWarnings(const config::Config& config) {
   std::vector<std::string> out;
-  const config::BackendConfig& b = config.backend;
-  const std::string where =
-      "backend '" + b.name + "' (" + b.address.host + ":" + std::to_string(b.address.port) + ")";
-  if (b.security != config::BackendSecurity::kPlaintext && !b.tls_verify) {
-    out.push_back(where +
-                  ": tls_verify is false: the backend's certificate and name are not checked, so "
-                  "anyone on the path to it can read every password");
-  }
-  if (b.security == config::BackendSecurity::kPlaintext && !IsLoopbackHost(b.address.host)) {
-    out.push_back(where +
-                  ": security is plaintext on an address that is not loopback: passwords and mail "
-                  "cross the network in clear; use tls or starttls unless that network is trusted");
+  for (const config::ShardConfig& shard : config.shards) {
+    for (const config::BackendConfig& b : shard.backends) {
+      const std::string where =
+          "backend '" + b.name + "' (" + b.address.host + ":" + std::to_string(b.address.port) + ")";
+      if (b.security != config::BackendSecurity::kPlaintext && !b.tls_verify) {
+        out.push_back(where +
+                      ": tls_verify is false: the backend's certificate and name are not checked, so "
+                      "anyone on the path to it can read every password");
+      }
+      if (b.security == config::BackendSecurity::kPlaintext && !IsLoopbackHost(b.address.host)) {
+        out.push_back(where +
+                      ": security is plaintext on an address that is not loopback: passwords and mail "
+                      "cross the network in clear; use tls or starttls unless that network is trusted");
+      }
+    }
+    if (shard.backend_login.mode == config::BackendLoginConfig::Mode::kMaster) {
+      out.push_back("shard '" + shard.name +
+                    "': backend_login is master, and no login step authenticates users yet: a "
+                    "master user would log anyone in, so every login to this shard is refused "
+                    "until an authenticating source is configured");
+    }
   }
   return out;
 }

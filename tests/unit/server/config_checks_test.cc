@@ -22,12 +22,17 @@ TEST(IsLoopbackHostTest, LoopbackAndNot) {
   EXPECT_FALSE(IsLoopbackHost("mail.example.com"));
 }
 
+// A loaded config's shape: the backend is the one backend of the shard "default".
 config::Config Backend(config::BackendSecurity security, const std::string& host, bool verify) {
   config::Config c;
   c.backend.name = "default";
   c.backend.address = {host, 143};
   c.backend.security = security;
   c.backend.tls_verify = verify;
+  config::ShardConfig shard;
+  shard.name = "default";
+  shard.backends.push_back(c.backend);
+  c.shards.push_back(shard);
   return c;
 }
 
@@ -56,6 +61,26 @@ TEST(ConfigWarningsTest, PlaintextOffLoopbackWarns) {
   EXPECT_EQ(
       ConfigWarnings(Backend(config::BackendSecurity::kPlaintext, "imap.internal", true)).size(),
       1u);
+}
+
+TEST(ConfigWarningsTest, EveryBackendOfEveryShardIsChecked) {
+  config::Config c = Backend(config::BackendSecurity::kPlaintext, "127.0.0.1", true);
+  config::BackendConfig replica;
+  replica.name = "a2";
+  replica.address = {"10.0.0.6", 143};
+  c.shards[0].backends.push_back(replica);  // plaintext off loopback, and not the first primary
+  auto w = ConfigWarnings(c);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("backend 'a2' (10.0.0.6:143)"), std::string::npos) << w[0];
+}
+
+TEST(ConfigWarningsTest, AMasterUserShardWithoutAnAuthStepWarns) {
+  config::Config c = Backend(config::BackendSecurity::kPlaintext, "127.0.0.1", true);
+  c.shards[0].backend_login.mode = config::BackendLoginConfig::Mode::kMaster;
+  auto w = ConfigWarnings(c);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("shard 'default': backend_login is master"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("refused"), std::string::npos) << w[0];
 }
 
 TEST(ClassifyBindProbeTest, InUseIsAWarningOtherFailuresAreErrors) {
