@@ -107,6 +107,13 @@ ReloadPlan PlanReload(const config::Config& running, const config::ConfigPtr& ne
           std::to_string(next.health_checks.fall));
     effective->health_checks.fall = running.health_checks.fall;
   }
+  if (next.warm_connections.per_backend != running.warm_connections.per_backend ||
+      next.warm_connections.max_age != running.warm_connections.max_age) {
+    restart("", "warm_connections",
+            "warm_connections changed in the configuration; the workers' pools keep their start-up "
+            "size and max_age until a restart");
+    effective->warm_connections = running.warm_connections;
+  }
   const bool had_token = running.admin.token != nullptr, has_token = next.admin.token != nullptr;
   if (had_token != has_token || (had_token && running.admin.token->view() != next.admin.token->view())) {
     restart("", "admin.token_file",

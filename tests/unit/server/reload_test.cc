@@ -83,7 +83,7 @@ TEST(PlanReloadTest, BackendLimitsTimeoutsCertificatesAndLogLevelAreApplied) {
   EXPECT_EQ(e.log_level, "debug");
 }
 
-TEST(PlanReloadTest, HealthThresholdsAndTheAdminTokenStayUntilARestart) {
+TEST(PlanReloadTest, HealthThresholdsWarmPoolAndTheAdminTokenStayUntilARestart) {
   auto running = Running();
   running->admin.token = std::make_shared<const SecretString>("0123456789abcdef-old");
   auto next = Next(*running);
@@ -91,8 +91,11 @@ TEST(PlanReloadTest, HealthThresholdsAndTheAdminTokenStayUntilARestart) {
   next->health_checks.fall = 7;
   next->health_checks.interval = std::chrono::milliseconds(1000);  // applied: the checker restarts
   next->admin.token = std::make_shared<const SecretString>("0123456789abcdef-new");
+  next->warm_connections.per_backend = 4;
   ReloadPlan plan = PlanReload(*running, next);
-  EXPECT_EQ(Settings(plan), (Strings{"health_checks.rise", "health_checks.fall", "admin.token_file"}));
+  EXPECT_EQ(Settings(plan),
+            (Strings{"health_checks.rise", "health_checks.fall", "warm_connections", "admin.token_file"}));
+  EXPECT_EQ(plan.effective->warm_connections.per_backend, 0u);
   const config::Config& e = *plan.effective;
   EXPECT_EQ(e.health_checks.rise, running->health_checks.rise);
   EXPECT_EQ(e.health_checks.fall, running->health_checks.fall);
