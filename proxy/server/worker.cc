@@ -28,7 +28,8 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   w->context_.scratch_size = w->scratch_.size();
   w->context_.id_prefix = o.id_prefix;
   w->context_.registry = o.registry;
-  const config::WarmConnectionsConfig& warm = w->context_.generation->config->warm_connections;
+  const config::ConfigPtr& config = w->context_.generation->config;  // null in some tests
+  const config::WarmConnectionsConfig warm = config ? config->warm_connections : config::WarmConnectionsConfig{};
   if (warm.per_backend > 0) {
     auto pool = upstream::WarmPool::Create(w->loop_.get(), o.time, upstream::WarmPoolOptions{warm.per_backend, warm.max_age});
     if (!pool.ok()) return pool.status();
