@@ -56,6 +56,7 @@ Worker::~Worker() {
   Join();
   listeners_.clear();
   sessions_.clear();  // closes every socket this worker still holds
+  warm_pool_.reset(); // its connections and timers live on the loop
   loop_.reset();      // runs deferred deletions first
 }
 
