@@ -471,16 +471,20 @@ def write_overrides(path, overrides: Dict[str, str], comment: str = "") -> None:
     os.replace(tmp, path)
 
 
-def admin_request(port: int, method: str, path: str, token: Optional[str] = None,
-                  body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None,
-                  timeout: float = 10) -> Tuple[int, bytes, object]:
-    """One HTTP/1.1 request to 127.0.0.1:port. token -> `Authorization: Bearer <token>`.
-    Returns (status, body bytes, parsed JSON or None when the body is not JSON)."""
+def admin_exchange(port: int, method: str, path: str, token: Optional[str] = None,
+                   body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None,
+                   authorization: Optional[str] = None,
+                   timeout: float = 10) -> Tuple[int, Dict[str, str], bytes, object]:
+    """One HTTP/1.1 request to 127.0.0.1:port. token -> `Authorization: Bearer <token>`;
+    authorization -> that exact Authorization header. Returns (status, response headers with
+    lowercased names, body bytes, parsed JSON or None when the body is not JSON)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         h = dict(headers or {})
         if token is not None:
             h["Authorization"] = f"Bearer {token}"
+        if authorization is not None:
+            h["Authorization"] = authorization
         if body is not None and "Content-Type" not in h:
             h["Content-Type"] = "application/json"
         conn.request(method, path, body=body, headers=h)
@@ -490,9 +494,18 @@ def admin_request(port: int, method: str, path: str, token: Optional[str] = None
             parsed = json.loads(data) if data else None
         except ValueError:
             parsed = None
-        return resp.status, data, parsed
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, parsed
     finally:
         conn.close()
+
+
+def admin_request(port: int, method: str, path: str, token: Optional[str] = None,
+                  body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None,
+                  timeout: float = 10) -> Tuple[int, bytes, object]:
+    """admin_exchange without the response headers: (status, body bytes, parsed JSON or None)."""
+    status, _, data, parsed = admin_exchange(port, method, path, token=token, body=body,
+                                             headers=headers, timeout=timeout)
+    return status, data, parsed
 
 
 def imapgatectl_bin() -> Path:

@@ -20,7 +20,6 @@ The session tests log in over the implicit-TLS listener with the harness's RawCl
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional
 
 from harness import (ALICE, ALICE_PW, BOB, BOB_PW, HOST, SOURCE_DIR, RawClient, ShardedGateTestCase,
-                     ds, imapgate_bin, tagged_status, write_overrides)
+                     admin_exchange, ds, imapgate_bin, tagged_status, write_overrides)
 
 BACKENDS = ("a1", "a2", "b1")
 
@@ -51,25 +50,8 @@ def http_request(port: int, method: str, path: str, *, token: Optional[str] = No
     """One HTTP/1.1 request to 127.0.0.1:port; unlike harness.admin_request it returns the
     response headers too. token -> "Authorization: Bearer <token>"; authorization -> that exact
     Authorization header."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        h = dict(headers or {})
-        if token is not None:
-            h["Authorization"] = f"Bearer {token}"
-        if authorization is not None:
-            h["Authorization"] = authorization
-        if body is not None and "Content-Type" not in h:
-            h["Content-Type"] = "application/json"
-        conn.request(method, path, body=body, headers=h)
-        resp = conn.getresponse()
-        data = resp.read()
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, parsed)
-    finally:
-        conn.close()
+    return Reply(*admin_exchange(port, method, path, token=token, body=body, headers=headers,
+                                 authorization=authorization, timeout=timeout))
 
 
 def raw_http(port: int, request: bytes, timeout: float = 10) -> bytes:
