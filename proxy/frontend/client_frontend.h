@@ -55,9 +55,13 @@ struct FrontendOptions {
 // backend). Secrets are wiped when the request is destroyed.
 struct LoginRequest {
   std::string tag;
-  std::string mechanism;  // "LOGIN" or "PLAIN"
+  // "LOGIN" (the IMAP LOGIN command), or the SASL mechanism of AUTHENTICATE: "PLAIN",
+  // "SASL-LOGIN" (AUTHENTICATE LOGIN), "XOAUTH2", "OAUTHBEARER".
+  std::string mechanism;
   SecretString user;
-  SecretString password;
+  SecretString password;  // the password, or the bearer token when `bearer`
+  SecretString authzid;   // SASL authorization identity; empty: none (or the same as user)
+  bool bearer = false;    // XOAUTH2 / OAUTHBEARER: `password` is an OAuth 2.0 bearer token
 };
 
 class FrontendDelegate {

@@ -72,7 +72,9 @@ struct LoginAttempt {
   std::string session_id;
   std::string user;  // as the client gave it
   SecretString password;
-  std::string mechanism;  // "LOGIN", "PLAIN"
+  std::string mechanism;  // frontend::LoginRequest::mechanism: "LOGIN", "PLAIN", "SASL-LOGIN", ...
+  std::string authzid;    // SASL authorization identity ("" when none); only with master users
+  bool bearer = false;    // `password` holds an OAuth 2.0 bearer token (XOAUTH2, OAUTHBEARER)
   net::SocketAddress client;
   net::SocketAddress local;
   bool client_tls = false;

@@ -112,6 +112,8 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   attempt.user = user_;
   attempt.password = std::move(request.password);
   attempt.mechanism = std::move(request.mechanism);
+  attempt.authzid = std::string(request.authzid.view());
+  attempt.bearer = request.bearer;
   attempt.client = peer_;
   attempt.local = proxied_local_ ? *proxied_local_ : net::LocalAddress(frontend_->fd());
   attempt.client_tls = frontend_->IsTls();
