@@ -222,6 +222,9 @@ class GateTestCase(unittest.TestCase):
     WORKERS = int(os.environ.get("IMAPGATE_TEST_WORKERS", "2"))
     ADMIN = True
     COMMAND_PREFIX: List[str] = []  # run imapgate through this (e.g. prlimit), which execs it
+    # Sanitizer reports that are the sanitizer's own false positive in this class's setting (each
+    # says why); any other report in imapgate's stderr fails the class.
+    KNOWN_FALSE_SANITIZER_REPORTS: List[re.Pattern] = []
     LIMITS: Dict = {}
     TIMEOUTS: Dict = {}
     BACKEND_SECURITY = "plaintext"
@@ -303,7 +306,10 @@ class GateTestCase(unittest.TestCase):
             log = cls.gate.stderr()
             if check and was_running and rc != 0:
                 problems.append(f"imapgate exited with {rc} after SIGTERM (expected 0)")
-            if SANITIZER_RE.search(log):
+            checked = log
+            for known in cls.KNOWN_FALSE_SANITIZER_REPORTS:
+                checked = known.sub("", checked)
+            if SANITIZER_RE.search(checked):
                 problems.append("sanitizer report in imapgate's stderr")
             if problems:
                 problems.append(f"--- {cls.gate.stderr_path} (tail) ---\n{log[-6000:]}")

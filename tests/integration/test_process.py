@@ -134,9 +134,25 @@ class ExclusiveListenersTest(GateTestCase):
         self.assertTrue(self.wait_for_log(r"\bprivileges\b"), self.gate_log())
 
 
+# Under UBSan (the ASan+UBSan tree), the vptr check validates a vtable by writing it into a fresh
+# pipe(). With every descriptor taken, pipe() fails and the runtime reports a valid object as
+# having an "invalid vptr" whose memory "cannot be printed" (reproduced with a ten-line program:
+# any polymorphic call after the descriptors run out). That exact report, and only it, is let
+# through here: the tree builds vptr as the one recoverable check, this test alone sets
+# halt_on_error=0, and the harness still fails the class on every other sanitizer report (a real
+# bad cast says "object is of type X"; a use after free is ASan's, which always halts).
+_UBSAN_NO_DESCRIPTOR_VPTR_REPORT = re.compile(
+    r"[^\n]*: runtime error: member (?:access within|call on) address 0x[0-9a-f]+ which does not point to"
+    r" an object of type '[^'\n]+'\n0x[0-9a-f]+: note: object has invalid vptr\n<memory cannot be printed>\n"
+    r"(?:SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior [^\n]*\n)?")
+_UBSAN_OPTIONS = ":".join(filter(None, [os.environ.get("UBSAN_OPTIONS", ""), "halt_on_error=0",
+                                        "print_stacktrace=0"]))
+
+
 class DescriptorExhaustionTest(GateTestCase):
     WORKERS = 1
-    COMMAND_PREFIX = ["prlimit", "--nofile=64:64", "--"]
+    COMMAND_PREFIX = ["env", f"UBSAN_OPTIONS={_UBSAN_OPTIONS}", "prlimit", "--nofile=64:64", "--"]
+    KNOWN_FALSE_SANITIZER_REPORTS = [_UBSAN_NO_DESCRIPTOR_VPTR_REPORT]
     TIMEOUTS = {"preauth": "60s"}
 
     def test_idle_floods_leave_the_admin_endpoint_and_logins_working(self):
@@ -165,7 +181,8 @@ class DescriptorExhaustionTest(GateTestCase):
                 used = cpu_seconds(pid) - cpu0
                 # Backing off: ~0.01 s. The old busy loop: 0.8-2 s (a whole core, less under load).
                 self.assertLess(used, 0.25, f"imapgate used {used:.2f}s of CPU in 2s while out of descriptors")
-                new_lines = self.gate_log().splitlines()[log_lines_before:]
+                # imapgate's own lines (logfmt, "ts=..."): not a sanitizer's notes (see above).
+                new_lines = [l for l in self.gate_log().splitlines()[log_lines_before:] if l.startswith("ts=")]
                 self.assertLess(len(new_lines), 30, "\n".join(new_lines[:40]))
                 self.assertTrue(any("accept_paused" in l and "listener=admin" in l for l in new_lines),
                                 "\n".join(new_lines[:40]))
