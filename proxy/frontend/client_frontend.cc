@@ -15,8 +15,6 @@ namespace imapgate::frontend {
 namespace {
 
 constexpr std::chrono::milliseconds kCloseGrace{5000};
-// Largest decoded AUTHENTICATE PLAIN message: three fields of at most 1024 octets and two NULs.
-constexpr size_t kMaxSaslPlainBytes = 3 * 1024 + 2;
 
 const TimeSource& Clock(const FrontendOptions& options) {
   return options.time ? *options.time : RealTimeSource::Get();
@@ -28,6 +26,11 @@ StatusOr<std::unique_ptr<ClientFrontend>> ClientFrontend::Create(net::EventLoop*
                                                                  const FrontendOptions& options,
                                                                  FrontendDelegate* delegate, char* scratch,
                                                                  size_t scratch_size) {
+  for (const std::string& m : options.sasl_mechanisms) {
+    if (!imap::IsSupportedSaslMechanism(m)) {
+      return Status(StatusCode::kInvalidArgument, "unsupported SASL mechanism: " + m);
+    }
+  }
   std::unique_ptr<ClientFrontend> f(new ClientFrontend(options, delegate, scratch, scratch_size));
   net::TransportPtr transport;
   if (options.implicit_tls) {
@@ -86,7 +89,7 @@ void ClientFrontend::Start() {
 
 void ClientFrontend::SendGreeting() {
   auto phase = tls_active() ? imap::PreAuthPhase::kTls : imap::PreAuthPhase::kCleartextTlsRequired;
-  Send("* OK [CAPABILITY " + imap::PreAuthCapabilities(phase) + "] imapgate ready\r\n");
+  Send("* OK [CAPABILITY " + imap::PreAuthCapabilities(phase, options_.sasl_mechanisms) + "] imapgate ready\r\n");
 }
 
 void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
@@ -214,7 +217,13 @@ void ClientFrontend::ProcessEvents() {
         break;
       case imap::ParseEvent::kFatal: {
         const imap::ParseError& e = parser_.error();
-        CloseWith(FrontendEndForParseError(e.code), imap::Tagged(e.tag, "BAD", e.message) + "* BYE " + e.message + "\r\n");
+        std::string tag = e.tag;
+        if (state_ == State::kAwaitingSasl) {
+          // An oversized SASL line: the BAD names the AUTHENTICATE it ends.
+          tag = step_continuation_ ? pending_tag_ : sasl_tag_;
+          EndSasl();
+        }
+        CloseWith(FrontendEndForParseError(e.code), imap::Tagged(tag, "BAD", e.message) + "* BYE " + e.message + "\r\n");
         return;
       }
     }
@@ -240,7 +249,7 @@ void ClientFrontend::HandleCommand(imap::Command command) {
   auto phase = tls_active() ? imap::PreAuthPhase::kTls : imap::PreAuthPhase::kCleartextTlsRequired;
   switch (c.verb) {
     case imap::PreAuthVerb::kCapability:
-      Send("* CAPABILITY " + imap::PreAuthCapabilities(phase) + "\r\n");
+      Send("* CAPABILITY " + imap::PreAuthCapabilities(phase, options_.sasl_mechanisms) + "\r\n");
       Send(imap::Tagged(c.tag, "OK", "Capability completed"));
       return;
     case imap::PreAuthVerb::kNoop:
@@ -264,12 +273,17 @@ void ClientFrontend::HandleCommand(imap::Command command) {
         CountBad();
         return;
       }
-      RequestLogin(c.tag, "LOGIN", std::move(c.user), std::move(c.password));
+      RequestLogin(LoginRequest{c.tag, "LOGIN", std::move(c.user), std::move(c.password), {}, false});
       return;
     case imap::PreAuthVerb::kAuthenticate:
       HandleAuthenticate(c);
       return;
   }
+}
+
+bool ClientFrontend::MechanismAllowed(std::string_view mechanism) const {
+  return std::find(options_.sasl_mechanisms.begin(), options_.sasl_mechanisms.end(), mechanism) !=
+         options_.sasl_mechanisms.end();
 }
 
 void ClientFrontend::HandleAuthenticate(imap::PreAuthCommand& c) {
@@ -279,21 +293,45 @@ void ClientFrontend::HandleAuthenticate(imap::PreAuthCommand& c) {
     CountBad();
     return;
   }
-  if (c.mechanism != "PLAIN") {
+  if (!MechanismAllowed(c.mechanism)) {
     Send(imap::Tagged(c.tag, "NO", "[CANNOT] Unsupported authentication mechanism"));
     CountBad();
     return;
   }
+  sasl_tag_ = c.tag;
+  sasl_mechanism_ = c.mechanism;
+  sasl_login_password_ = false;
+  state_ = State::kAwaitingSasl;
   if (!c.initial_response) {
-    sasl_tag_ = c.tag;
-    state_ = State::kAwaitingSasl;
-    parser_.ExpectSaslResponse();
-    Send("+ \r\n");
+    // LOGIN asks for the user name; the others send an empty challenge.
+    AskSasl(sasl_mechanism_ == "LOGIN" ? imap::kSaslLoginUserChallenge : std::string_view());
     return;
   }
-  sasl_tag_ = c.tag;
-  state_ = State::kAwaitingSasl;  // reuse the continuation path for the initial response
+  // The initial response takes the continuation path (for LOGIN it is the user name).
   HandleSaslResponse(std::move(*c.initial_response));
+}
+
+void ClientFrontend::AskSasl(std::string_view payload) {
+  parser_.ExpectSaslResponse();
+  std::string line = "+ ";
+  line.append(payload);
+  line.append("\r\n");
+  Send(line);
+}
+
+void ClientFrontend::EndSasl() {
+  state_ = State::kReading;
+  sasl_tag_.clear();
+  sasl_mechanism_.clear();
+  sasl_login_password_ = false;
+  sasl_login_user_.clear();
+}
+
+void ClientFrontend::RefuseAuthentication(const std::string& tag) {
+  Send(imap::Tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
+  if (++auth_failures_ >= options_.max_auth_attempts) {
+    CloseWith(FrontendEnd::kAuthAttempts, "* BYE Too many authentication failures\r\n");
+  }
 }
 
 void ClientFrontend::HandleSaslResponse(SecretString response) {
@@ -305,46 +343,107 @@ void ClientFrontend::HandleSaslResponse(SecretString response) {
     delegate_->OnLoginContinuation(std::move(response));
     return;
   }
-  state_ = State::kReading;
-  std::string tag = std::move(sasl_tag_);
-  if (response.view() == "*") {
-    Send(imap::Tagged(tag, "BAD", "AUTHENTICATE cancelled"));
+  const std::string tag = sasl_tag_;
+  const std::string mechanism = sasl_mechanism_;
+  auto bad = [&](std::string_view reason) {
+    EndSasl();
+    Send(imap::Tagged(tag, "BAD", reason));
     CountBad();
+  };
+  if (response.view() == "*") {
+    bad("AUTHENTICATE cancelled");
     return;
   }
   std::optional<SecretString> decoded;
   if (response.view() == "=") {
     decoded.emplace();
   } else {
-    decoded = imap::DecodeBase64(response.view(), kMaxSaslPlainBytes);
+    decoded = imap::DecodeBase64(response.view(), imap::kMaxSaslMessageBytes);
   }
+  response.clear();
   if (!decoded) {
-    Send(imap::Tagged(tag, "BAD", "Invalid base64 in SASL response"));
-    CountBad();
+    bad("Invalid base64 in SASL response");
     return;
   }
-  std::optional<imap::SaslPlainCredentials> creds = imap::ParseSaslPlain(decoded->view());
-  if (!creds) {
-    Send(imap::Tagged(tag, "BAD", "Invalid SASL PLAIN message"));
-    CountBad();
+  LoginRequest request;
+  request.tag = tag;
+  if (mechanism == "PLAIN") {
+    std::optional<imap::SaslPlainCredentials> creds = imap::ParseSaslPlain(decoded->view());
+    if (!creds) {
+      bad("Invalid SASL PLAIN message");
+      return;
+    }
+    if (!creds->authzid.empty() && creds->authzid.view() != creds->authcid.view()) {
+      if (!options_.allow_authzid) {
+        // Acting as another user needs master users. AUTHENTICATIONFAILED (as Dovecot answers),
+        // not AUTHORIZATIONFAILED: the password was never checked (RFC 5530 uses the latter only
+        // once authentication succeeded), and the answer must not tell which part was wrong.
+        EndSasl();
+        RefuseAuthentication(tag);
+        return;
+      }
+      request.authzid = std::move(creds->authzid);
+    }
+    request.mechanism = "PLAIN";
+    request.user = std::move(creds->authcid);
+    request.password = std::move(creds->password);
+  } else if (mechanism == "LOGIN") {
+    if (!sasl_login_password_) {
+      std::optional<SecretString> user = imap::ParseSaslLoginField(decoded->view(), imap::kMaxSaslUserBytes);
+      if (!user) {
+        bad("Invalid SASL LOGIN user name");
+        return;
+      }
+      sasl_login_user_ = std::move(*user);
+      sasl_login_password_ = true;
+      AskSasl(imap::kSaslLoginPasswordChallenge);
+      return;
+    }
+    std::optional<SecretString> password =
+        imap::ParseSaslLoginField(decoded->view(), imap::kMaxSaslPasswordBytes);
+    if (!password) {
+      bad("Invalid SASL LOGIN password");
+      return;
+    }
+    request.mechanism = "SASL-LOGIN";
+    request.user = std::move(sasl_login_user_);
+    request.password = std::move(*password);
+  } else if (mechanism == "XOAUTH2") {
+    std::optional<imap::Xoauth2Credentials> creds = imap::ParseXoauth2(decoded->view());
+    if (!creds) {
+      bad("Invalid SASL XOAUTH2 message");
+      return;
+    }
+    request.mechanism = "XOAUTH2";
+    request.user = std::move(creds->user);
+    request.password = std::move(creds->token);
+    request.bearer = true;
+  } else if (mechanism == "OAUTHBEARER") {
+    std::optional<imap::OauthBearerCredentials> creds = imap::ParseOauthBearer(decoded->view());
+    if (!creds) {
+      bad("Invalid SASL OAUTHBEARER message");
+      return;
+    }
+    request.mechanism = "OAUTHBEARER";
+    request.user = std::move(creds->user);  // the authzid names the user: no other identity
+    request.password = std::move(creds->token);
+    request.bearer = true;
+  } else {
+    bad("Unsupported authentication mechanism");  // not reached: checked by HandleAuthenticate
     return;
   }
-  if (!creds->authzid.empty() && creds->authzid.view() != creds->authcid.view()) {
-    // Acting as another user needs master-user support in the auth chain (a later issue).
-    Send(imap::Tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
-    return;
-  }
-  RequestLogin(tag, "PLAIN", std::move(creds->authcid), std::move(creds->password));
+  EndSasl();
+  RequestLogin(std::move(request));
 }
 
-void ClientFrontend::RequestLogin(std::string tag, std::string mechanism, SecretString user, SecretString password) {
+void ClientFrontend::RequestLogin(LoginRequest request) {
   state_ = State::kAwaitingLogin;
   input_during_login_ = false;
-  pending_tag_ = tag;
+  pending_tag_ = request.tag;
   Flush();
   if (state_ == State::kDone) return;
   UpdateInterest();
-  delegate_->OnLoginRequested(LoginRequest{std::move(tag), std::move(mechanism), std::move(user), std::move(password)});
+  delegate_->OnLoginRequested(std::move(request));
 }
 
 void ClientFrontend::LoginRejected(LoginRejection why) {
@@ -353,11 +452,8 @@ void ClientFrontend::LoginRejected(LoginRejection why) {
   if (why == LoginRejection::kUnavailable) {
     Send(imap::Tagged(pending_tag_, "NO", "[UNAVAILABLE] Backend unavailable, try again later"));
   } else {
-    Send(imap::Tagged(pending_tag_, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
-    if (++auth_failures_ >= options_.max_auth_attempts) {
-      CloseWith(FrontendEnd::kAuthAttempts, "* BYE Too many authentication failures\r\n");
-      return;
-    }
+    RefuseAuthentication(pending_tag_);
+    if (state_ == State::kClosing || state_ == State::kDone) return;
   }
   ProcessEvents();  // commands the client pipelined behind the failed login
   if (state_ == State::kDone) return;

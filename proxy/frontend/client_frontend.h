@@ -18,6 +18,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/secret.h"
 #include "common/time_source.h"
@@ -49,6 +50,15 @@ struct FrontendOptions {
   // (TCP_NOTSENT_LOWAT is set to this before login). Above it nothing more is read or processed.
   size_t max_queued_reply_bytes = 16384;
   const TimeSource* time = nullptr;  // null: the real clock; not owned
+  // AUTHENTICATE mechanisms accepted and advertised (AUTH=<m>, in this order, with SASL-IR) once
+  // TLS is active; each one of PLAIN, LOGIN, XOAUTH2, OAUTHBEARER (upper case), else Create()
+  // fails. Any other mechanism is answered NO [CANNOT]. The IMAP LOGIN command is not governed
+  // by this list.
+  std::vector<std::string> sasl_mechanisms{"PLAIN", "LOGIN"};
+  // Accept a SASL PLAIN authzid that differs from the user (true when master users are
+  // configured): it goes in LoginRequest::authzid. When false such a login is refused with
+  // NO [AUTHENTICATIONFAILED] (counted as a failed authentication) and never reaches the owner.
+  bool allow_authzid = false;
 };
 
 // Credentials the client presented; the owner verifies them (issue A: by logging in to the
@@ -145,7 +155,14 @@ class ClientFrontend final : public net::IoHandler {
   void HandleAuthenticate(imap::PreAuthCommand& command);
   void HandleStartTls(const std::string& tag);
   void UpgradeToTls();
-  void RequestLogin(std::string tag, std::string mechanism, SecretString user, SecretString password);
+  // Sends "+ <payload>" and waits for the next line of the AUTHENTICATE exchange.
+  void AskSasl(std::string_view payload);
+  // Ends the AUTHENTICATE exchange (back to commands) and wipes what it held.
+  void EndSasl();
+  // NO [AUTHENTICATIONFAILED] to `tag`, counted towards max_auth_attempts (BYE at the limit).
+  void RefuseAuthentication(const std::string& tag);
+  bool MechanismAllowed(std::string_view mechanism) const;
+  void RequestLogin(LoginRequest request);
   void CountBad();
   void Send(std::string_view bytes);
   void Flush();
@@ -180,6 +197,9 @@ class ClientFrontend final : public net::IoHandler {
   int auth_failures_ = 0;
   std::string pending_tag_;  // tag of the LOGIN/AUTHENTICATE awaiting an answer
   std::string sasl_tag_;     // tag of the AUTHENTICATE awaiting its continuation line
+  std::string sasl_mechanism_;  // its (upper-case) mechanism
+  bool sasl_login_password_ = false;  // LOGIN mechanism: the awaited line is the password
+  SecretString sasl_login_user_;      // LOGIN mechanism: the user name, once received
   bool step_continuation_ = false;  // the awaited SASL line answers a login step (SendContinuation)
 };
 

@@ -5,15 +5,21 @@
 
 namespace imapgate::imap {
 
-std::string PreAuthCapabilities(PreAuthPhase phase) {
+std::string PreAuthCapabilities(PreAuthPhase phase, const std::vector<std::string>& mechanisms) {
   switch (phase) {
     case PreAuthPhase::kCleartextTlsRequired:
       return "IMAP4rev1 ID LITERAL+ STARTTLS LOGINDISABLED";
-    case PreAuthPhase::kTls:
-      return "IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN";
+    case PreAuthPhase::kTls: {
+      std::string caps = "IMAP4rev1 ID LITERAL+";
+      if (!mechanisms.empty()) caps += " SASL-IR";
+      for (const std::string& m : mechanisms) caps += " AUTH=" + m;
+      return caps;
+    }
   }
   return "IMAP4rev1";
 }
+
+std::string PreAuthCapabilities(PreAuthPhase phase) { return PreAuthCapabilities(phase, {"PLAIN"}); }
 
 std::string FilterBackendCapabilities(std::string_view backend_caps) {
   std::string out;

@@ -5,15 +5,20 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace imapgate::imap {
 
 enum class PreAuthPhase {
   kCleartextTlsRequired,  // STARTTLS listener before the handshake: STARTTLS LOGINDISABLED, no AUTH=
-  kTls,                   // implicit TLS, or after STARTTLS: AUTH=PLAIN SASL-IR, no STARTTLS
+  kTls,                   // implicit TLS, or after STARTTLS: SASL-IR AUTH=<m>..., no STARTTLS
 };
 
-// "IMAP4rev1 ..." for the given phase. Never contains STARTTLS after TLS.
+// "IMAP4rev1 ..." for the given phase. Never contains STARTTLS after TLS. After TLS it lists
+// SASL-IR and AUTH=<m> for each of `mechanisms`, in order (neither when the list is empty);
+// before TLS it lists no mechanism at all, whatever `mechanisms` holds.
+std::string PreAuthCapabilities(PreAuthPhase phase, const std::vector<std::string>& mechanisms);
+// The same with the mechanism list {"PLAIN"}.
 std::string PreAuthCapabilities(PreAuthPhase phase);
 
 // Filters a backend's capability list for the client after login: drops STARTTLS, LOGINDISABLED

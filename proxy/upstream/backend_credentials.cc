@@ -1,6 +1,7 @@
 #include "upstream/backend_credentials.h"
 
 #include "imap/sasl.h"
+#include "upstream/backend_connector.h"
 
 namespace imapgate::upstream {
 
@@ -8,8 +9,9 @@ std::optional<LoginArguments> FormatLoginArguments(const BackendCredentials& cre
   if (const auto* own = std::get_if<ClientOwnCredentials>(&credentials)) {
     return LoginArguments{SecretString(own->user.view()), SecretString(own->password.view())};
   }
-  const auto& master = std::get<MasterUserCredentials>(credentials);
-  if (master.form != MasterUserCredentials::Form::kLoginSeparator) return std::nullopt;
+  const auto* m = std::get_if<MasterUserCredentials>(&credentials);
+  if (m == nullptr || m->form != MasterUserCredentials::Form::kLoginSeparator) return std::nullopt;
+  const MasterUserCredentials& master = *m;
   WipingStringBase joined;
   joined.reserve(master.user.size() + 1 + master.master_user.size());
   joined.append(master.user.view());
@@ -34,14 +36,31 @@ std::optional<SecretString> FormatSaslPlainResponse(const BackendCredentials& cr
   return out;
 }
 
+std::optional<BearerMechanism> ChooseBearerMechanism(std::string_view backend_capabilities) {
+  if (HasCapability(backend_capabilities, "AUTH=XOAUTH2")) return BearerMechanism::kXoauth2;
+  if (HasCapability(backend_capabilities, "AUTH=OAUTHBEARER")) return BearerMechanism::kOauthBearer;
+  return std::nullopt;
+}
+
+std::optional<SecretString> FormatBearerResponse(const BackendCredentials& credentials, BearerMechanism mechanism) {
+  const auto* bearer = std::get_if<BearerTokenCredentials>(&credentials);
+  if (bearer == nullptr) return std::nullopt;
+  return mechanism == BearerMechanism::kXoauth2 ? imap::EncodeXoauth2(bearer->user.view(), bearer->token.view())
+                                                : imap::EncodeOauthBearer(bearer->user.view(), bearer->token.view());
+}
+
 std::string CredentialsUser(const BackendCredentials& credentials) {
   if (const auto* own = std::get_if<ClientOwnCredentials>(&credentials)) return std::string(own->user.view());
+  if (const auto* bearer = std::get_if<BearerTokenCredentials>(&credentials)) return std::string(bearer->user.view());
   return std::string(std::get<MasterUserCredentials>(credentials).user.view());
 }
 
 BackendCredentials CopyCredentials(const BackendCredentials& credentials) {
   if (const auto* own = std::get_if<ClientOwnCredentials>(&credentials)) {
     return ClientOwnCredentials{SecretString(own->user.view()), SecretString(own->password.view())};
+  }
+  if (const auto* bearer = std::get_if<BearerTokenCredentials>(&credentials)) {
+    return BearerTokenCredentials{SecretString(bearer->user.view()), SecretString(bearer->token.view())};
   }
   const auto& m = std::get<MasterUserCredentials>(credentials);
   MasterUserCredentials copy;

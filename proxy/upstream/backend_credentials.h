@@ -1,7 +1,8 @@
 // BackendCredentials: who the backend login authenticates as — the client's own name and
-// password (issue A's pass-through), or a master user acting for the client (Dovecot's
+// password (issue A's pass-through), a master user acting for the client (Dovecot's
 // "user*master" LOGIN form, or AUTHENTICATE PLAIN with the client as authzid), so the backend
-// never needs the user's password.
+// never needs the user's password, or the client's OAuth 2.0 bearer token (XOAUTH2 /
+// OAUTHBEARER from the client), passed on with AUTHENTICATE XOAUTH2 or OAUTHBEARER.
 //
 // The formatting is pure (unit-tested here); BackendLogin sends what it returns. Every secret
 // lives in a SecretString and is wiped when the credentials are destroyed.
@@ -9,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "common/secret.h"
@@ -34,7 +36,14 @@ struct MasterUserCredentials {
   char separator = '*';  // Dovecot's auth_master_user_separator
 };
 
-using BackendCredentials = std::variant<ClientOwnCredentials, MasterUserCredentials>;
+// The client's user name and its OAuth 2.0 bearer token (from AUTHENTICATE XOAUTH2 or
+// OAUTHBEARER), passed through to the backend with the mechanism the backend advertises.
+struct BearerTokenCredentials {
+  SecretString user;
+  SecretString token;
+};
+
+using BackendCredentials = std::variant<ClientOwnCredentials, MasterUserCredentials, BearerTokenCredentials>;
 
 // The two arguments of an IMAP LOGIN, as literals to send.
 struct LoginArguments {
@@ -43,12 +52,25 @@ struct LoginArguments {
 };
 
 // LOGIN arguments for the credentials: the client's own pair, or "user*master" with the master
-// password. nullopt for the SASL PLAIN form (it is sent with AUTHENTICATE, see below).
+// password. nullopt for the SASL PLAIN form and for a bearer token (both are sent with
+// AUTHENTICATE, see below).
 std::optional<LoginArguments> FormatLoginArguments(const BackendCredentials& credentials);
 
 // The base64 SASL PLAIN initial response for the authzid form ("user\0master\0password");
 // nullopt for every other form.
 std::optional<SecretString> FormatSaslPlainResponse(const BackendCredentials& credentials);
+
+// The SASL mechanisms a bearer token can be passed with.
+enum class BearerMechanism { kXoauth2, kOauthBearer };
+
+// The mechanism to pass a bearer token with, from the backend's capability list: XOAUTH2 when
+// AUTH=XOAUTH2 is advertised, else OAUTHBEARER when AUTH=OAUTHBEARER is; nullopt when neither.
+std::optional<BearerMechanism> ChooseBearerMechanism(std::string_view backend_capabilities);
+
+// The base64 initial response passing a bearer token with `mechanism` (XOAUTH2:
+// "user=<u>^Aauth=Bearer <t>^A^A"; OAUTHBEARER: "n,a=<u>,^Aauth=Bearer <t>^A^A"); nullopt
+// unless the credentials are BearerTokenCredentials.
+std::optional<SecretString> FormatBearerResponse(const BackendCredentials& credentials, BearerMechanism mechanism);
 
 // A second copy of the credentials (secrets copied into new wiping storage), for a login that
 // may try the next backend of its shard after a failed connect.

@@ -39,6 +39,10 @@ BackendLogin::BackendLogin(net::EventLoop* loop, const TimeSource* time, const B
     password_ = std::move(login->password);
   } else if (std::optional<SecretString> sasl = FormatSaslPlainResponse(credentials)) {
     sasl_plain_ = std::move(*sasl);
+  } else if (std::holds_alternative<BearerTokenCredentials>(credentials)) {
+    bearer_ = true;
+    bearer_xoauth2_ = std::move(*FormatBearerResponse(credentials, BearerMechanism::kXoauth2));
+    bearer_oauthbearer_ = std::move(*FormatBearerResponse(credentials, BearerMechanism::kOauthBearer));
   }
   if (client != nullptr) id_command_ = FormatIdCommand(kIdTag, *client);
   if (target.send_proxy_v2 && client != nullptr) {
@@ -50,7 +54,10 @@ BackendLogin::BackendLogin(net::EventLoop* loop, const TimeSource* time, const B
 }
 
 bool BackendLogin::RetainsCredentials(std::string_view secret) const {
-  if (!user_.empty() || !password_.empty() || !sasl_plain_.empty()) return true;
+  if (!user_.empty() || !password_.empty() || !sasl_plain_.empty() || !bearer_xoauth2_.empty() ||
+      !bearer_oauthbearer_.empty() || !sasl_pending_.empty()) {
+    return true;
+  }
   return conn_.OutputStorageContains(secret);
 }
 
@@ -166,6 +173,16 @@ bool BackendLogin::HandleLine(std::string_view raw) {
     if (line.code == "CAPABILITY") capabilities_ = line.code_args;
   }
   switch (state_) {
+    case State::kSaslContinuation:
+      if (line.kind == imap::ResponseKind::kContinuation) {
+        // The backend's (empty) challenge: our initial response, then the tagged answer.
+        Queue(sasl_pending_.view());
+        Queue("\r\n");
+        sasl_pending_.clear();
+        state_ = State::kLoginReply;
+        return FlushOutput();
+      }
+      [[fallthrough]];
     case State::kLoginUserContinuation:
     case State::kLoginPassContinuation:
     case State::kLoginReply:
@@ -183,6 +200,15 @@ bool BackendLogin::HandleLine(std::string_view raw) {
           password_.clear();
           state_ = State::kLoginReply;
         }
+        return FlushOutput();
+      }
+      if (line.kind == imap::ResponseKind::kContinuation && state_ == State::kLoginReply && bearer_ &&
+          !sasl_error_acked_) {
+        // XOAUTH2/OAUTHBEARER failure: an error challenge the client acknowledges (XOAUTH2: an
+        // empty response; OAUTHBEARER: ^A, RFC 7628 §3.2.3); the tagged NO follows.
+        sasl_error_acked_ = true;
+        Queue(sasl_error_ack_);
+        Queue("\r\n");
         return FlushOutput();
       }
       if (line.kind == imap::ResponseKind::kContinuation) {
@@ -227,6 +253,10 @@ bool BackendLogin::HandleLine(std::string_view raw) {
 }
 
 void BackendLogin::SendLogin() {
+  if (bearer_) {
+    SendBearer();
+    return;
+  }
   if (HasCapability(capabilities_, "LOGINDISABLED")) {
     Fail(BackendOutcome::kUnavailable, "Remote advertised LOGINDISABLED");
     return;
@@ -262,6 +292,32 @@ void BackendLogin::SendLogin() {
   } else {
     Queue("A2 LOGIN {" + std::to_string(user_.size()) + "}\r\n");
     state_ = State::kLoginUserContinuation;
+  }
+  FlushOutput();
+}
+
+void BackendLogin::SendBearer() {
+  std::optional<BearerMechanism> mechanism = ChooseBearerMechanism(capabilities_);
+  if (!mechanism) {
+    Fail(BackendOutcome::kUnavailable, "backend does not offer XOAUTH2/OAUTHBEARER");
+    return;
+  }
+  const bool xoauth2 = *mechanism == BearerMechanism::kXoauth2;
+  SecretString response = std::move(xoauth2 ? bearer_xoauth2_ : bearer_oauthbearer_);
+  bearer_xoauth2_.clear();
+  bearer_oauthbearer_.clear();
+  sasl_error_ack_ = xoauth2 ? "" : "AQ==";
+  if (!id_command_.empty() && HasCapability(capabilities_, "ID")) Queue(id_command_);
+  Queue(xoauth2 ? "A2 AUTHENTICATE XOAUTH2" : "A2 AUTHENTICATE OAUTHBEARER");
+  if (HasCapability(capabilities_, "SASL-IR")) {
+    Queue(" ");
+    Queue(response.view());
+    Queue("\r\n");
+    state_ = State::kLoginReply;
+  } else {
+    Queue("\r\n");
+    sasl_pending_ = std::move(response);
+    state_ = State::kSaslContinuation;
   }
   FlushOutput();
 }
@@ -306,6 +362,9 @@ void BackendLogin::Complete() {
   user_.clear();
   password_.clear();
   sasl_plain_.clear();
+  bearer_xoauth2_.clear();
+  bearer_oauthbearer_.clear();
+  sasl_pending_.clear();
   if (conn_.open()) conn_.DiscardOutput();
   if (timer_) timer_->Cancel();
   if (conn_.open()) {

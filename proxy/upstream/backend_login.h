@@ -3,8 +3,12 @@
 // that connects and brings the backend to its greeting (TLS, STARTTLS, capabilities).
 //
 // After the connector: → (ID) → LOGIN with both arguments as literals (or AUTHENTICATE PLAIN
-// with SASL-IR for a master user with an authzid) → tagged answer → (CAPABILITY if the OK
-// carried none). LOGINDISABLED is fatal. The credentials are wiped as soon as they are sent.
+// with SASL-IR for a master user with an authzid; or, for a bearer token, AUTHENTICATE XOAUTH2,
+// else OAUTHBEARER, whichever the backend advertises, with SASL-IR when advertised, else after
+// an empty continuation) → tagged answer → (CAPABILITY if the OK carried none). LOGINDISABLED is
+// fatal except for a bearer token (it concerns the LOGIN command only). A bearer login to a
+// backend that offers neither mechanism fails (kUnavailable) with "backend does not offer
+// XOAUTH2/OAUTHBEARER". The credentials are wiped as soon as they are sent.
 //
 // Owned by the Session's login step, on its worker. The completion callback always runs from a
 // later loop callback, never inside Start(). Destroying the BackendLogin cancels it silently.
@@ -66,7 +70,7 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   bool RetainsCredentials(std::string_view secret) const;
 
  private:
-  enum class State { kConnecting, kLoginUserContinuation, kLoginPassContinuation, kLoginReply, kPostLoginCapability, kDone };
+  enum class State { kConnecting, kSaslContinuation, kLoginUserContinuation, kLoginPassContinuation, kLoginReply, kPostLoginCapability, kDone };
 
   BackendLogin(net::EventLoop* loop, const TimeSource* time, const BackendTarget& target,
                BackendCredentials credentials, DoneFn done, char* scratch, size_t scratch_size,
@@ -80,6 +84,7 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   bool HandleBufferedLines();
   bool HandleLine(std::string_view line);
   void SendLogin();
+  void SendBearer();  // AUTHENTICATE XOAUTH2 / OAUTHBEARER with the bearer token
   void Queue(std::string_view bytes);
   bool FlushOutput();
   void Fail(BackendOutcome outcome, std::string detail);
@@ -93,6 +98,12 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   SecretString user_;      // LOGIN arguments (client-own or "user*master" form)
   SecretString password_;
   SecretString sasl_plain_;  // AUTHENTICATE PLAIN initial response (master user with authzid)
+  bool bearer_ = false;          // the credentials are a bearer token (BearerTokenCredentials)
+  SecretString bearer_xoauth2_;  // its XOAUTH2 and OAUTHBEARER responses; one is sent, both wiped
+  SecretString bearer_oauthbearer_;
+  SecretString sasl_pending_;    // the response to send on the backend's "+" (no SASL-IR)
+  std::string sasl_error_ack_;   // the answer to an error challenge ("" or "AQ=="), sent once
+  bool sasl_error_acked_ = false;
   DoneFn done_;
   char* scratch_;
   size_t scratch_size_;

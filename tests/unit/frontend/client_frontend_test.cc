@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/time_source.h"
+#include "imap/sasl.h"
 #include "frontend_fixture.h"
 
 namespace imapgate::frontend {
@@ -306,7 +307,7 @@ TEST_F(ClientFrontendTest, ImplicitTlsGreetingOffersAuthPlainWithoutStartTls) {
   ASSERT_TRUE(ClientHandshake());
   ASSERT_TRUE(Receive("ready\r\n"));
   EXPECT_EQ(received_,
-            "* OK [CAPABILITY IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN] imapgate ready\r\n");
+            "* OK [CAPABILITY IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN AUTH=LOGIN] imapgate ready\r\n");
   EXPECT_EQ(delegate_.handshakes_ok, 1);
   EXPECT_EQ(frontend_->TlsVersion(), "TLSv1.3");
 }
@@ -469,12 +470,295 @@ TEST_F(ClientFrontendTest, AuthenticateAsAnotherUserIsRefused) {
   EXPECT_TRUE(delegate_.logins.empty());
 }
 
+TEST_F(ClientFrontendTest, RefusedAuthzidCountsAsAFailedAuthentication) {
+  options_.max_auth_attempts = 2;
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n");
+  ASSERT_TRUE(Receive("a1 NO [AUTHENTICATIONFAILED]"));
+  Send("a2 AUTHENTICATE PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kAuthAttempts);
+  EXPECT_TRUE(Received("* BYE Too many authentication failures")) << received_;
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
 TEST_F(ClientFrontendTest, AuthenticateUnsupportedMechanismIsRefused) {
   StartImplicitTls();
   Send("a1 AUTHENTICATE CRAM-MD5\r\n");
   ASSERT_TRUE(Receive("a1 NO"));
   EXPECT_FALSE(Received("+ "));
   EXPECT_TRUE(delegate_.logins.empty());
+}
+
+// --- SASL mechanisms (issue B) ----------------------------------------------------------------
+
+std::string B64(std::string_view s) { return imap::EncodeBase64(s); }
+
+TEST_F(ClientFrontendTest, AllowedMechanismsAreAdvertisedAfterTlsOnly) {
+  options_.sasl_mechanisms = {"PLAIN", "XOAUTH2", "OAUTHBEARER"};
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  EXPECT_EQ(TakeReceived(), std::string("* OK [CAPABILITY ") + kCleartextCaps + "] imapgate ready\r\n");
+  Send("c0 CAPABILITY\r\n");
+  ASSERT_TRUE(Receive("c0 OK"));
+  EXPECT_FALSE(Received("AUTH=")) << received_;
+  EXPECT_FALSE(Received("SASL-IR")) << received_;
+  TakeReceived();
+  Send("s STARTTLS\r\n");
+  ASSERT_TRUE(Receive("s OK"));
+  TakeReceived();
+  ASSERT_TRUE(ClientHandshake());
+  Send("c1 CAPABILITY\r\n");
+  ASSERT_TRUE(Receive("c1 OK"));
+  EXPECT_EQ(TakeReceived(),
+            "* CAPABILITY IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER\r\n"
+            "c1 OK Capability completed\r\n");
+}
+
+TEST_F(ClientFrontendTest, ImplicitTlsGreetingListsTheConfiguredMechanisms) {
+  options_.sasl_mechanisms = {"XOAUTH2"};
+  StartFrontend(true);
+  ASSERT_TRUE(ClientHandshake());
+  ASSERT_TRUE(Receive("ready\r\n"));
+  EXPECT_EQ(received_, "* OK [CAPABILITY IMAP4rev1 ID LITERAL+ SASL-IR AUTH=XOAUTH2] imapgate ready\r\n");
+}
+
+TEST_F(ClientFrontendTest, AnUnknownMechanismInTheOptionsIsRefusedAtCreate) {
+  options_.sasl_mechanisms = {"PLAIN", "CRAM-MD5"};
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+  net::UniqueFd keep(fds[1]);
+  auto f = ClientFrontend::Create(loop_.get(), net::UniqueFd(fds[0]), options_, &delegate_, scratch_.data(),
+                                  scratch_.size());
+  EXPECT_FALSE(f.ok());
+}
+
+TEST_F(ClientFrontendTest, AMechanismNotAllowedIsRefusedWithCannotAndCountedBad) {
+  options_.sasl_mechanisms = {"PLAIN"};
+  options_.max_bad_commands = 2;
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE LOGIN\r\n");
+  ASSERT_TRUE(Receive("a1 NO [CANNOT] Unsupported authentication mechanism\r\n")) << received_;
+  EXPECT_FALSE(Received("+ "));
+  Send("a2 AUTHENTICATE XOAUTH2 " + B64("user=alice\x01" "auth=Bearer tok\x01\x01") + "\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kBadCommands);
+  EXPECT_TRUE(Received("a2 NO [CANNOT]")) << received_;
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateLoginAsksForUserThenPassword) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE LOGIN\r\n");
+  ASSERT_TRUE(Receive("+ VXNlcm5hbWU6\r\n")) << received_;
+  EXPECT_EQ(TakeReceived(), "+ VXNlcm5hbWU6\r\n");
+  Send(B64("alice") + "\r\n");
+  ASSERT_TRUE(Receive("+ UGFzc3dvcmQ6\r\n")) << received_;
+  EXPECT_TRUE(delegate_.logins.empty());
+  Send(B64("secret") + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].tag, "a1");
+  EXPECT_EQ(delegate_.logins[0].mechanism, "SASL-LOGIN");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "secret");
+  EXPECT_FALSE(delegate_.logins[0].bearer);
+  EXPECT_TRUE(delegate_.logins[0].authzid.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateLoginWithInitialResponseCarriesTheUser) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE LOGIN " + B64("alice") + "\r\n");
+  ASSERT_TRUE(Receive("+ UGFzc3dvcmQ6\r\n")) << received_;
+  EXPECT_FALSE(Received("VXNlcm5hbWU6"));
+  Send(B64("secret") + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].mechanism, "SASL-LOGIN");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "secret");
+}
+
+TEST_F(ClientFrontendTest, AuthenticateLoginCancelledAtEachContinuation) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE LOGIN\r\n");
+  ASSERT_TRUE(Receive("+ VXNlcm5hbWU6\r\n"));
+  Send("*\r\n");
+  ASSERT_TRUE(Receive("a1 BAD AUTHENTICATE cancelled\r\n")) << received_;
+  Send("a2 AUTHENTICATE LOGIN\r\n");
+  ASSERT_TRUE(Receive("+ VXNlcm5hbWU6\r\n"));
+  Send(B64("alice") + "\r\n");
+  ASSERT_TRUE(Receive("+ UGFzc3dvcmQ6\r\n"));
+  Send("*\r\n");
+  ASSERT_TRUE(Receive("a2 BAD AUTHENTICATE cancelled\r\n")) << received_;
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(delegate_.logins.empty());
+  // A cancelled exchange leaves nothing behind: the next LOGIN exchange starts from the user.
+  Send("a3 AUTHENTICATE LOGIN " + B64("bob") + "\r\n");
+  ASSERT_TRUE(Receive("+ UGFzc3dvcmQ6\r\n"));
+  Send(B64("pw") + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].user.view(), "bob");
+}
+
+TEST_F(ClientFrontendTest, AuthenticateLoginWithBadBase64OrEmptyFieldsIsBad) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE LOGIN\r\n");
+  ASSERT_TRUE(Receive("+ VXNlcm5hbWU6\r\n"));
+  Send("YWxpY2U\r\n");  // missing padding
+  ASSERT_TRUE(Receive("a1 BAD Invalid base64 in SASL response\r\n")) << received_;
+  Send("a2 AUTHENTICATE LOGIN =\r\n");  // empty user name
+  ASSERT_TRUE(Receive("a2 BAD Invalid SASL LOGIN user name\r\n")) << received_;
+  Send("a3 AUTHENTICATE LOGIN " + B64("alice") + "\r\n");
+  ASSERT_TRUE(Receive("+ UGFzc3dvcmQ6\r\n"));
+  Send(B64(std::string("se\0cret", 7)) + "\r\n");
+  ASSERT_TRUE(Receive("a3 BAD Invalid SASL LOGIN password\r\n")) << received_;
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateXoauth2WithAndWithoutInitialResponse) {
+  options_.sasl_mechanisms = {"XOAUTH2"};
+  StartImplicitTls();
+  const std::string msg = B64("user=alice@example.com\x01" "auth=Bearer ya29.tok\x01\x01");
+  Send("a1 AUTHENTICATE XOAUTH2 " + msg + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_FALSE(Received("+ "));
+  EXPECT_EQ(delegate_.logins[0].tag, "a1");
+  EXPECT_EQ(delegate_.logins[0].mechanism, "XOAUTH2");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice@example.com");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "ya29.tok");
+  EXPECT_TRUE(delegate_.logins[0].bearer);
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("a1 NO"));
+  TakeReceived();
+  Send("a2 AUTHENTICATE XOAUTH2\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send(msg + "\r\n");
+  ASSERT_TRUE(WaitLogin(2));
+  EXPECT_EQ(delegate_.logins[1].tag, "a2");
+  EXPECT_EQ(delegate_.logins[1].password.view(), "ya29.tok");
+  EXPECT_TRUE(delegate_.logins[1].bearer);
+}
+
+TEST_F(ClientFrontendTest, AuthenticateOauthBearerWithAndWithoutInitialResponse) {
+  options_.sasl_mechanisms = {"OAUTHBEARER"};
+  StartImplicitTls();
+  const std::string msg =
+      B64("n,a=alice@example.com,\x01host=imap.example.com\x01port=993\x01" "auth=Bearer tok\x01\x01");
+  Send("a1 AUTHENTICATE OAUTHBEARER " + msg + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].mechanism, "OAUTHBEARER");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "alice@example.com");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "tok");
+  EXPECT_TRUE(delegate_.logins[0].authzid.empty());  // the authzid is the user, not another one
+  EXPECT_TRUE(delegate_.logins[0].bearer);
+  frontend_->LoginRejected(LoginRejection::kAuthFailed);
+  ASSERT_TRUE(Receive("a1 NO"));
+  Send("a2 AUTHENTICATE OAUTHBEARER\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send(msg + "\r\n");
+  ASSERT_TRUE(WaitLogin(2));
+  EXPECT_EQ(delegate_.logins[1].tag, "a2");
+  EXPECT_TRUE(delegate_.logins[1].bearer);
+}
+
+TEST_F(ClientFrontendTest, BearerMechanismsCancelledAndMalformedAreBad) {
+  options_.sasl_mechanisms = {"XOAUTH2", "OAUTHBEARER"};
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE XOAUTH2\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send("*\r\n");
+  ASSERT_TRUE(Receive("a1 BAD AUTHENTICATE cancelled\r\n"));
+  Send("a2 AUTHENTICATE OAUTHBEARER\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send("*\r\n");
+  ASSERT_TRUE(Receive("a2 BAD AUTHENTICATE cancelled\r\n"));
+  Send("a3 AUTHENTICATE XOAUTH2 " + B64("user=alice\x01" "auth=Basic dTpw\x01\x01") + "\r\n");
+  ASSERT_TRUE(Receive("a3 BAD Invalid SASL XOAUTH2 message\r\n")) << received_;
+  Send("a4 AUTHENTICATE OAUTHBEARER " + B64("p=tls-unique,a=alice,\x01" "auth=Bearer t\x01\x01") + "\r\n");
+  ASSERT_TRUE(Receive("a4 BAD Invalid SASL OAUTHBEARER message\r\n")) << received_;
+  Send("a5 AUTHENTICATE OAUTHBEARER !!!!\r\n");
+  ASSERT_TRUE(Receive("a5 BAD")) << received_;
+  Send("n1 NOOP\r\n");
+  ASSERT_TRUE(Receive("n1 OK"));
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, PlainCancelledAfterTheEmptyChallengeAndMalformedMessage) {
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN " + B64("alice") + "\r\n");  // no NULs
+  ASSERT_TRUE(Receive("a1 BAD Invalid SASL PLAIN message\r\n")) << received_;
+  Send("a2 AUTHENTICATE PLAIN =\r\n");
+  ASSERT_TRUE(Receive("a2 BAD Invalid SASL PLAIN message\r\n")) << received_;
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthzidIsPassedOnWhenAllowed) {
+  options_.allow_authzid = true;
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN " + B64(std::string("bob\0master\0mpw", 14)) + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].mechanism, "PLAIN");
+  EXPECT_EQ(delegate_.logins[0].authzid.view(), "bob");
+  EXPECT_EQ(delegate_.logins[0].user.view(), "master");
+  EXPECT_EQ(delegate_.logins[0].password.view(), "mpw");
+}
+
+TEST_F(ClientFrontendTest, AnAuthzidEqualToTheUserIsNoAuthzid) {
+  options_.allow_authzid = true;
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN " + B64(std::string("alice\0alice\0pw", 14)) + "\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_TRUE(delegate_.logins[0].authzid.empty());
+}
+
+TEST_F(ClientFrontendTest, TheImapLoginCommandIsMechanismLogin) {
+  options_.sasl_mechanisms = {"XOAUTH2"};  // the list governs AUTHENTICATE only
+  StartImplicitTls();
+  Send("l1 LOGIN alice secret\r\n");
+  ASSERT_TRUE(WaitLogin());
+  EXPECT_EQ(delegate_.logins[0].mechanism, "LOGIN");
+  EXPECT_FALSE(delegate_.logins[0].bearer);
+}
+
+TEST_F(ClientFrontendTest, AnOversizedSaslResponseIsBadAndEndsTheSession) {
+  options_.parser.max_line_bytes = 256;
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE PLAIN\r\n");
+  ASSERT_TRUE(Receive("+ \r\n"));
+  Send(std::string(400, 'A') + "\r\nn1 NOOP\r\n");
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_EQ(*delegate_.ended, FrontendEnd::kProtocolError);
+  ASSERT_TRUE(WaitPeerEof());
+  EXPECT_TRUE(Received("a1 BAD SASL response too long\r\n* BYE SASL response too long\r\n")) << received_;
+  EXPECT_FALSE(Received("n1 OK"));
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AnOversizedLoginPasswordLineEndsTheSession) {
+  options_.parser.max_line_bytes = 256;
+  StartImplicitTls();
+  Send("a1 AUTHENTICATE LOGIN " + B64("alice") + "\r\n");
+  ASSERT_TRUE(Receive("+ UGFzc3dvcmQ6\r\n"));
+  Send(std::string(300, 'A'));  // no line end yet: the bound holds on a partial line too
+  ASSERT_TRUE(WaitEnded());
+  EXPECT_TRUE(Received("a1 BAD SASL response too long")) << received_;
+  EXPECT_TRUE(delegate_.logins.empty());
+}
+
+TEST_F(ClientFrontendTest, AuthenticateBeforeTlsIsRefusedForEveryMechanism) {
+  options_.sasl_mechanisms = {"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"};
+  StartFrontend(false);
+  ASSERT_TRUE(Receive("ready\r\n"));
+  TakeReceived();  // the greeting's "LITERAL+ " is no continuation
+  Send("a1 AUTHENTICATE LOGIN\r\na2 AUTHENTICATE XOAUTH2\r\na3 AUTHENTICATE OAUTHBEARER\r\n");
+  ASSERT_TRUE(Receive("a3 NO"));
+  EXPECT_TRUE(Received("a1 NO [PRIVACYREQUIRED]"));
+  EXPECT_TRUE(Received("a2 NO [PRIVACYREQUIRED]"));
+  EXPECT_TRUE(Received("a3 NO [PRIVACYREQUIRED]"));
+  EXPECT_FALSE(Received("+ "));
+  EXPECT_EQ(delegate_.cleartext_refused, 3);
 }
 
 // --- Issue I: hardening ---------------------------------------------------------------------

@@ -19,6 +19,19 @@ TEST(CapabilitiesTest, TlsPhaseOffersMechanismsAndNoStartTls) {
   EXPECT_EQ(caps.find("LOGINDISABLED"), std::string::npos);
 }
 
+TEST(CapabilitiesTest, TlsPhaseListsTheGivenMechanismsInOrder) {
+  EXPECT_EQ(PreAuthCapabilities(PreAuthPhase::kTls, {"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"}),
+            "IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN AUTH=LOGIN AUTH=XOAUTH2 AUTH=OAUTHBEARER");
+  EXPECT_EQ(PreAuthCapabilities(PreAuthPhase::kTls, {"XOAUTH2"}), "IMAP4rev1 ID LITERAL+ SASL-IR AUTH=XOAUTH2");
+  // No mechanism: no SASL-IR either.
+  EXPECT_EQ(PreAuthCapabilities(PreAuthPhase::kTls, {}), "IMAP4rev1 ID LITERAL+");
+}
+
+TEST(CapabilitiesTest, CleartextPhaseNeverListsMechanisms) {
+  EXPECT_EQ(PreAuthCapabilities(PreAuthPhase::kCleartextTlsRequired, {"PLAIN", "LOGIN", "XOAUTH2"}),
+            "IMAP4rev1 ID LITERAL+ STARTTLS LOGINDISABLED");
+}
+
 TEST(CapabilitiesTest, FilterDropsTlsAndAuthCapabilities) {
   EXPECT_EQ(FilterBackendCapabilities("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
                                       "STARTTLS AUTH=PLAIN auth=login LOGINDISABLED "

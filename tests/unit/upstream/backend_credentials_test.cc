@@ -54,5 +54,38 @@ TEST(BackendCredentialsTest, MasterUserSaslFormPutsTheClientInTheAuthzid) {
   EXPECT_EQ(sasl->view(), "Ym9iQGV4YW1wbGUub3JnAHByb3h5AG0icHdc");
 }
 
+TEST(BackendCredentialsTest, BearerTokenIsNoLoginAndFormatsBothMechanisms) {
+  BackendCredentials c = BearerTokenCredentials{SecretString("bob@example.org"), SecretString("t0k")};
+  EXPECT_FALSE(FormatLoginArguments(c).has_value());
+  EXPECT_FALSE(FormatSaslPlainResponse(c).has_value());
+  EXPECT_EQ(CredentialsUser(c), "bob@example.org");
+  auto x = FormatBearerResponse(c, BearerMechanism::kXoauth2);
+  ASSERT_TRUE(x.has_value());
+  // base64("user=bob@example.org^Aauth=Bearer t0k^A^A")
+  EXPECT_EQ(x->view(), "dXNlcj1ib2JAZXhhbXBsZS5vcmcBYXV0aD1CZWFyZXIgdDBrAQE=");
+  auto o = FormatBearerResponse(c, BearerMechanism::kOauthBearer);
+  ASSERT_TRUE(o.has_value());
+  // base64("n,a=bob@example.org,^Aauth=Bearer t0k^A^A")
+  EXPECT_EQ(o->view(), "bixhPWJvYkBleGFtcGxlLm9yZywBYXV0aD1CZWFyZXIgdDBrAQE=");
+  EXPECT_FALSE(FormatBearerResponse(Master(MasterUserCredentials::Form::kSaslPlainAuthzid),
+                                    BearerMechanism::kXoauth2).has_value());
+}
+
+TEST(BackendCredentialsTest, BearerTokenCopies) {
+  BackendCredentials c = BearerTokenCredentials{SecretString("bob"), SecretString("t0k")};
+  BackendCredentials copy = CopyCredentials(c);
+  const auto* b = std::get_if<BearerTokenCredentials>(&copy);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->user.view(), "bob");
+  EXPECT_TRUE(b->token.view() == "t0k");
+}
+
+TEST(BackendCredentialsTest, BearerMechanismPrefersXoauth2) {
+  EXPECT_EQ(ChooseBearerMechanism("IMAP4rev1 AUTH=OAUTHBEARER AUTH=XOAUTH2"), BearerMechanism::kXoauth2);
+  EXPECT_EQ(ChooseBearerMechanism("IMAP4rev1 auth=oauthbearer"), BearerMechanism::kOauthBearer);
+  EXPECT_FALSE(ChooseBearerMechanism("IMAP4rev1 AUTH=PLAIN SASL-IR").has_value());
+  EXPECT_FALSE(ChooseBearerMechanism("IMAP4rev1 AUTH=XOAUTH2X").has_value());
+}
+
 }  // namespace
 }  // namespace imapgate::upstream

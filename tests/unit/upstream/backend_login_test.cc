@@ -530,6 +530,121 @@ TEST_F(BackendLoginTest, MasterUserSaslFormNeedsSaslIrAndAuthPlain) {
   EXPECT_EQ(after_greeting_, "");
 }
 
+// --- Bearer tokens (XOAUTH2 / OAUTHBEARER from the client) -------------------------------------
+
+BackendCredentials Bearer() { return BearerTokenCredentials{SecretString("alice"), SecretString("ya29.tok")}; }
+// base64("user=alice^Aauth=Bearer ya29.tok^A^A") and base64("n,a=alice,^Aauth=Bearer ya29.tok^A^A")
+constexpr char kXoauth2Alice[] = "dXNlcj1hbGljZQFhdXRoPUJlYXJlciB5YTI5LnRvawEB";
+constexpr char kOauthBearerAlice[] = "bixhPWFsaWNlLAFhdXRoPUJlYXJlciB5YTI5LnRvawEB";
+
+TEST_F(BackendLoginTest, BearerTokenGoesWithXoauth2AndSaslIr) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER AUTH=XOAUTH2 LOGINDISABLED] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), std::string("A2 AUTHENTICATE XOAUTH2 ") + kXoauth2Alice + "\r\n");
+    c.Send("A2 OK [CAPABILITY IMAP4rev1 IDLE] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+  EXPECT_EQ(result_->capabilities, "IMAP4rev1 IDLE");
+}
+
+TEST_F(BackendLoginTest, BearerTokenGoesWithOauthBearerWhenXoauth2IsNotOffered) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), std::string("A2 AUTHENTICATE OAUTHBEARER ") + kOauthBearerAlice + "\r\n");
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, BearerTokenWithoutSaslIrWaitsForTheContinuation) {
+  std::atomic<bool> got_command{false}, checked{false};
+  backend_.Run([&](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), "A2 AUTHENTICATE XOAUTH2\r\n");
+    got_command = true;
+    while (!checked) std::this_thread::sleep_for(200us);
+    c.Send("+ \r\n");
+    EXPECT_EQ(c.ReadLine(), std::string(kXoauth2Alice) + "\r\n");
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  ASSERT_TRUE(TurnUntil(loop_.get(), got_command));
+  EXPECT_TRUE(login_->RetainsCredentials("ya29.tok"));  // still to be sent
+  checked = true;
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, BearerTokenIsWipedAsSoonAsItIsSent) {
+  std::atomic<bool> got_command{false}, checked{false};
+  backend_.Run([&](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), std::string("A2 AUTHENTICATE XOAUTH2 ") + kXoauth2Alice + "\r\n");
+    got_command = true;
+    while (!checked) std::this_thread::sleep_for(200us);
+    c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  EXPECT_TRUE(login_->RetainsCredentials(kXoauth2Alice));
+  ASSERT_TRUE(TurnUntil(loop_.get(), got_command));
+  EXPECT_FALSE(login_->RetainsCredentials(kXoauth2Alice));
+  EXPECT_FALSE(login_->RetainsCredentials(kOauthBearerAlice));
+  checked = true;
+  ExpectOutcome(BackendOutcome::kLoggedIn);
+}
+
+TEST_F(BackendLoginTest, RefusedXoauth2TokenAcknowledgesTheErrorChallengeAndFails) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), std::string("A2 AUTHENTICATE XOAUTH2 ") + kXoauth2Alice + "\r\n");
+    c.Send("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n");  // {"status":"401"}
+    EXPECT_EQ(c.ReadLine(), "\r\n");             // the empty acknowledgement
+    c.Send("A2 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  ExpectOutcome(BackendOutcome::kAuthFailed, "rejected credentials");
+}
+
+TEST_F(BackendLoginTest, RefusedOauthBearerTokenAcknowledgesWithKvsep) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n");
+    EXPECT_EQ(c.ReadLine(), std::string("A2 AUTHENTICATE OAUTHBEARER ") + kOauthBearerAlice + "\r\n");
+    c.Send("+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n");
+    EXPECT_EQ(c.ReadLine(), "AQ==\r\n");  // base64(^A), RFC 7628 §3.2.3
+    c.Send("A2 NO [AUTHENTICATIONFAILED] no\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  ExpectOutcome(BackendOutcome::kAuthFailed);
+}
+
+TEST_F(BackendLoginTest, ASecondErrorChallengeIsUnavailable) {
+  backend_.Run([](Conn& c) {
+    c.Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n");
+    c.ReadLine();
+    c.Send("+ e30=\r\n");
+    EXPECT_EQ(c.ReadLine(), "\r\n");
+    c.Send("+ e30=\r\n");
+    c.ReadUntilClose();
+  });
+  StartWith(Bearer());
+  ExpectOutcome(BackendOutcome::kUnavailable, "unexpected continuation");
+}
+
+TEST_F(BackendLoginTest, BearerTokenToABackendWithoutXoauth2OrOauthBearerFails) {
+  GreetOnly("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+] hi\r\n");
+  StartWith(Bearer());
+  ExpectOutcome(BackendOutcome::kUnavailable, "backend does not offer XOAUTH2/OAUTHBEARER");
+  Finish();
+  EXPECT_EQ(after_greeting_, "");  // neither the token nor a LOGIN went out
+}
+
 // --- TLS
 // -------------------------------------------------------------------------------------------
 
