@@ -176,7 +176,8 @@ HttpResponseParser::State HttpResponseParser::Feed(std::string_view in, size_t* 
       case Phase::kHeaders:
       case Phase::kTrailers: {
         size_t before = pos;
-        size_t budget = limits_.max_header_bytes - header_bytes_;
+        // header_bytes_ already counts the part of the line held in line_.
+        size_t budget = limits_.max_header_bytes - header_bytes_ + line_.size();
         bool got = TakeLine(in, &pos, budget, &too_long, &bad);
         if (too_long) return *consumed = pos, Fail(Error::kTooLarge, "response headers too large");
         header_bytes_ += pos - before;

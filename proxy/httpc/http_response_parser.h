@@ -79,7 +79,6 @@ class HttpResponseParser {
   bool started_ = false;
   size_t header_bytes_ = 0;
   WipingStringBase line_;
-  bool line_cr_ = false;  // the last byte of line_ input was a CR
   int status_ = 0;
   int version_minor_ = 0;
   std::vector<std::pair<std::string, SecretString>> headers_;

@@ -11,7 +11,9 @@
 #include "common/time_source.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
+#include "test_certs.h"
 #include "test_http_server.h"
+#include "tls/tls_context.h"
 
 namespace imapgate::httpc {
 namespace {
@@ -366,6 +368,60 @@ TEST_F(HttpClientTest, DestroyingTheClientCancelsPendingCalls) {
   EXPECT_TRUE(server.ClientClosed(0));
   EXPECT_FALSE(called);
   call.reset();  // after the client: harmless
+}
+
+class HttpsClientTest : public HttpClientTest {
+ protected:
+  void SetUp() override {
+    HttpClientTest::SetUp();
+    const auto& certs = testing::GetTestCerts();
+    ASSERT_TRUE(certs.ok) << certs.error;
+    auto server = tls::TlsServerContext::Create(certs.server_cert, certs.server_key);
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    server_ctx_ = std::move(*server);
+  }
+  std::string HttpsUrl(const TestHttpServer& s) { return "https://localhost:" + std::to_string(s.port()) + "/auth"; }
+  std::shared_ptr<tls::TlsServerContext> server_ctx_;
+};
+
+TEST_F(HttpsClientTest, VerifiedCertificateAndKeepAlive) {
+  TestHttpServer server([](const std::string&, int, int) { return Reply{Ok("over tls")}; });
+  server.set_tls(server_ctx_->get());
+  ASSERT_TRUE(server.StartTcp());
+  HttpClientOptions o;
+  o.ca_file = testing::GetTestCerts().ca_cert;
+  auto client = MakeClient(HttpsUrl(server), o);
+  auto r = Fetch(*client, HttpRequest{});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body.view(), "over tls");
+  ASSERT_TRUE(Fetch(*client, HttpRequest{}).ok());
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.requests().at(0).rfind("GET /auth HTTP/1.1\r\nHost: localhost:", 0), 0u);
+}
+
+TEST_F(HttpsClientTest, UnknownCaFailsVerification) {
+  TestHttpServer server([](const std::string&, int, int) { return Reply{Ok("x")}; });
+  server.set_tls(server_ctx_->get());
+  ASSERT_TRUE(server.StartTcp());
+  auto client = MakeClient(HttpsUrl(server));  // system trust store: the test CA is not in it
+  auto r = Fetch(*client, HttpRequest{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("certificate verification failed"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(HttpsClientTest, WrongHostNameFailsVerification) {
+  TestHttpServer server([](const std::string&, int, int) { return Reply{Ok("x")}; });
+  server.set_tls(server_ctx_->get());
+  ASSERT_TRUE(server.StartTcp());
+  HttpClientOptions o;
+  o.ca_file = testing::GetTestCerts().ca_cert;
+  o.server_name = "auth.example.org";
+  auto client = MakeClient(HttpsUrl(server), o);
+  auto r = Fetch(*client, HttpRequest{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("certificate verification failed"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(server.requests().empty());
 }
 
 TEST(HttpClientCreateTest, RefusesAnUnresolvedName) {

@@ -171,6 +171,23 @@ TEST(HttpResponseParserTest, HeaderBytesBound) {
   EXPECT_EQ(endless.error(), HttpResponseParser::Error::kTooLarge);
 }
 
+// The header bound counts each byte once, however the input is split.
+TEST(HttpResponseParserTest, HeaderBytesBoundDoesNotDependOnTheSplit) {
+  HttpResponseLimits limits;
+  limits.max_header_bytes = 64;
+  std::string in = "HTTP/1.1 200 OK\r\nX: " + std::string(30, 'a') + "\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_GT(in.size(), 64u);
+  std::string fits = "HTTP/1.1 200 OK\r\nX: " + std::string(40, 'a') + "\r\n\r\n";
+  ASSERT_EQ(fits.size(), 64u);
+  for (size_t split = 1; split < fits.size(); ++split) {
+    HttpResponseParser p(limits);
+    size_t used = 0;
+    ASSERT_EQ(p.Feed(std::string_view(fits).substr(0, split), &used), State::kNeedMore) << split;
+    EXPECT_EQ(p.Feed(std::string_view(fits).substr(split), &used), State::kNeedMore) << split;
+    EXPECT_EQ(p.Finish(), State::kDone) << split;
+  }
+}
+
 // Bound: at most max_header_count headers.
 TEST(HttpResponseParserTest, HeaderCountBound) {
   HttpResponseLimits limits;

@@ -2,7 +2,8 @@
 // for the HttpClient tests. Listens on 127.0.0.1 (port picked by the kernel) or a UNIX socket.
 // For each request read (head plus Content-Length body) it asks the handler for a Reply: raw
 // bytes to send, then keep the connection, close it, or send nothing and wait for the client to
-// close ("hang"). It counts connections and records which ones the client closed.
+// close ("hang"). It counts connections and records which ones the client closed. With
+// set_tls(), every connection is TLS (BoringSSL, blocking, on the connection's thread).
 #pragma once
 
 #include <arpa/inet.h>
@@ -20,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <openssl/ssl.h>
 
 namespace imapgate::testing {
 
@@ -75,6 +78,9 @@ class TestHttpServer {
     if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
   }
 
+  // Serves TLS with `ctx` (borrowed; must outlive the server). Call before Start*.
+  void set_tls(SSL_CTX* ctx) { tls_ = ctx; }
+
   uint16_t port() const { return port_; }
   int connections() const { return connections_.load(); }
   std::vector<std::string> requests() {
@@ -109,13 +115,15 @@ class TestHttpServer {
     }
   }
 
-  // Reads until `pred` holds on buf or EOF/stop; false on EOF or stop.
-  bool ReadMore(int c, std::string* buf) {
+  // Reads some bytes into buf; false on EOF, error or stop.
+  bool ReadMore(int c, SSL* ssl, std::string* buf) {
     while (!stop_) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
+      if (ssl == nullptr || SSL_pending(ssl) == 0) {
+        pollfd p{c, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+      }
       char tmp[4096];
-      ssize_t n = ::recv(c, tmp, sizeof tmp, 0);
+      ssize_t n = ssl ? SSL_read(ssl, tmp, sizeof tmp) : ::recv(c, tmp, sizeof tmp, 0);
       if (n <= 0) return false;
       buf->append(tmp, static_cast<size_t>(n));
       return true;
@@ -123,19 +131,34 @@ class TestHttpServer {
     return false;
   }
 
+  void Serve(int c, int index) {
+    SSL* ssl = nullptr;
+    if (tls_ != nullptr) {
+      ssl = SSL_new(tls_);
+      SSL_set_fd(ssl, c);
+      if (SSL_accept(ssl) != 1) {
+        SSL_free(ssl);
+        ::close(c);
+        return;
+      }
+    }
+    ServeOn(c, ssl, index);
+    if (ssl) SSL_free(ssl);
+    ::close(c);
+  }
+
   void MarkClosed(int index) {
     std::lock_guard<std::mutex> lock(mu_);
     client_closed_.push_back(index);
   }
 
-  void Serve(int c, int index) {
+  void ServeOn(int c, SSL* ssl, int index) {
     std::string buf;
     for (int nth = 0;; ++nth) {
       size_t head_end;
       while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-        if (!ReadMore(c, &buf)) {
+        if (!ReadMore(c, ssl, &buf)) {
           if (!stop_) MarkClosed(index);
-          ::close(c);
           return;
         }
       }
@@ -144,9 +167,8 @@ class TestHttpServer {
       size_t cl = head.find("Content-Length: ");
       if (cl != std::string::npos) body = std::stoul(head.substr(cl + 16));
       while (buf.size() < head_end + 4 + body) {
-        if (!ReadMore(c, &buf)) {
+        if (!ReadMore(c, ssl, &buf)) {
           if (!stop_) MarkClosed(index);
-          ::close(c);
           return;
         }
       }
@@ -157,23 +179,26 @@ class TestHttpServer {
         requests_.push_back(request);
       }
       Reply r = handler_(request, index, nth);
-      if (!r.bytes.empty()) ::send(c, r.bytes.data(), r.bytes.size(), MSG_NOSIGNAL);
-      if (r.close_after) {
-        ::close(c);
-        return;
+      if (!r.bytes.empty()) {
+        if (ssl) {
+          SSL_write(ssl, r.bytes.data(), static_cast<int>(r.bytes.size()));
+        } else {
+          ::send(c, r.bytes.data(), r.bytes.size(), MSG_NOSIGNAL);
+        }
       }
+      if (r.close_after) return;
       if (r.hang) {
         std::string ignored;
-        while (ReadMore(c, &ignored)) {
+        while (ReadMore(c, ssl, &ignored)) {
         }
         if (!stop_) MarkClosed(index);
-        ::close(c);
         return;
       }
     }
   }
 
   Handler handler_;
+  SSL_CTX* tls_ = nullptr;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::string unix_path_;
