@@ -64,10 +64,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   q.ssl_cipher = q.client_host;
   if (lines.size() > 5) q.extra_headers.emplace_back(std::string(lines[5]), std::string(lines.back()));
   auto built = a::BuildAuthHttpHeaders(q);
-  for (const auto& [name, value] : built) {
-    for (char c : name) Check(c != '\r' && c != '\n');
-    for (char c : value.view()) Check(c != '\r' && c != '\n');
-    if (name == "Auth-User" || name == "Auth-Pass") {
+  Check(built.size() >= 6 && built[1].first == "Auth-User" && built[2].first == "Auth-Pass");
+  for (size_t k = 0; k < built.size(); ++k) {
+    const auto& [name, value] = built[k];
+    Check(!name.empty());
+    for (char c : name) Check(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f && c != ':');
+    for (char c : value.view()) Check(static_cast<unsigned char>(c) >= 0x20 || c == '\t');
+    if (k == 1 || k == 2) {
       std::string_view v = value.view();
       for (size_t i = 0; i < v.size(); ++i) {
         auto c = static_cast<unsigned char>(v[i]);

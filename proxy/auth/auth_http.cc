@@ -17,12 +17,25 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// A header value that is not a credential: CR, LF and NUL are dropped.
+// A header value that is not a credential: control bytes (CR, LF, NUL, ...; not tab) and DEL
+// are dropped, so no value can end its header line or carry bytes HTTP does not allow.
 std::string Plain(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c != '\r' && c != '\n' && c != '\0') out.push_back(c);
+    auto u = static_cast<unsigned char>(c);
+    if ((u >= 0x20 && u != 0x7f) || c == '\t') out.push_back(c);
+  }
+  return out;
+}
+
+// A header name: only token bytes are kept (no space, tab, ':' or control byte).
+std::string Token(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
+    if (ok) out.push_back(c);
   }
   return out;
 }
@@ -101,7 +114,10 @@ std::vector<std::pair<std::string, SecretString>> BuildAuthHttpHeaders(const Aut
     if (!q.ssl_protocol.empty()) add("Auth-SSL-Protocol", Plain(q.ssl_protocol));
     if (!q.ssl_cipher.empty()) add("Auth-SSL-Cipher", Plain(q.ssl_cipher));
   }
-  for (const auto& [name, value] : q.extra_headers) h.emplace_back(Plain(name), SecretString(Plain(value)));
+  for (const auto& [name, value] : q.extra_headers) {
+    std::string token = Token(name);
+    if (!token.empty()) h.emplace_back(std::move(token), SecretString(Plain(value)));
+  }
   return h;
 }
 

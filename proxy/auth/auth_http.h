@@ -53,8 +53,9 @@ struct AuthHttpQuery {
 std::string AuthHttpEscape(std::string_view in);
 
 // The request headers for `query`, in nginx's order, values as they go on the wire (Auth-Pass
-// escaped, in wiping storage). Never fails; a value containing CR or LF has those bytes escaped
-// too (Auth-User, Auth-Pass) or dropped (the other fields), so no header can be injected.
+// escaped, in wiping storage). Never fails; control bytes (CR, LF, ...) are escaped in Auth-User
+// and Auth-Pass and dropped from the other fields, so no header can be injected; an extra
+// header's name keeps only its token bytes (a name left empty is not sent).
 std::vector<std::pair<std::string, SecretString>> BuildAuthHttpHeaders(const AuthHttpQuery& query);
 
 // AuthHttpAnswer: the auth service's verdict.

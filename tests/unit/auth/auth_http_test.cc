@@ -66,12 +66,12 @@ TEST(AuthHttpTest, FullRequestInNginxOrder) {
   q.ssl = true;
   q.ssl_protocol = "TLSv1.3";
   q.ssl_cipher = "TLS_AES_128_GCM_SHA256";
-  q.extra_headers = {{"X-Auth-Key", "secret\r\nInjected: yes"}};
+  q.extra_headers = {{"X-Auth-Key", "secret\r\nInjected: yes\x01"}, {"Bad Name:\r\n", "v"}, {"\r\n", "dropped"}};
   Headers h = BuildAuthHttpHeaders(q);
   EXPECT_EQ(Names(h),
             "Auth-Method;Auth-User;Auth-Pass;Auth-Protocol;Auth-Login-Attempt;Client-IP;Client-Host;"
             "Proxy-Protocol-Addr;Proxy-Protocol-Port;Proxy-Protocol-Server-Addr;Proxy-Protocol-Server-Port;"
-            "Auth-SSL;Auth-SSL-Protocol;Auth-SSL-Cipher;X-Auth-Key;");
+            "Auth-SSL;Auth-SSL-Protocol;Auth-SSL-Cipher;X-Auth-Key;BadName;");
   EXPECT_EQ(Value(h, "Auth-Pass"), "");
   EXPECT_EQ(Value(h, "Auth-SSL"), "on");
   EXPECT_EQ(Value(h, "X-Auth-Key"), "secretInjected: yes");  // CR LF dropped: no injection
