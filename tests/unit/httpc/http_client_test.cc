@@ -2,7 +2,10 @@
 // driving the client's event loop in the test thread.
 #include "httpc/http_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <optional>
@@ -201,6 +204,34 @@ TEST_F(HttpClientTest, RequestTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2000));
   RunFor(milliseconds(20));  // the deferred close
   EXPECT_TRUE(server.ClientClosed(0));
+}
+
+TEST_F(HttpClientTest, ConnectTimeout) {
+  // A listener that never accepts, its queue filled: the kernel drops further SYNs, so the
+  // client's connect stays pending.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  socklen_t len = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(f);
+  }
+  HttpClientOptions o;
+  o.connect_timeout = milliseconds(200);
+  auto client = MakeClient("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", o);
+  auto r = Fetch(*client, HttpRequest{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("connect to"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("timed out"), std::string::npos) << r.status().message();
+  for (int f : fillers) ::close(f);
+  ::close(lfd);
 }
 
 TEST_F(HttpClientTest, CancelClosesTheConnectionAndNeverCallsDone) {
