@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "config/auth_section.h"
 #include "config/backend_login.h"
 #include "config/endpoint.h"
 #include "config/loader_util.h"
@@ -64,7 +65,7 @@ struct Loader {
   void ReadListener(const YAML::Node& node, size_t index, ListenerConfig* out,
                     YAML::Mark* name_mark, YAML::Mark* address_mark) const {
     MapReader map(node, node.Mark(), ListenerPath(node, index),
-                  {"name", "address", "mode", "tls", "proxy_protocol"}, errors);
+                  {"name", "address", "mode", "tls", "proxy_protocol", "auth_chain", "auth_mechanisms"}, errors);
     *name_mark = map.MarkOf("name");
     *address_mark = map.MarkOf("address");
     map.Require("name");
@@ -81,6 +82,9 @@ struct Loader {
     if (const Field* proxy = map.Find("proxy_protocol")) {
       internal::ReadProxyProtocolIn(*proxy, errors, &out->proxy_protocol);
     }
+    out->auth_chain_location = errors->Location(map.MarkOf("auth_chain"));
+    if (const Field* chain = map.Find("auth_chain")) internal::ReadSourceNames(*chain, errors, &out->auth_chain);
+    if (const Field* m = map.Find("auth_mechanisms")) internal::ReadMechanisms(*m, errors, &out->auth_mechanisms);
   }
 
   // How errors name a listener: "listeners[imaps]" by its name when it has a valid one (so that a
@@ -236,7 +240,7 @@ struct Loader {
     MapReader map(root, YAML::Mark(), "",
                   {"workers", "log_level", "listeners", "backend", "shards", "routing", "limits",
                    "timeouts", "admin", "user", "group", "allow_root", "health_checks",
-                   "backend_login", "warm_connections"},
+                   "backend_login", "warm_connections", "auth"},
                   errors);
     map.Require("listeners");
     // One of backend (A's single backend, which becomes the shard "default") or shards.
@@ -269,6 +273,12 @@ struct Loader {
     if (const Field* f = map.Find("limits")) ReadLimits(*f, &config->limits);
     if (const Field* f = map.Find("timeouts")) ReadTimeouts(*f, &config->timeouts);
     if (const Field* f = map.Find("admin")) ReadAdmin(*f, *config, &config->admin);
+    if (const Field* f = map.Find("auth")) {
+      internal::ReadAuth(*f, base_dir, errors, &config->auth);
+    } else {
+      config->auth.location = errors->Location(YAML::Mark::null_mark());
+    }
+    internal::CheckAuthChains(config, errors);
   }
 };
 

@@ -61,6 +61,12 @@ struct ListenerConfig {
   TlsFiles tls;
   ProxyProtocolInConfig proxy_protocol;
   SourceLocation address_location;  // of the "address" value, for bind/resolve errors
+  // `auth_chain:` source names in order (each in auth.sources); empty: auth.chain.
+  std::vector<std::string> auth_chain;
+  // `auth_mechanisms:` the SASL mechanisms AUTHENTICATE accepts (PLAIN, LOGIN, XOAUTH2,
+  // OAUTHBEARER); empty: auth.mechanisms.
+  std::vector<std::string> auth_mechanisms;
+  SourceLocation auth_chain_location;  // of the "auth_chain" value, or of the listener
 };
 
 enum class BackendSecurity { kPlaintext, kTls, kStartTls };
@@ -162,6 +168,57 @@ struct WarmConnectionsConfig {
   std::chrono::milliseconds max_age{30000};
 };
 
+// One source of the auth chain (`auth.sources.<name>`): who decides whether a login is good.
+struct AuthSourceConfig {
+  enum class Type {
+    kFile,     // a users file: hashes checked on the hash pool, TOTP, app passwords, 2FA policy
+    kHttp,     // an nginx auth_http-compatible service
+    kBackend,  // A's pass-through: the backend checks the client's credentials
+  };
+  std::string name;  // [a-z0-9_-]{1,32}, unique; a metrics label
+  Type type = Type::kBackend;
+  // kFile.
+  std::string users_file;            // resolved path
+  bool unknown_users_next = false;   // `unknown_users: next` (default `reject`, at equal cost)
+  // kHttp.
+  std::string url;                   // http://IP:PORT/path, https://..., unix:/path.sock:/uri
+  std::chrono::milliseconds timeout{5000};
+  std::string ca_file;               // https: CA bundle; empty = the system's
+  bool verify = true;                // https: verify the certificate and name
+  size_t max_idle = 4;               // idle keep-alive connections per worker
+  SourceLocation location;           // of the source's mapping
+};
+
+// The push approval hook (`auth.second_factor.push`): a JSON POST per login that needs it.
+struct PushHookConfig {
+  std::string url;                               // "" = no push hook
+  std::chrono::milliseconds timeout{60000};      // the whole approval, polls included
+  std::chrono::milliseconds poll_interval{2000};  // after a "pending" answer
+  std::chrono::milliseconds request_timeout{5000};
+  std::string ca_file;
+  bool verify = true;
+  SourceLocation location;
+};
+
+// Top-level `auth:`. Without it, every listener's chain is [backend] (A's pass-through).
+struct AuthConfig {
+  std::vector<AuthSourceConfig> sources;          // in file order
+  std::vector<std::string> chain;                 // the default chain (source names)
+  std::vector<std::string> mechanisms = {"PLAIN", "LOGIN"};
+  int hash_threads = 2;                           // the hash pool's threads
+  size_t hash_queue = 64;                         // checks waiting; beyond: NO [UNAVAILABLE]
+  std::chrono::milliseconds cache_ttl{300000};    // auth cache of good primary checks; 0 = off
+  size_t cache_max_entries = 100000;
+  std::chrono::milliseconds remember_devices{12 * 3600 * 1000};  // after a 2nd factor; 0 = off
+  PushHookConfig push;
+  std::chrono::milliseconds timeout{10000};       // one login's checks (a push adds its own)
+  // Users (normalized names) who may log in for another user with a SASL authzid; empty: an
+  // authzid other than the user is refused.
+  std::vector<std::string> master_users;
+  SourceLocation location;                        // of `auth:`; the file when absent
+  SourceLocation chain_location;                  // of the `chain` value
+};
+
 struct AdminConfig {
   Endpoint address{"127.0.0.1", 9464};  // port 0 disables
   // `token_file`: the bearer token every POST must carry, read at load (mode 600, 16..4096
@@ -197,6 +254,7 @@ struct Config {
   Limits limits;
   Timeouts timeouts;
   AdminConfig admin;
+  AuthConfig auth;
   std::string log_level = "info";  // debug | info | warn | error
 };
 

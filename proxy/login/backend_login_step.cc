@@ -156,6 +156,11 @@ std::unique_ptr<StepRequest> BackendLoginStep::Begin(LoginAttempt& attempt, Step
     m.separator = shard.master->separator;
     credentials = std::move(m);
   }
+  if (!credentials && attempt.bearer) {
+    // An OAuth bearer token goes to the backend as one (AUTHENTICATE XOAUTH2/OAUTHBEARER), never
+    // as a password.
+    credentials = upstream::BearerTokenCredentials{SecretString(attempt.user), std::move(attempt.password)};
+  }
   if (!credentials) {
     credentials = upstream::ClientOwnCredentials{SecretString(attempt.user), std::move(attempt.password)};
   }

@@ -173,6 +173,14 @@ void LoginPipeline::OnStepTimeout() {
   Decide(Verdict::Reject(RejectReason::kTimeout, step + " timed out"));
 }
 
+StepRequest* LoginPipeline::RequestForTicket(Ticket ticket) {
+  if (decided_ || registry_->Find(ticket) != this || ticket.generation != ticket_.generation ||
+      ticket.slot != ticket_.slot) {
+    return nullptr;
+  }
+  return request_.get();
+}
+
 void LoginPipeline::OnClientResponse(SecretString response) {
   if (request_ && !decided_) request_->OnClientResponse(std::move(response));
 }

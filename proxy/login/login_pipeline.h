@@ -78,7 +78,10 @@ struct LoginAttempt {
   net::SocketAddress client;
   net::SocketAddress local;
   bool client_tls = false;
+  std::string tls_version;  // "TLSv1.3", ... ("none" before TLS)
+  int number = 1;           // this login's ordinal within its session (1, 2, ...)
   bool authenticated = false;  // a check step accepted
+  std::string app_password;    // the app password (its device name) that authenticated; "" when none
   std::optional<Route> route;
   std::optional<upstream::BackendCredentials> credentials;  // default: the client's own
   int failovers = 0;  // backends of the shard tried and found unusable during this login
@@ -163,6 +166,10 @@ class LoginPipeline {
   void OnClientResponse(SecretString response);
   // From TicketRegistry::Deliver: a late result for the step holding `ticket`.
   bool OnTicketVerdict(Ticket ticket, Verdict verdict);
+  // The running step's request if `ticket` is still its ticket; null otherwise (the step ended,
+  // or the login is gone). For a step that receives intermediate results from other threads
+  // (see PostToRequest).
+  StepRequest* RequestForTicket(Ticket ticket);
 
   LoginAttempt& attempt() { return attempt_; }
   bool decided() const { return decided_; }

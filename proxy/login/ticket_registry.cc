@@ -50,4 +50,13 @@ void PostVerdict(net::EventLoop* loop, TicketRegistry* registry, Ticket ticket, 
   loop->Post([registry, ticket, boxed] { registry->Deliver(ticket, std::move(*boxed)); });
 }
 
+void PostToRequest(net::EventLoop* loop, TicketRegistry* registry, Ticket ticket,
+                   std::function<void(StepRequest&)> fn) {
+  loop->Post([registry, ticket, fn = std::move(fn)] {
+    LoginPipeline* pipeline = registry->Find(ticket);
+    if (pipeline == nullptr) return;
+    if (StepRequest* request = pipeline->RequestForTicket(ticket)) fn(*request);
+  });
+}
+
 }  // namespace imapgate::login

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace imapgate::net {
@@ -59,5 +60,12 @@ class TicketRegistry {
 // that owns `loop` and `registry` (both outlive the worker's loop). Dropped on the worker if that
 // login is gone. The verdict may hold secrets (backend credentials); it is moved, never copied.
 void PostVerdict(net::EventLoop* loop, TicketRegistry* registry, Ticket ticket, Verdict verdict);
+
+class StepRequest;
+// Thread-safe: from a pool thread, runs `fn(request)` on the worker with the step request that
+// holds `ticket` (an intermediate result, e.g. a password check that the step goes on from);
+// dropped if that step ended or its login is gone. The step knows its request's type.
+void PostToRequest(net::EventLoop* loop, TicketRegistry* registry, Ticket ticket,
+                   std::function<void(StepRequest&)> fn);
 
 }  // namespace imapgate::login

@@ -1,5 +1,7 @@
 #include "server/generation.h"
 
+#include "server/generation_auth.h"
+
 #include "config/routing.h"
 #include "stats/metrics.h"
 
@@ -102,7 +104,8 @@ const char* ListenerModeName(config::ListenerMode mode) {
 }
 
 StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id,
-                                        std::shared_ptr<health::BackendHealthTable> health) {
+                                        std::shared_ptr<health::BackendHealthTable> health,
+                                        std::shared_ptr<auth::AuthServices> auth_services) {
   if (!config) return InvalidArgument("no configuration");
   const config::Config& c = *config;
   auto g = std::make_shared<Generation>();
@@ -134,6 +137,7 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
       spec.context.index = *index;
     }
     spec.context.name = l.name;
+    spec.context.position = static_cast<size_t>(&l - c.listeners.data());
     if (l.proxy_protocol.mode == config::ProxyProtocolInConfig::Mode::kRequired) {
       std::vector<std::string> ranges;
       for (const config::CidrRange& r : l.proxy_protocol.trusted) ranges.push_back(r.ToString());
@@ -157,10 +161,13 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
     f.max_auth_attempts = c.limits.max_auth_attempts;
     f.preauth_timeout = c.timeouts.preauth;
     f.tls_handshake_timeout = c.timeouts.tls_handshake;
+    f.sasl_mechanisms = l.auth_mechanisms;
+    f.allow_authzid = !c.auth.master_users.empty();
     g->server_tls.push_back(*ctx);
     g->listeners.push_back(std::move(spec));
   }
   BuildBackendPool(c, std::move(health), metrics, *g, errors);
+  g->auth = BuildGenerationAuth(c, std::move(auth_services), metrics, &errors);
   if (!errors.empty()) {
     errors.pop_back();
     return InvalidArgument(errors);

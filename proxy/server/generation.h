@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth_services.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "health/backend_health_table.h"
@@ -46,6 +47,8 @@ struct Generation {
   std::vector<ListenerSpec> listeners;                             // in config order
   login::BackendPool pool;  // shards, backends in failover order, router, shared health table
   relay::RelayOptions relay;
+  // The auth chain of each listener, its sources and the second factor (issue B).
+  std::shared_ptr<const auth::GenerationAuth> auth;
 };
 
 using GenerationPtr = std::shared_ptr<const Generation>;
@@ -55,8 +58,10 @@ using GenerationPtr = std::shared_ptr<const Generation>;
 // listener; without it the index is the listener's position. health (may be null, e.g. for -t)
 // is the Server's table: each backend gets its index there by name (kept across reloads). Fails
 // with one "FILE:LINE:COL: message" line per problem.
+// auth_services (may be null, e.g. for -t) is the Server's: users stores, caches, the hash pool.
 StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id,
-                                        std::shared_ptr<health::BackendHealthTable> health = nullptr);
+                                        std::shared_ptr<health::BackendHealthTable> health = nullptr,
+                                        std::shared_ptr<auth::AuthServices> auth_services = nullptr);
 
 // "implicit" or "starttls", as in the config file.
 const char* ListenerModeName(config::ListenerMode mode);

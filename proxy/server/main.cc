@@ -5,6 +5,7 @@
 
 #include "common/version.h"
 #include "config/config.h"
+#include "server/password_tool.h"
 #include "server/server.h"
 
 namespace {
@@ -13,11 +14,15 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "usage: imapgate -c FILE [-t]\n"
                "       imapgate --version\n"
+               "       imapgate --hash-password [argon2id|yescrypt|bcrypt|sha512-crypt] < PASSWORD\n"
+               "       imapgate --new-app-password\n"
                "  -c FILE     configuration file (YAML; see conf/imapgate.yaml)\n"
                "  -t          check the configuration (syntax, values, certificates and keys,\n"
                "              that every address can be bound, the user and group) and exit;\n"
                "              warnings (risky settings, an address in use) do not fail the check\n"
-               "  --version   print the version and exit\n");
+               "  --version   print the version and exit\n"
+               "  --hash-password   read a password on stdin, print its hash for a users file\n"
+               "  --new-app-password  print a new app password and, after a tab, its hash\n");
 }
 
 }  // namespace
@@ -29,6 +34,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--version") == 0 || std::strcmp(argv[i], "-v") == 0) {
       std::printf("imapgate %s\n", IMAPGATE_VERSION);
       return 0;
+    } else if (std::strcmp(argv[i], "--hash-password") == 0) {
+      return imapgate::server::HashPasswordCommand(i + 1 < argc ? argv[i + 1] : nullptr);
+    } else if (std::strcmp(argv[i], "--new-app-password") == 0) {
+      return imapgate::server::NewAppPasswordCommand();
     } else if (std::strcmp(argv[i], "-t") == 0) {
       check_only = true;
     } else if (std::strcmp(argv[i], "-c") == 0 && i + 1 < argc) {

@@ -114,6 +114,15 @@ ReloadPlan PlanReload(const config::Config& running, const config::ConfigPtr& ne
             "size and max_age until a restart");
     effective->warm_connections = running.warm_connections;
   }
+  if (next.auth.hash_threads != running.auth.hash_threads || next.auth.hash_queue != running.auth.hash_queue ||
+      next.auth.cache_ttl != running.auth.cache_ttl || next.auth.cache_max_entries != running.auth.cache_max_entries) {
+    restart("", "auth.hash_threads/hash_queue/cache_ttl/cache_max_entries",
+            "the hash pool and the auth cache keep their start-up size and TTL until a restart");
+    effective->auth.hash_threads = running.auth.hash_threads;
+    effective->auth.hash_queue = running.auth.hash_queue;
+    effective->auth.cache_ttl = running.auth.cache_ttl;
+    effective->auth.cache_max_entries = running.auth.cache_max_entries;
+  }
   const bool had_token = running.admin.token != nullptr, has_token = next.admin.token != nullptr;
   if (had_token != has_token || (had_token && running.admin.token->view() != next.admin.token->view())) {
     restart("", "admin.token_file",

@@ -13,6 +13,7 @@
 #include "server/config_checks.h"
 #include "server/process.h"
 #include "server/reload.h"
+#include "route/normalize.h"
 
 namespace imapgate::server {
 namespace {
@@ -145,7 +146,15 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   policy.rise = c.health_checks.rise;
   policy.fall = c.health_checks.fall;
   s->health_ = std::make_shared<health::BackendHealthTable>(policy);
-  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_);
+  auth::AuthServicesOptions auth_options;
+  auth_options.pool.threads = c.auth.hash_threads;
+  auth_options.pool.max_queued = c.auth.hash_queue;
+  auth_options.cache_ttl = c.auth.cache_ttl;
+  auth_options.cache_max_entries = c.auth.cache_max_entries;
+  auto auth_services = auth::AuthServices::Create(auth_options);
+  if (!auth_services.ok()) return auth_services.status();
+  s->auth_ = std::move(*auth_services);
+  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_, s->auth_);
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
   s->warnings_ = ConfigWarnings(c);
@@ -160,6 +169,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   // Everything that needs root is done: listeners bound, keys loaded. No thread runs yet.
   if (Status st = ApplyProcessIdentity(c.process); !st.ok()) return st;
   if (Status st = HardenProcess(); !st.ok()) return st;
+  if (Status st = s->auth_->StartPool(); !st.ok()) return st;  // the hash threads, unprivileged
   if (Status st = s->CreateWorkers(s->session_cap_); !st.ok()) return st;
   return s;
 }
@@ -168,7 +178,11 @@ Status Server::StartHealthChecks() {
   health_checker_.reset();  // a reload replaces the targets: cancel the old checks first
   stats::Metrics* metrics = metrics_.get();
   const health::BackendHealthTable* table = health_.get();
-  metrics_->SetCollectHook([metrics, table] { stats::PublishBackendHealth(*table, *metrics); });
+  const auth::AuthServices* auth = auth_.get();
+  metrics_->SetCollectHook([metrics, table, auth] {
+    stats::PublishBackendHealth(*table, *metrics);
+    metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
+  });
   const config::HealthCheckConfig& hc = generation_->config->health_checks;
   if (!hc.enabled) return Status::Ok();  // passive marks only
   upstream::HealthCheckOptions options;
@@ -225,6 +239,25 @@ Status Server::CreateAdminAndSignals() {
   if (!timer.ok()) return timer.status();
   drain_timer_ = std::move(*timer);
 
+  // A users file that changes is loaded again; the sessions of a removed app password end.
+  auto watcher = UsersFileWatcher::Start(
+      main_loop_.get(), auth_, std::chrono::seconds(2),
+      [this](std::set<std::pair<std::string, std::string>> revoked) {
+        auto shared = std::make_shared<const std::set<std::pair<std::string, std::string>>>(std::move(revoked));
+        const std::string default_domain = generation_->config->routing.default_domain;
+        for (auto& w : workers_) {
+          w->KickWhere(
+              [shared, default_domain](const session::Session& s) {
+                if (s.app_password().empty()) return false;
+                std::optional<std::string> user = route::NormalizedUser(s.user(), default_domain);
+                return user && shared->count({*user, s.app_password()}) > 0;
+              },
+              "App password revoked");
+        }
+      });
+  if (!watcher.ok()) return watcher.status();
+  users_watcher_ = std::move(*watcher);
+
   auto on_term = net::SignalWatcher::Create(main_loop_.get(), SIGTERM, [this] {
     if (draining_.exchange(true)) return;
     const auto grace = config_->timeouts.shutdown_grace;
@@ -271,6 +304,7 @@ Status Server::CreateWorkers(size_t session_cap) {
 
 Server::~Server() {
   for (auto& w : workers_) w->Join();
+  if (auth_) auth_->Shutdown();  // no hash job may post to a worker loop being destroyed
   workers_.clear();
   admin_.reset();
   signals_.clear();
@@ -299,7 +333,7 @@ Status Server::Reload(std::string_view trigger) {
   if (!next.ok()) return fail(next.status());
   ReloadPlan plan = PlanReload(*config_, *next);
   const config::Config& c = *plan.effective;
-  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1, health_);
+  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1, health_, auth_);
   if (!built.ok()) return fail(built.status());
   const GenerationPtr& g = *built;
   // The workers map listening socket i to listener i of their generation.
@@ -389,6 +423,8 @@ int Server::Run() {
   LogStarted();
   main_loop_->Run();
   for (auto& w : workers_) w->Join();
+  auth_->Shutdown();  // no hash job may post to a worker loop being destroyed
+  users_watcher_.reset();
   workers_.clear();
   admin_.reset();
   LogEvent(LogLevel::kInfo, "stopped");

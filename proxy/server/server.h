@@ -32,6 +32,7 @@
 #include "server/admin_control_impl.h"
 #include "server/generation.h"
 #include "session/session_registry.h"
+#include "server/users_watcher.h"
 #include "upstream/health_checker.h"
 #include "server/worker.h"
 #include "stats/metrics.h"
@@ -87,6 +88,9 @@ class Server {
   // Backend health, shared by every generation (entries by backend name), the workers' logins,
   // the checker and the admin API.
   std::shared_ptr<health::BackendHealthTable> health_;
+  // The auth stage's process-wide state (hash pool, caches, users stores), shared by generations.
+  std::shared_ptr<auth::AuthServices> auth_;
+  std::unique_ptr<UsersFileWatcher> users_watcher_;  // on main_loop_
   std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds_;  // one per generation listener
   std::vector<WorkerPtr> workers_;
   std::unique_ptr<net::EventLoop> main_loop_;

@@ -38,6 +38,7 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
     Worker* self = w.get();
     w->loop_->Post([self] { self->WarmTargets(*self->context_.generation); });
   }
+  if (Status st = w->BuildAuth(); !st.ok()) return st;
   Worker* raw = w.get();
   w->context_.on_session_done = [raw](session::Session* s) { raw->OnSessionDone(s); };
   for (size_t i = 0; i < o.listen_fds.size(); ++i) {
@@ -57,6 +58,7 @@ Worker::~Worker() {
   listeners_.clear();
   sessions_.clear();  // closes every socket this worker still holds
   warm_pool_.reset(); // its connections and timers live on the loop
+  context_.auth.reset();  // its HTTP connections and the steps live on the loop too
   loop_.reset();      // runs deferred deletions first
 }
 
@@ -110,7 +112,21 @@ void Worker::SetGeneration(GenerationPtr generation) {
   loop_->Post([this, generation = std::move(generation)]() mutable {
     context_.generation = std::move(generation);
     if (warm_pool_) WarmTargets(*context_.generation);
+    if (Status st = BuildAuth(); !st.ok()) {
+      // The worker keeps the previous generation's auth runtime (sessions log in as before).
+      LogEvent(LogLevel::kError, "auth_runtime_failed").Add("error", st.message());
+    }
   });
+}
+
+Status Worker::BuildAuth() {
+  const GenerationPtr& g = context_.generation;
+  if (!g->auth) return Status::Ok();  // unit tests build generations without an auth plan
+  auto built = auth::WorkerAuth::Create(loop_.get(), context_.time, &context_.tickets, context_.metrics, g->auth,
+                                        &g->pool, g);
+  if (!built.ok()) return built.status();
+  context_.auth = std::move(*built);
+  return Status::Ok();
 }
 
 void Worker::SetSessionCap(size_t max_sessions) {

@@ -74,6 +74,8 @@ class Worker {
   explicit Worker(WorkerOptions options) : options_(std::move(options)) {}
   void OnSessionDone(session::Session* s);
   void UpdateAccepting();
+  // Loop thread (or before StartThread): this worker's auth runtime for the current generation.
+  Status BuildAuth();
   // Loop thread: the warm pool keeps the backends of `g` warm (those without PROXY v2 out).
   void WarmTargets(const Generation& g);
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "auth/auth_step.h"
 #include "common/log.h"
 #include "imap/capabilities.h"
 #include "server/generation.h"
@@ -117,14 +118,29 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   attempt.client = peer_;
   attempt.local = proxied_local_ ? *proxied_local_ : net::LocalAddress(frontend_->fd());
   attempt.client_tls = frontend_->IsTls();
+  attempt.tls_version = tls_version_;
+  attempt.number = ++login_count_;
   DeleteSoon(std::move(pipeline_));  // a previous (decided) login of this session
   // A login routes with the worker's newest configuration (a reload's shard map, backends and
   // overrides apply to every login from then on, also of a client connected before it).
   login_generation_ = worker_->generation;
   backend_step_.set_pool(&login_generation_->pool);
   backend_step_.set_warm_pool(worker_->warm_pool);
-  std::span<login::LoginStep* const> steps =
-      worker_->login_steps.empty() ? std::span<login::LoginStep* const>(steps_) : worker_->login_steps;
+  // The previous login's runtime goes after its pipeline (deferred deletions run in order).
+  if (login_auth_ != worker_->auth) worker_->loop->Defer([old = std::move(login_auth_)] {});
+  login_auth_ = worker_->auth;
+  login::LoginStep* auth_step = login_auth_ ? login_auth_->StepFor(listener_->position) : nullptr;
+  size_t step_count = 1;
+  if (auth_step != nullptr) {
+    steps_[0] = auth_step;
+    steps_[1] = &backend_step_;
+    step_count = 2;
+  } else {
+    steps_[0] = &backend_step_;
+  }
+  std::span<login::LoginStep* const> steps = worker_->login_steps.empty()
+                                                 ? std::span<login::LoginStep* const>(steps_, step_count)
+                                                 : worker_->login_steps;
   pipeline_ = std::make_unique<login::LoginPipeline>(steps, std::move(attempt), this, &worker_->tickets);
   pipeline_->Start();
 }
@@ -171,6 +187,7 @@ void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view ste
     worker_->metrics->RouteDecision(attempt.route->source);
   }
   failovers_ = attempt.failovers;
+  app_password_ = attempt.app_password;
   if (verdict.kind == login::VerdictKind::kAccept && attempt.backend) {
     upstream::BackendLoginResult result = std::move(*attempt.backend);
     attempt.backend.reset();

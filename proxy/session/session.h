@@ -36,6 +36,10 @@
 #include "upstream/backend_login.h"
 #include "upstream/warm_pool.h"
 
+namespace imapgate::auth {
+class WorkerAuth;
+}
+
 namespace imapgate::server {
 struct Generation;  // server/generation.h: the configuration snapshot a session runs under
 }
@@ -47,6 +51,7 @@ class Session;
 // Per-listener settings, part of a Generation; shared read-only by the sessions of every worker.
 struct ListenerContext {
   int index = 0;  // metrics label index
+  size_t position = 0;  // in the config's listener list (the auth plan's chains are in that order)
   std::string name;
   frontend::FrontendOptions frontend;
   // PROXY protocol in (the listener's proxy_protocol: required): every connection must start
@@ -73,6 +78,8 @@ struct WorkerContext {
   // The login steps in order (not owned; outlive the sessions). Empty: today's pipeline, the
   // backend login alone. The rate limits, auth chain, 2FA and router of later issues go here.
   std::span<login::LoginStep* const> login_steps;
+  // The auth chain and second factor for the current generation (issue B); null: pass-through.
+  std::shared_ptr<auth::WorkerAuth> auth;
   // Warm backend connections for this worker's logins (not owned; null: none).
   upstream::WarmPool* warm_pool = nullptr;
   // Where relayed sessions are listed for the admin API (not owned; may be null in tests).
@@ -98,6 +105,8 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   // not relaying): for the worker's kick and drain selection.
   const std::string& user() const { return user_; }
   const std::string& backend_name() const { return backend_name_; }
+  // The app password (device) the login used, "" when none: its revocation ends the session.
+  const std::string& app_password() const { return app_password_; }
   bool relaying() const { return relay_ != nullptr && !finished_; }
 
   // FrontendDelegate.
@@ -151,13 +160,16 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   std::string backend_name_;
   size_t backend_index_ = SIZE_MAX;        // into generation_->pool.backends
   int failovers_ = 0;                      // backends of the shard found unusable in the login
+  int login_count_ = 0;                    // logins started in this session
+  std::string app_password_;               // see app_password()
   health::ActiveSession active_backend_;  // counts this session on its backend while relaying
   std::shared_ptr<SessionRecord> record_;  // in worker_->registry while relaying
 
-  // Today's pipeline: one step, the backend login with routing and failover (no allocation; the
-  // steps of later issues come from the config generation).
+  // The pipeline: the listener's auth step (issue B: chain and second factor; none when the
+  // chain only passes through), then the backend login with routing and failover.
   login::BackendLoginStep backend_step_;
-  login::LoginStep* steps_[1] = {&backend_step_};
+  login::LoginStep* steps_[2] = {&backend_step_, nullptr};
+  std::shared_ptr<auth::WorkerAuth> login_auth_;  // the runtime the current login's step belongs to
 
   std::unique_ptr<net::ProxyHeaderReader> proxy_reader_;  // before the frontend, with PROXY in
   frontend::ClientFrontendPtr frontend_;

@@ -66,6 +66,28 @@ struct BackendSeries {
   std::array<prometheus::Counter*, kOutcomeCount> checks{};
 };
 
+// Issue B's label values, fixed (metric labels are bounded enums or config names only).
+constexpr std::array<std::string_view, 5> kAuthMechanisms = {"LOGIN", "PLAIN", "SASL-LOGIN", "XOAUTH2", "OAUTHBEARER"};
+constexpr std::array<std::string_view, 5> kAuthMechanismLabels = {"login", "plain", "sasl_login", "xoauth2",
+                                                                  "oauthbearer"};
+constexpr std::array<std::string_view, 5> kAuthResults = {"ok", "fail", "unavailable", "not_mine", "pass_through"};
+constexpr std::array<std::string_view, 4> kFactorKinds = {"totp", "push", "app_password", "remembered"};
+constexpr std::array<std::string_view, 6> kFactorResults = {"ok", "fail", "replayed", "denied", "timeout", "error"};
+
+template <size_t N>
+int IndexOf(const std::array<std::string_view, N>& values, std::string_view v) {
+  for (size_t i = 0; i < N; ++i) {
+    if (values[i] == v) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// The series of one auth source, created when its name is first seen.
+struct AuthSourceSeries {
+  std::array<std::array<prometheus::Counter*, kAuthResults.size()>, kAuthMechanisms.size()> attempts{};
+  prometheus::Histogram* duration = nullptr;
+};
+
 // The series of one shard, created when its name is first seen.
 struct ShardSeries {
   std::array<prometheus::Counter*, kResultCount> logins{};
@@ -311,12 +333,94 @@ class PrometheusMetrics final : public Metrics {
   std::function<void()> collect_hook_;
   prometheus::Counter* relay_c2b_ = nullptr;
   prometheus::Counter* relay_b2c_ = nullptr;
+  // Issue B, created in BuildAuthMetrics.
+  StatusOr<int> AuthSourceIndex(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(add_mu_);
+    auto it = auth_source_index_.find(name);
+    if (it != auth_source_index_.end()) return it->second;
+    try {
+      auto s = std::make_unique<AuthSourceSeries>();
+      for (size_t m = 0; m < kAuthMechanisms.size(); ++m) {
+        for (size_t r = 0; r < kAuthResults.size(); ++r) {
+          s->attempts[m][r] = &auth_attempts_->Add({{"source", name},
+                                                    {"mechanism", std::string(kAuthMechanismLabels[m])},
+                                                    {"result", std::string(kAuthResults[r])}});
+        }
+      }
+      s->duration = &auth_duration_->Add({{"source", name}}, LoginBuckets());
+      const int index = auth_sources_.Add(std::move(s));
+      if (index < 0) return Status(StatusCode::kResourceExhausted, "too many auth source names for metrics");
+      auth_source_index_.emplace(name, index);
+      return index;
+    } catch (const std::exception& e) {
+      return Internal(std::string("metrics: auth source series: ") + e.what());
+    }
+  }
+  void AuthAttempt(int source, std::string_view mechanism, std::string_view result, double seconds) override {
+    const AuthSourceSeries* s = auth_sources_.At(source);
+    const int m = IndexOf(kAuthMechanisms, mechanism);
+    const int r = IndexOf(kAuthResults, result);
+    if (s == nullptr || m < 0 || r < 0) return;
+    s->attempts[static_cast<size_t>(m)][static_cast<size_t>(r)]->Increment();
+    s->duration->Observe(seconds);
+  }
+  void SecondFactor(std::string_view kind, std::string_view result) override {
+    const int k = IndexOf(kFactorKinds, kind);
+    const int r = IndexOf(kFactorResults, result);
+    if (k < 0 || r < 0) return;
+    second_factor_[static_cast<size_t>(k)][static_cast<size_t>(r)]->Increment();
+  }
+  void HashPoolRejected() override { hash_pool_rejected_->Increment(); }
+  void SetHashPoolQueued(int64_t queued) override { hash_pool_queued_->Set(static_cast<double>(queued)); }
+
+  prometheus::Family<prometheus::Counter>* auth_attempts_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* auth_duration_ = nullptr;
+  std::map<std::string, int> auth_source_index_;
+  SeriesTable<AuthSourceSeries, kMaxAuthSources> auth_sources_;
+  std::array<std::array<prometheus::Counter*, kFactorResults.size()>, kFactorKinds.size()> second_factor_{};
+  prometheus::Counter* hash_pool_rejected_ = nullptr;
+  prometheus::Gauge* hash_pool_queued_ = nullptr;
+  void BuildAuthMetrics(prometheus::Registry& r);
+
   // Configuration reloads (issue D), created in BuildReloadMetrics.
   prometheus::Counter* reloads_ok_ = nullptr;
   prometheus::Counter* reloads_failed_ = nullptr;
   prometheus::Gauge* last_reload_ = nullptr;
   void BuildReloadMetrics(prometheus::Registry& r);
 };
+
+// Authentication (issue B): the global series exist from start-up; a source's come with its name.
+void PrometheusMetrics::BuildAuthMetrics(prometheus::Registry& r) {
+  auth_attempts_ = &prometheus::BuildCounter()
+                        .Name("imapgate_auth_attempts_total")
+                        .Help("Answers of the auth chain's sources, per source, SASL mechanism and result "
+                              "(ok, fail, unavailable, not_mine, pass_through).")
+                        .Register(r);
+  auth_duration_ = &prometheus::BuildHistogram()
+                        .Name("imapgate_auth_duration_seconds")
+                        .Help("How long one auth source took to answer one login (hash pool wait included).")
+                        .Register(r);
+  auto& factors = prometheus::BuildCounter()
+                      .Name("imapgate_second_factor_total")
+                      .Help("Second-factor outcomes per kind (totp, push, app_password, remembered) and result.")
+                      .Register(r);
+  for (size_t k = 0; k < kFactorKinds.size(); ++k) {
+    for (size_t x = 0; x < kFactorResults.size(); ++x) {
+      second_factor_[k][x] =
+          &factors.Add({{"kind", std::string(kFactorKinds[k])}, {"result", std::string(kFactorResults[x])}});
+    }
+  }
+  hash_pool_rejected_ = &prometheus::BuildCounter()
+                             .Name("imapgate_auth_hash_pool_rejected_total")
+                             .Help("Password checks refused (NO [UNAVAILABLE]) because the hash pool's queue was full.")
+                             .Register(r)
+                             .Add({});
+  hash_pool_queued_ = &prometheus::BuildGauge()
+                           .Name("imapgate_auth_hash_pool_queued")
+                           .Help("Password checks waiting for a hash thread.")
+                           .Register(r)
+                           .Add({});
+}
 
 // Configuration reloads (issue D): both results and the timestamp exist from start-up.
 void PrometheusMetrics::BuildReloadMetrics(prometheus::Registry& r) {
@@ -441,6 +545,7 @@ void PrometheusMetrics::Build(const std::string& version) {
   relay_c2b_ = &relay.Add({{"direction", "client_to_backend"}});
   relay_b2c_ = &relay.Add({{"direction", "backend_to_client"}});
   BuildReloadMetrics(r);
+  BuildAuthMetrics(r);
 }
 
 }  // namespace

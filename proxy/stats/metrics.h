@@ -116,6 +116,24 @@ class Metrics {
   // loaded (the series exists from Create() on, at 0 until this is called).
   virtual void ConfigLoaded(double unix_seconds) = 0;
 
+  // --- Authentication and 2FA (issue B). ---
+  static constexpr int kMaxAuthSources = 64;
+  // The index of auth source `name` (a config name) for AuthAttempt, creating its series the
+  // first time (every mechanism × result, at zero). For start-up and reload, not per event.
+  virtual StatusOr<int> AuthSourceIndex(const std::string& name) = 0;
+  // imapgate_auth_attempts_total{source,mechanism,result} and
+  // imapgate_auth_duration_seconds{source}: one source's answer for one login. mechanism: the
+  // login's ("LOGIN", "PLAIN", "SASL-LOGIN", "XOAUTH2", "OAUTHBEARER"; labelled in lower case);
+  // result: "ok", "fail", "unavailable", "not_mine", "pass_through". Other values are dropped.
+  virtual void AuthAttempt(int source, std::string_view mechanism, std::string_view result, double seconds) = 0;
+  // imapgate_second_factor_total{kind,result}: kind "totp", "push", "app_password",
+  // "remembered"; result "ok", "fail", "replayed", "denied", "timeout", "error".
+  virtual void SecondFactor(std::string_view kind, std::string_view result) = 0;
+  // imapgate_auth_hash_pool_rejected_total: checks refused because the hash pool's queue was full.
+  virtual void HashPoolRejected() = 0;
+  // imapgate_auth_hash_pool_queued: checks waiting for a hash thread (set from the collect hook).
+  virtual void SetHashPoolQueued(int64_t queued) = 0;
+
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
   // imapgate_build_info{version} 1 and imapgate_up 1.
   virtual std::string Serialize() const = 0;

@@ -10,7 +10,7 @@ import unittest
 from harness import ALICE, ALICE_PW, Closed, GateTestCase, caps_of, tagged_status
 
 PRE_TLS_CAPS = {"IMAP4rev1", "ID", "LITERAL+", "STARTTLS", "LOGINDISABLED"}
-TLS_CAPS = {"IMAP4rev1", "ID", "LITERAL+", "SASL-IR", "AUTH=PLAIN"}
+TLS_CAPS = {"IMAP4rev1", "ID", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"}
 
 
 class StarttlsSecurityTest(GateTestCase):

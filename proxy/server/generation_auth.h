@@ -1,0 +1,22 @@
+// Builds a configuration generation's auth plan (auth::GenerationAuth) from its Config: loads
+// every users file into its store, parses every URL, resolves each listener's chain, and hands
+// out the auth sources' metric labels. Part of BuildGeneration; private to server/.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "auth/auth_services.h"
+#include "config/config.h"
+#include "stats/metrics.h"
+
+namespace imapgate::server {
+
+// services: the Server's (stores shared across generations); null for `imapgate -t`, which
+// only checks that everything loads. Problems are appended to *errors, one
+// "FILE:LINE:COL: message" line each. A users file that fails to load leaves its store as it was.
+std::shared_ptr<const auth::GenerationAuth> BuildGenerationAuth(const config::Config& config,
+                                                                 std::shared_ptr<auth::AuthServices> services,
+                                                                 stats::Metrics* metrics, std::string* errors);
+
+}  // namespace imapgate::server
