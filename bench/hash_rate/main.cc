@@ -95,18 +95,18 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("%s\n  {\"scheme\": \"%s\", \"cost\": \"%s\", \"verifications\": %d, "
-                  "\"seconds\": %.3f, \"per_second_per_core\": %.2f, \"ms_per_hash\": %.3f}",
+                  "\"seconds\": %.3f, \"per_second_per_core\": %.2f, \"us_per_hash\": %.3f}",
                   i ? "," : "", std::string(imapgate::auth::HashSchemeName(r.scheme)).c_str(),
                   r.setting.c_str(), r.verifications, r.seconds, r.verifications / r.seconds,
-                  1000 * r.seconds / r.verifications);
+                  1e6 * r.seconds / r.verifications);
     }
     std::printf("\n]}\n");
   } else {
-    std::printf("%-14s %-18s %8s %10s %14s\n", "scheme", "cost", "verifies", "ms/hash", "hashes/s/core");
+    std::printf("%-14s %-18s %8s %12s %14s\n", "scheme", "cost", "verifies", "us/hash", "hashes/s/core");
     for (const Result& r : results) {
-      std::printf("%-14s %-18s %8d %10.3f %14.1f\n",
+      std::printf("%-14s %-18s %8d %12.3f %14.1f\n",
                   std::string(imapgate::auth::HashSchemeName(r.scheme)).c_str(), r.setting.c_str(),
-                  r.verifications, 1000 * r.seconds / r.verifications, r.verifications / r.seconds);
+                  r.verifications, 1e6 * r.seconds / r.verifications, r.verifications / r.seconds);
     }
   }
   return 0;

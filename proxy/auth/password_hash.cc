@@ -260,14 +260,11 @@ StatusOr<PasswordHash> ParsePasswordHash(std::string_view stored) {
   }
   const std::optional<HashScheme> scheme = SchemeOfText(text);
   if (!scheme) {
-    if (!prefix.empty() && AllOf(prefix, [](char c) {
-          return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '.' || c == '_';
-        })) {
-      return InvalidArgument("unknown hash format (scheme {" + std::string(prefix) +
-                             "} is not supported; plaintext passwords are refused)");
-    }
-    return InvalidArgument("unknown hash format (plaintext passwords are refused)");
+    // The prefix is not quoted either: a plaintext password may look like "{Summer2026}".
+    return InvalidArgument(prefix.empty()
+                               ? "unknown hash format (plaintext passwords are refused)"
+                               : "unknown hash format (unsupported {SCHEME} prefix; plaintext "
+                                 "passwords are refused)");
   }
   if (!prefix.empty()) {
     bool agrees = false;

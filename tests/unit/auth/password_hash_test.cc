@@ -84,6 +84,8 @@ TEST(ParsePasswordHash, RefusesPlaintextWithoutEchoingIt) {
   const std::string unknown = Refusal("{SSHA512}aHVudGVyMnNlY3JldA==");
   EXPECT_NE(unknown.find("unknown hash format"), std::string::npos);
   EXPECT_EQ(unknown.find("aHVudGVy"), std::string::npos);
+  // Nor is an unknown prefix quoted: a plaintext password may look like one.
+  EXPECT_EQ(Refusal("{Summer2026}").find("Summer"), std::string::npos);
   Refusal("{}$6$x");
   Refusal("");
   Refusal("$1$saltsalt$hash");  // MD5-crypt: not accepted
