@@ -7,10 +7,16 @@ UsersStore::Snapshot UsersStore::Get() const {
   return current_;
 }
 
-void UsersStore::Set(std::shared_ptr<const UserDatabase> db) {
+std::string UsersStore::default_domain() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return default_domain_;
+}
+
+void UsersStore::Set(std::shared_ptr<const UserDatabase> db, std::string default_domain) {
   std::shared_ptr<const UserDatabase> old;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    default_domain_ = std::move(default_domain);
     old = std::move(current_.db);
     current_.db = std::move(db);
     ++current_.version;
@@ -19,7 +25,7 @@ void UsersStore::Set(std::shared_ptr<const UserDatabase> db) {
 }
 
 AuthServices::AuthServices(const AuthServicesOptions& options)
-    : options_(options), hasher_(KeyedHasher::Random()) {}
+    : options_(options) {}
 
 AuthServices::~AuthServices() { Shutdown(); }
 
@@ -30,7 +36,7 @@ StatusOr<std::shared_ptr<AuthServices>> AuthServices::Create(const AuthServicesO
     s->cache_ = std::make_unique<ExpiringCache<CachedCheck>>(options.cache_max_entries);
   }
   s->remembered_ = std::make_unique<ExpiringCache<uint8_t>>(options.remembered_max_entries);
-  s->replay_ = std::make_unique<TotpReplayCache>(options.replay_max_users);
+  s->replay_ = std::make_unique<TotpReplayCache>(options.replay_max_users, TotpParams{});
   return s;
 }
 

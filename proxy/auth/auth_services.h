@@ -39,13 +39,16 @@ class UsersStore {
   };
   explicit UsersStore(std::string path) : path_(std::move(path)) {}
   const std::string& path() const { return path_; }
+  // The router's default domain the file's bare names are read with (set with each Set()).
+  std::string default_domain() const;
   Snapshot Get() const;
-  void Set(std::shared_ptr<const UserDatabase> db);
+  void Set(std::shared_ptr<const UserDatabase> db, std::string default_domain);
 
  private:
   std::string path_;
   mutable std::mutex mu_;
   Snapshot current_;
+  std::string default_domain_;
 };
 
 // An auth-cache entry: a primary check that passed (never a second factor: an OTP or a push

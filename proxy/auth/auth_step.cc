@@ -179,12 +179,12 @@ class AuthRequest final : public login::StepRequest {
     }
     if (users_.db->PolicyFor(*record) == SecondFactorPolicy::kTotp) {
       if (auto split = SplitOtpSuffix(secret, 6)) {
-        std::optional<CachedCheck> hit = cache->Get(CacheKey(split->first), now);
+        std::optional<CachedCheck> hit = cache->Get(CacheKey(split->password), now);
         if (hit && !hit->app_password) {
           FileCheck check;
           check.kind = FileCheck::Kind::kPassword;
-          check.backend_password = SecretString(split->first);
-          check.code = SecretString(split->second);
+          check.backend_password = SecretString(split->password);
+          check.code = SecretString(split->code);
           return check;
         }
       }

@@ -24,8 +24,8 @@ FileCheck CheckUsersFile(const UserDatabase& db, std::string_view user, std::str
   bool code_missing = false;
   if (policy == SecondFactorPolicy::kTotp && out.kind != FileCheck::Kind::kAppPassword) {
     if (auto split = SplitOtpSuffix(secret, 6)) {
-      password = split->first;
-      code = split->second;
+      password = split->password;
+      code = split->code;
     } else {
       code_missing = true;  // still hash, so that the cost does not tell
     }
@@ -83,9 +83,7 @@ FactorResult DecideSecondFactor(const FileCheck& check, const UserRecord& record
   // stored password and old code for the window; anyone else needs a fresh, unused code.
   if (remembered) return FactorResult::kRemembered;
   if (record.totp_key.empty() || check.code.empty()) return FactorResult::kTotpBad;
-  std::optional<uint64_t> counter = VerifyTotp(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(record.totp_key.view().data()), record.totp_key.size()),
-      check.code.view(), now_unix, state.totp);
+  std::optional<uint64_t> counter = VerifyTotp(record.totp_key.view(), check.code.view(), now_unix, state.totp);
   if (!counter) return FactorResult::kTotpBad;
   if (state.replay != nullptr && !state.replay->Consume(user, *counter, now_unix)) return FactorResult::kTotpReplayed;
   RememberDevice(state, user, device, now_unix);

@@ -19,13 +19,13 @@ std::shared_ptr<const auth::GenerationAuth> BuildGenerationAuth(const config::Co
     sp.config = s;
     const std::string where = s.location.ToString() + ": auth source '" + s.name + "': ";
     if (s.type == AuthSourceConfig::Type::kFile) {
-      auto db = config::LoadUsersFile(s.users_file);
+      auto db = config::LoadUsersFile(s.users_file, c.routing.default_domain);
       if (!db.ok()) {
         *errors += where + db.status().message() + "\n";
         continue;
       }
       sp.users = services ? services->Store(s.users_file) : std::make_shared<auth::UsersStore>(s.users_file);
-      sp.users->Set(std::move(*db));
+      sp.users->Set(std::move(*db), c.routing.default_domain);
     } else if (s.type == AuthSourceConfig::Type::kHttp) {
       auto url = httpc::ParseUrl(s.url);
       if (url.ok() && url->needs_resolution) {

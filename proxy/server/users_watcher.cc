@@ -40,7 +40,7 @@ UsersFileWatcher::Stamp UsersFileWatcher::StampOf(const std::string& path) {
 std::set<std::pair<std::string, std::string>> UsersFileWatcher::RevokedAppPasswords(const auth::UserDatabase& before,
                                                                                    const auth::UserDatabase& after) {
   std::set<std::pair<std::string, std::string>> revoked;
-  before.ForEach([&](const auth::UserRecord& old_record) {
+  for (const auth::UserRecord& old_record : before.users()) {
     const auth::UserRecord* now = after.Find(old_record.name);
     for (const auth::AppPassword& app : old_record.app_passwords) {
       bool kept = false;
@@ -52,7 +52,7 @@ std::set<std::pair<std::string, std::string>> UsersFileWatcher::RevokedAppPasswo
       }
       if (!kept) revoked.emplace(old_record.name, app.name);
     }
-  });
+  }
   return revoked;
 }
 
@@ -63,7 +63,7 @@ void UsersFileWatcher::CheckNow() {
     auto it = stamps_.find(path);
     if (it != stamps_.end() && it->second == stamp) continue;
     stamps_[path] = stamp;
-    auto db = config::LoadUsersFile(path);
+    auto db = config::LoadUsersFile(path, store->default_domain());
     if (!db.ok()) {
       LogEvent(LogLevel::kError, "users_file_error")
           .Add("file", path)
@@ -75,7 +75,7 @@ void UsersFileWatcher::CheckNow() {
     std::set<std::pair<std::string, std::string>> revoked;
     if (before.db) revoked = RevokedAppPasswords(*before.db, **db);
     const uint64_t users = (*db)->size();
-    store->Set(std::move(*db));
+    store->Set(std::move(*db), store->default_domain());
     LogEvent(LogLevel::kInfo, "users_file_reloaded")
         .Add("file", path)
         .Add("users", users)

@@ -1,5 +1,6 @@
 #include "server/worker.h"
 
+#include "auth/auth_step.h"
 #include "common/log.h"
 
 namespace imapgate::server {

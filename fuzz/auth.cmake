@@ -1,0 +1,1 @@
+imapgate_fuzz_target(password_hash_fuzzer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/password_hash_fuzzer.cc LIBS imapgate_auth)
