@@ -94,7 +94,16 @@ void ClientFrontend::SendGreeting() {
 
 void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
   if (state_ == State::kDone) return;
-  if (readable && state_ == State::kAwaitingLogin) input_during_login_ = true;
+  if (readable && state_ == State::kAwaitingLogin) {
+    // A client that hangs up while its login waits (a slow auth service, a push approval) ends
+    // the session now: its login is cancelled, and no request runs on for nobody.
+    if (net::PeerHasHungUp(conn_.fd())) {
+      end_ = FrontendEnd::kClientClosed;
+      FinishClose();
+      return;
+    }
+    input_during_login_ = true;
+  }
   if (state_ == State::kHandshake) {
     DoHandshake();
     return;

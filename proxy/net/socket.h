@@ -78,6 +78,9 @@ int TakeSocketError(int fd);
 
 // Local and peer address of a connected socket.
 SocketAddress LocalAddress(int fd);
+// True when the peer of the connected TCP socket `fd` has closed its side (FIN or reset), whether
+// or not unread bytes remain (poll's POLLRDHUP): a client gone while its login waits.
+bool PeerHasHungUp(int fd);
 SocketAddress PeerAddress(int fd);
 
 // Sets TCP_NODELAY (interactive protocol: no Nagle delay).

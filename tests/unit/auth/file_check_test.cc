@@ -120,8 +120,10 @@ TEST_F(FileCheckTest, RememberedDeviceSkipsTheCodeForItsWindowOnly) {
   // Same device, the stored password and old code: remembered.
   FileCheck stale = CheckUsersFile(*db_, "carol@demo.test", "password" + Code(kNow));
   EXPECT_EQ(Decide("carol@demo.test", stale, kNow + 600, "192.0.2.1"), FactorResult::kRemembered);
-  // Another device: the code is checked (and it was used).
-  EXPECT_EQ(Decide("carol@demo.test", stale, kNow + 600, "192.0.2.2"), FactorResult::kTotpReplayed);
+  // Another device, within the code's window: the code is checked, and it was used.
+  EXPECT_EQ(Decide("carol@demo.test", stale, kNow + 10, "192.0.2.2"), FactorResult::kTotpReplayed);
+  // Another device later: the code has expired.
+  EXPECT_EQ(Decide("carol@demo.test", stale, kNow + 600, "192.0.2.2"), FactorResult::kTotpBad);
   // After the window: checked again.
   EXPECT_EQ(Decide("carol@demo.test", stale, kNow + 3601, "192.0.2.1"), FactorResult::kTotpBad);
 }
