@@ -285,10 +285,11 @@ class AuthRequest final : public login::StepRequest {
       case AuthHttpAnswer::Kind::kFail:
         CountSource("fail");
         if (answer.wait_seconds && *answer.wait_seconds > 0) {
+          refusal_text_ = answer.message;
           WaitThenReject(std::chrono::seconds(*answer.wait_seconds));
           return;
         }
-        Finish(Verdict::Reject(RejectReason::kAuthFailed, "auth service refused"));
+        Finish(RefusedBy(answer.message));
         return;
       case AuthHttpAnswer::Kind::kOk:
         break;
@@ -318,10 +319,17 @@ class AuthRequest final : public login::StepRequest {
     Accept();
   }
 
+  // The auth service's refusal: its Auth-Status text goes to the client's NO, as with nginx.
+  static Verdict RefusedBy(const std::string& text) {
+    Verdict v = Verdict::Reject(RejectReason::kAuthFailed, "auth service refused");
+    v.client_text = text;
+    return v;
+  }
+
   void WaitThenReject(std::chrono::milliseconds wait) {
     state_ = State::kWaiting;
     if (!EnsureTimer()) {
-      Finish(Verdict::Reject(RejectReason::kAuthFailed, "auth service refused"));
+      Finish(RefusedBy(refusal_text_));
       return;
     }
     timer_->Arm(wait);
@@ -346,6 +354,8 @@ class AuthRequest final : public login::StepRequest {
     q.client_ip = attempt_.client.Host();
     q.client_port = attempt_.client.Port();
     q.tls_version = attempt_.tls_version;
+    q.sni = attempt_.tls_server_name;
+    q.client_id = attempt_.client_id;
     q.mechanism = attempt_.mechanism;
     q.attempt = attempt_.number;
     q.transaction = push_transaction_;
@@ -355,6 +365,14 @@ class AuthRequest final : public login::StepRequest {
     request.headers.emplace_back("Content-Type", SecretString("application/json"));
     request.body = SecretString(BuildPushRequestBody(q));
     state_ = State::kPush;
+    // The whole approval is bounded by push.timeout, also while a request is in flight.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(push_deadline_ - w_.time()->MonotonicNow());
+    if (left.count() <= 0 || !EnsureTimer()) {
+      CountFactor2("push", "timeout");
+      Finish(Verdict::Reject(RejectReason::kUnavailable, "push approval timed out"));
+      return;
+    }
+    timer_->Arm(left);
     call_ = w_.push()->Send(std::move(request), [this](StatusOr<httpc::HttpResponse> response) {
       OnPushAnswer(std::move(response));
     });
@@ -362,6 +380,7 @@ class AuthRequest final : public login::StepRequest {
 
   void OnPushAnswer(StatusOr<httpc::HttpResponse> response) {
     if (state_ != State::kPush) return;
+    timer_->Cancel();
     w_.loop()->Defer([call = std::shared_ptr<httpc::HttpCall>(std::move(call_))] {});
     if (!response.ok()) {
       CountFactor2("push", "error");
@@ -407,7 +426,13 @@ class AuthRequest final : public login::StepRequest {
 
   void OnTimer() {
     if (state_ == State::kWaiting) {
-      Finish(Verdict::Reject(RejectReason::kAuthFailed, "auth service refused (after Auth-Wait)"));
+      Finish(RefusedBy(refusal_text_));
+      return;
+    }
+    if (state_ == State::kPush) {  // the deadline passed with the hook's request in flight
+      call_.reset();                // not inside the call's callback: cancel it now
+      CountFactor2("push", "timeout");
+      Finish(Verdict::Reject(RejectReason::kUnavailable, "push approval timed out"));
       return;
     }
     if (state_ == State::kPushPoll) {
@@ -490,6 +515,7 @@ class AuthRequest final : public login::StepRequest {
   std::chrono::steady_clock::time_point source_started_{};
   std::chrono::steady_clock::time_point push_deadline_{};
   std::string push_transaction_;
+  std::string refusal_text_;  // an auth_http refusal's text, sent after its Auth-Wait
 };
 
 }  // namespace

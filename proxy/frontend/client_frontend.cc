@@ -268,7 +268,9 @@ void ClientFrontend::HandleCommand(imap::Command command) {
       CloseWith(FrontendEnd::kLogout, "* BYE Logging out\r\n" + imap::Tagged(c.tag, "OK", "Logout completed"));
       return;
     case imap::PreAuthVerb::kId:
-      // Client ID parameters are accepted and bounded; nothing of them is echoed.
+      // Client ID parameters are accepted and bounded; nothing of them is echoed. They are kept
+      // for the login's context (a 2FA push hook shows the user which client asks).
+      client_id_ = std::move(c.id_params);
       Send("* ID (\"name\" \"imapgate\")\r\n");
       Send(imap::Tagged(c.tag, "OK", "ID completed"));
       return;
@@ -336,8 +338,11 @@ void ClientFrontend::EndSasl() {
   sasl_login_user_.clear();
 }
 
-void ClientFrontend::RefuseAuthentication(const std::string& tag) {
-  Send(imap::Tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
+void ClientFrontend::RefuseAuthentication(const std::string& tag, std::string_view text) {
+  bool printable = !text.empty() && text.size() <= 256;
+  for (char ch : text) printable = printable && ch >= 0x20 && ch < 0x7f;
+  Send(imap::Tagged(tag, "NO", "[AUTHENTICATIONFAILED] " +
+                                   (printable ? std::string(text) : std::string("Authentication failed"))));
   if (++auth_failures_ >= options_.max_auth_attempts) {
     CloseWith(FrontendEnd::kAuthAttempts, "* BYE Too many authentication failures\r\n");
   }
@@ -455,13 +460,13 @@ void ClientFrontend::RequestLogin(LoginRequest request) {
   delegate_->OnLoginRequested(std::move(request));
 }
 
-void ClientFrontend::LoginRejected(LoginRejection why) {
+void ClientFrontend::LoginRejected(LoginRejection why, std::string_view text) {
   if (state_ != State::kAwaitingLogin) return;
   state_ = State::kReading;
   if (why == LoginRejection::kUnavailable) {
     Send(imap::Tagged(pending_tag_, "NO", "[UNAVAILABLE] Backend unavailable, try again later"));
   } else {
-    RefuseAuthentication(pending_tag_);
+    RefuseAuthentication(pending_tag_, text);
     if (state_ == State::kClosing || state_ == State::kDone) return;
   }
   ProcessEvents();  // commands the client pipelined behind the failed login

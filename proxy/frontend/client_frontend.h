@@ -112,7 +112,9 @@ class ClientFrontend final : public net::IoHandler {
   // Begins: TLS handshake (implicit) or the greeting (STARTTLS listener).
   void Start();
   // Answers a pending login with NO and resumes reading (or BYE after too many failures).
-  void LoginRejected(LoginRejection why);
+  // `text`: the NO's text for kAuthFailed instead of the generic "Authentication failed"
+  // (printable ASCII, from the auth source); empty for the generic one.
+  void LoginRejected(LoginRejection why, std::string_view text = {});
   // Answers a pending login with "<tag> OK [CAPABILITY caps] Logged in" and gives the
   // connection to the caller. The frontend is inert afterwards. Refused (an error, nothing
   // changes) unless a login is pending: e.g. a pre-auth timeout or a shutdown is closing the
@@ -134,6 +136,11 @@ class ClientFrontend final : public net::IoHandler {
 
   // "TLSv1.3", ... or "none".
   std::string TlsVersion() const;
+  // The SNI name the client asked for ("" without TLS or SNI).
+  std::string TlsServerName() const { return tls_ != nullptr ? tls_->RequestedServerName() : std::string(); }
+  // The client's ID parameters (RFC 2971) from its last ID command before login; bounded by the
+  // parser's ID limits.
+  const std::vector<std::pair<std::string, std::string>>& client_id() const { return client_id_; }
   // The client socket (-1 once the connection was taken); for getsockname and the like.
   int fd() const { return conn_.fd(); }
   // True once the client's connection is TLS (implicit, or after STARTTLS).
@@ -160,7 +167,7 @@ class ClientFrontend final : public net::IoHandler {
   // Ends the AUTHENTICATE exchange (back to commands) and wipes what it held.
   void EndSasl();
   // NO [AUTHENTICATIONFAILED] to `tag`, counted towards max_auth_attempts (BYE at the limit).
-  void RefuseAuthentication(const std::string& tag);
+  void RefuseAuthentication(const std::string& tag, std::string_view text = {});
   bool MechanismAllowed(std::string_view mechanism) const;
   void RequestLogin(LoginRequest request);
   void CountBad();
@@ -184,6 +191,7 @@ class ClientFrontend final : public net::IoHandler {
   State state_ = State::kHandshake;
   net::BufferedConnection conn_;      // the client's transport, watcher and unsent replies
   tls::TlsTransport* tls_ = nullptr;  // == conn_'s transport once TLS is on; not owning
+  std::vector<std::pair<std::string, std::string>> client_id_;  // see client_id()
   net::TimerPtr timer_;
   imap::CommandParser parser_;
   bool input_during_login_ = false;  // readable while a login was in flight (pipelining)

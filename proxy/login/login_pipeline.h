@@ -25,6 +25,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/secret.h"
 #include "login/ticket_registry.h"
@@ -58,6 +60,9 @@ struct Verdict {
   VerdictKind kind = VerdictKind::kContinue;
   RejectReason reason = RejectReason::kAuthFailed;  // kReject
   std::string detail;                                // for logs; never a secret
+  // kReject with kAuthFailed: the text of the client's NO instead of the generic one (an nginx
+  // auth_http service's Auth-Status text); printable ASCII, bounded; "" for the generic text.
+  std::string client_text;
   std::optional<Route> route;                        // kAccept/kContinue: recorded on the attempt
   std::optional<upstream::BackendCredentials> credentials;
 
@@ -79,6 +84,8 @@ struct LoginAttempt {
   net::SocketAddress local;
   bool client_tls = false;
   std::string tls_version;  // "TLSv1.3", ... ("none" before TLS)
+  std::string tls_server_name;  // the client's SNI, "" when none
+  std::vector<std::pair<std::string, std::string>> client_id;  // the client's ID parameters
   int number = 1;           // this login's ordinal within its session (1, 2, ...)
   bool authenticated = false;  // a check step accepted
   std::string app_password;    // the app password (its device name) that authenticated; "" when none

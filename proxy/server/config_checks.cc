@@ -19,6 +19,26 @@ bool IsLoopbackHost(const std::string& host) {
   return false;
 }
 
+namespace {
+
+// True when some listener's auth chain is only the backend pass-through (no source of imapgate's
+// authenticates its users).
+bool PassThroughListener(const config::Config& c) {
+  for (const config::ListenerConfig& l : c.listeners) {
+    const std::vector<std::string>& chain = l.auth_chain.empty() ? c.auth.chain : l.auth_chain;
+    bool authenticates = false;
+    for (const std::string& name : chain) {
+      for (const config::AuthSourceConfig& s : c.auth.sources) {
+        if (s.name == name && s.type != config::AuthSourceConfig::Type::kBackend) authenticates = true;
+      }
+    }
+    if (!authenticates) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<std::string> ConfigWarnings(const config::Config& config) {
   std::vector<std::string> out;
   for (const config::ShardConfig& shard : config.shards) {
@@ -36,11 +56,11 @@ std::vector<std::string> ConfigWarnings(const config::Config& config) {
                       "cross the network in clear; use tls or starttls unless that network is trusted");
       }
     }
-    if (shard.backend_login.mode == config::BackendLoginConfig::Mode::kMaster) {
+    if (shard.backend_login.mode == config::BackendLoginConfig::Mode::kMaster && PassThroughListener(config)) {
       out.push_back("shard '" + shard.name +
-                    "': backend_login is master, and no login step authenticates users yet: a "
-                    "master user would log anyone in, so every login to this shard is refused "
-                    "until an authenticating source is configured");
+                    "': backend_login is master, and a listener's auth chain only passes through to "
+                    "the backend: a master user would log anyone in, so its logins to this shard are "
+                    "refused; give that listener a file or http auth source");
     }
   }
   return out;

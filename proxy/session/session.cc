@@ -119,6 +119,8 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   attempt.local = proxied_local_ ? *proxied_local_ : net::LocalAddress(frontend_->fd());
   attempt.client_tls = frontend_->IsTls();
   attempt.tls_version = tls_version_;
+  attempt.tls_server_name = frontend_->TlsServerName();
+  attempt.client_id = frontend_->client_id();
   attempt.number = ++login_count_;
   DeleteSoon(std::move(pipeline_));  // a previous (decided) login of this session
   // A login routes with the worker's newest configuration (a reload's shard map, backends and
@@ -220,7 +222,8 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
                                                                    : std::string_view("no backend connection"));
   DeleteSoon(std::move(pipeline_));  // we are inside its callback
   frontend_->LoginRejected(auth_failed ? frontend::LoginRejection::kAuthFailed
-                                       : frontend::LoginRejection::kUnavailable);
+                                       : frontend::LoginRejection::kUnavailable,
+                           verdict.client_text);
 }
 
 void Session::OnLoggedIn(upstream::BackendLoginResult result) {

@@ -77,6 +77,11 @@ class BoringTlsTransport final : public TlsTransport {
 
   bool SessionReused() const override { return SSL_session_reused(ssl_.get()) != 0; }
 
+  std::string RequestedServerName() const override {
+    const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+    return name != nullptr ? std::string(name) : std::string();
+  }
+
  private:
   net::IoResult MapError(int rc) {
     switch (SSL_get_error(ssl_.get(), rc)) {

@@ -24,6 +24,8 @@ class TlsTransport : public net::Transport {
   virtual const std::string& failure_reason() const = 0;
   // The ALPN protocol that was negotiated, or empty.
   virtual std::string SelectedAlpn() const = 0;
+  // The server name the client asked for with SNI (server side), or empty.
+  virtual std::string RequestedServerName() const = 0;
   virtual bool SessionReused() const = 0;
 };
 

@@ -17,7 +17,9 @@ Run `python3 scripts/lib/demostack.py demo` to start the demo stack in the foreg
 from __future__ import annotations
 
 import argparse
+import base64
 import errno
+import hashlib
 import json
 import os
 import pwd
@@ -238,12 +240,17 @@ class Dovecot:
       log_path:     where Dovecot logs (ROOT/dovecot.log by default).
       ssl_cert, ssl_key: PEM files; with them the listener offers STARTTLS (`ssl = yes`; still
                     no implicit-TLS listener). Without them `ssl = no`, as before.
+      master_users: {"imapgate": "its-password", ...}: master users (issue B's backend_login
+                    mode master). `auth_master_user_separator = *` and a master passwd-file
+                    passdb (ROOT/master-users, `pass = yes`: the user must still exist in the
+                    normal passdb) before the normal one, so LOGIN "alice@demo.test*imapgate"
+                    with the master password logs in as alice. Default: none (no master passdb).
     """
 
     def __init__(self, root, port: Optional[int] = None, instance_name: Optional[str] = None,
                  users: Optional[Dict[str, str]] = None, extra_config: str = "", *,
                  mail_home=None, shared_index: bool = False, log_path=None,
-                 ssl_cert=None, ssl_key=None):
+                 ssl_cert=None, ssl_key=None, master_users: Optional[Dict[str, str]] = None):
         if (ssl_cert is None) != (ssl_key is None):
             raise ValueError("ssl_cert and ssl_key go together")
         self.root = Path(root).resolve()
@@ -267,6 +274,8 @@ class Dovecot:
         self.ssl_key = Path(ssl_key).resolve() if ssl_key is not None else None
         self.stderr_path = self.root / "dovecot.stderr"
         self.users_file = self.root / "users"
+        self.master_users: Dict[str, str] = dict(master_users or {})
+        self.master_users_file = self.root / "master-users"
         if os.geteuid() == 0:
             self.mail_user, self.mail_group = "nobody", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
         else:
@@ -298,6 +307,7 @@ class Dovecot:
             "protocol imap {",
             "  mail_plugins = $mail_plugins imap_zlib",
             "}",
+            *self._master_lines(),
             "passdb {",
             "  driver = passwd-file",
             f"  args = {self.users_file}",
@@ -344,6 +354,18 @@ class Dovecot:
             lines.append(self.extra_config)
         return "\n".join(lines) + "\n"
 
+    def _master_lines(self) -> List[str]:
+        """The master-user passdb (before the normal one), or nothing without master_users."""
+        if not self.master_users:
+            return []
+        return ["auth_master_user_separator = *",
+                "passdb {",
+                "  driver = passwd-file",
+                "  master = yes",
+                f"  args = {self.master_users_file}",
+                "  pass = yes",
+                "}"]
+
     @property
     def starttls(self) -> bool:
         """Whether the listener offers STARTTLS (ssl_cert/ssl_key given)."""
@@ -365,8 +387,14 @@ class Dovecot:
         return "maildir:~/Maildir"
 
     def _write_users(self) -> None:
-        text = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
-        tmp = self.users_file.with_suffix(".tmp")
+        self._write_passwd_file(self.users_file, self.users)
+        if self.master_users:
+            self._write_passwd_file(self.master_users_file, self.master_users)
+
+    @staticmethod
+    def _write_passwd_file(path: Path, users: Dict[str, str]) -> None:
+        text = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in users.items())
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.chmod(0o644)
         if os.geteuid() == 0:
@@ -375,7 +403,7 @@ class Dovecot:
                 tmp.chmod(0o640)
             except KeyError:
                 pass
-        os.replace(tmp, self.users_file)
+        os.replace(tmp, path)
 
     def add_user(self, user: str, password: str) -> None:
         """Add (or change) a user; passwd-file is re-read by Dovecot when it changes."""
@@ -694,17 +722,19 @@ def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, impli
     return "\n".join(out) + "\n"
 
 
-def _readable_after_privilege_drop(token_file: Path, key_file: Path) -> None:
+def _readable_after_privilege_drop(token_file: Path, key_file: Path, *secret_files: Path) -> None:
     """As root, imapgate reads its files at start and then runs as nobody (user:/group: in the
     config); a reload (SIGHUP, POST /api/v1/reload) reads them again as nobody. Give the admin
-    token to that account (it must stay 0600) and the TLS key to its group (0640)."""
+    token and the other secret files to that account (they must stay 0600) and the TLS key to its
+    group (0640)."""
     account = unprivileged_account()
     if account is None:
         return
     uid = pwd.getpwnam(account[0]).pw_uid
     gid = grp.getgrnam(account[1]).gr_gid
-    os.chown(token_file, uid, gid)
-    token_file.chmod(0o600)
+    for f in (token_file, *secret_files):
+        os.chown(f, uid, gid)
+        Path(f).chmod(0o600)
     os.chown(key_file, 0, gid)
     Path(key_file).chmod(0o640)
 
@@ -814,6 +844,58 @@ DEMO_SHARDS = {
     "shard-b": [("b1", 11145)],
 }
 DEMO_STARTTLS_SHARDS = ("shard-b",)   # linked with STARTTLS, verified against the demo CA
+# Issue B: imapgate checks the demo users itself, from .demo/users.yaml (yescrypt hashes), and
+# logs in to the backends as the master user "imapgate" (so an app password, which only imapgate
+# knows, works too). carol has a second factor: her password followed by the current TOTP code.
+DEMO_TOTP_USERS = {"carol@demo.test": "JBSWY3DPEHPK3PXP"}
+DEMO_MASTER_USER = "imapgate"
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """`text` into a new file `path`, mode 0600 from its creation."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _kept_secret(path: Path, make) -> str:
+    """The secret in `path` (kept across demo runs), or a new one from make(), written 0600."""
+    try:
+        old = path.read_text().strip()
+    except OSError:
+        old = ""
+    if old:
+        path.chmod(0o600)
+        return old
+    value = make()
+    _write_secret(path, value + "\n")
+    return value
+
+
+def app_password_hash(app_password: str) -> str:
+    """Dovecot's {SHA256} scheme (base64 of SHA-256), what imapgate --new-app-password prints."""
+    return "{SHA256}" + base64.b64encode(hashlib.sha256(app_password.encode()).digest()).decode()
+
+
+def write_demo_users(demo: Path, binary: Path, users: Dict[str, str], app_password: str) -> Path:
+    """.demo/users.yaml: every demo user with a yescrypt hash made by `imapgate --hash-password`,
+    carol's TOTP secret and her app password ("phone"). Written at every start (new salts)."""
+    lines = ["# imapgate demo users (issue B), written by scripts/demo at every start.",
+             "# Passwords are hashed with `imapgate --hash-password yescrypt`.", "users:"]
+    for user, password in users.items():
+        h = subprocess.run([str(binary), "--hash-password", "yescrypt"], input=(password + "\n").encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout.decode().strip()
+        lines.append(f"  {user}:")
+        lines.append(f"    password: \"{h}\"")
+        if user in DEMO_TOTP_USERS:
+            lines.append(f"    totp: {DEMO_TOTP_USERS[user]}")
+            lines.append(f"    app_passwords: [ {{ name: phone, hash: \"{app_password_hash(app_password)}\" }} ]")
+    path = demo / "users.yaml"
+    _write_secret(path, "\n".join(lines) + "\n")
+    return path
 
 
 def _demo_messages(user: str, shard: Optional[str] = None) -> List[bytes]:
@@ -857,14 +939,15 @@ class DemoBackend:
     .demo/backends/NAME.log and its master's pid in .demo/backends/NAME.pid."""
 
     def __init__(self, demo: Path, shard: str, name: str, port: int, users: Dict[str, str],
-                 tls: Optional[Dict[str, Path]]):
+                 tls: Optional[Dict[str, Path]], master_users: Optional[Dict[str, str]] = None):
         self.shard, self.name = shard, name
         self.primary = DEMO_SHARDS[shard][0][0] == name
         bdir = demo / "backends"
         self.pidfile = bdir / f"{name}.pid"
         self.dove = Dovecot(bdir / name, port=port, instance_name=f"imapgate-demo-{name}", users=users,
                             mail_home=demo / "mail" / shard, log_path=bdir / f"{name}.log",
-                            ssl_cert=tls["cert"] if tls else None, ssl_key=tls["key"] if tls else None)
+                            ssl_cert=tls["cert"] if tls else None, ssl_key=tls["key"] if tls else None,
+                            master_users=master_users)
         self.reported_exit = False
 
     def master_pid(self) -> int:
@@ -977,12 +1060,16 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
         old.cleanup_stale()
 
     everyone = dict(DEMO_USERS, **DEMO_MORE_USERS)
+    master_password = _kept_secret(demo / "master-password", lambda: secrets.token_urlsafe(24))
+    app_password = _kept_secret(demo / "carol-app-password", lambda: secrets.token_urlsafe(18))
+    users_file = write_demo_users(demo, binary, everyone, app_password)
     backends: List[DemoBackend] = []
     for shard, members in DEMO_SHARDS.items():
         users = {u: p for u, p in everyone.items() if DEMO_OVERRIDES.get(u, shard) == shard}
         for name, port in members:
             backends.append(DemoBackend(demo, shard, name, port, users,
-                                        tls if shard in DEMO_STARTTLS_SHARDS else None))
+                                        tls if shard in DEMO_STARTTLS_SHARDS else None,
+                                        master_users={DEMO_MASTER_USER: master_password}))
     for b in backends:
         b.cleanup_stale()
     ports = [b.dove.port for b in backends] + [DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT]
@@ -994,7 +1081,7 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
     token_file = demo / "admin-token"
     write_admin_token(token_file)
     _write_demo_overrides(demo / "overrides")
-    _readable_after_privilege_drop(token_file, tls["key"])
+    _readable_after_privilege_drop(token_file, tls["key"], users_file, demo / "master-password")
 
     conf = config or repo / "conf" / "imapgate.yaml"
     if not conf.exists():
@@ -1043,6 +1130,13 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
         print(f"""
 imapgate demo is running. Users: alice@demo.test / alice-password, bob@demo.test / bob-password
   (3 messages each), and {more}
+imapgate checks them itself (.demo/users.yaml, yescrypt hashes) and logs in to the backends as the
+master user {DEMO_MASTER_USER}. carol@demo.test has a second factor: her password followed by the current
+6-digit TOTP code of the secret {DEMO_TOTP_USERS["carol@demo.test"]}, e.g.
+    curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX;UID=1' \\
+         -u "carol@demo.test:carol-password$(oathtool --totp -b {DEMO_TOTP_USERS["carol@demo.test"]})"
+  (a code works once; the same client address is then remembered for 12 h), or her app password
+  (in .demo/carol-app-password), which needs no code: {app_password}
 
 Shard map ({_rel(conf)}). alice -> shard-a and bob -> shard-b by .demo/overrides;
 the others by the hash (their mail is on both shards, so they work wherever they land):
