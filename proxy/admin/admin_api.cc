@@ -151,6 +151,7 @@ AdminApi::AdminApi(AdminControl* control, AdminToken token)
   router_.Add(HttpMethod::kPost, "/api/v1/backends/{}/drain", named(&AdminApi::Drain));
   router_.Add(HttpMethod::kPost, "/api/v1/backends/{}/undrain", named(&AdminApi::Undrain));
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/kick", named(&AdminApi::Kick));
+  router_.Add(HttpMethod::kPost, "/api/v1/users/{}/revoke-app-password", named(&AdminApi::RevokeAppPassword));
   router_.Add(HttpMethod::kPost, "/api/v1/reload", get(&AdminApi::Reload));
 }
 
@@ -255,6 +256,22 @@ HttpResponse AdminApi::Kick(const HttpRequest& request, std::string_view user) c
   if (!kicked.ok()) return JsonError(HttpStatusOf(kicked.status()), kicked.status().message());
   JsonWriter w;
   w.BeginObject().Key("user").String(user).Key("kicked").Uint(*kicked).EndObject();
+  return JsonOk(w);
+}
+
+HttpResponse AdminApi::RevokeAppPassword(const HttpRequest& request, std::string_view user) const {
+  auto body = BodyObject(request, {"name"});
+  if (!body.ok()) return JsonError(400, body.status().message());
+  const JsonValue* name = body->Find("name");
+  if (name == nullptr || name->type() != JsonValue::Type::kString || name->string().empty() ||
+      name->string().size() > 64) {
+    return JsonError(400, "name must be the app password's name (1 to 64 characters)");
+  }
+  auto ended = control_->RevokeAppPassword(user, name->string());
+  if (!ended.ok()) return JsonError(HttpStatusOf(ended.status()), ended.status().message());
+  JsonWriter w;
+  w.BeginObject().Key("user").String(user).Key("app_password").String(name->string());
+  w.Key("revoked").Bool(true).Key("sessions_ended").Uint(*ended).EndObject();
   return JsonOk(w);
 }
 

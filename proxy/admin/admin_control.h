@@ -82,6 +82,11 @@ class AdminControl {
   virtual StatusOr<BackendInfo> Undrain(std::string_view backend) = 0;
   // Sends "* BYE" to every session of user; returns how many were kicked (0 is not an error).
   virtual StatusOr<uint64_t> Kick(std::string_view user) = 0;
+  // Issue B: revokes the app password `name` of `user` (a users file's): it is refused from now
+  // on (until a restart: the users file stays the record, the operator removes it there), and
+  // the sessions that logged in with it get "* BYE". Returns how many were ended; kNotFound when
+  // the user has no such app password.
+  virtual StatusOr<uint64_t> RevokeAppPassword(std::string_view user, std::string_view name) = 0;
   // The same as SIGHUP: reads, validates and swaps in the config and override files. An error
   // says why nothing changed (FILE:LINE:COL: message).
   virtual Status Reload() = 0;

@@ -77,6 +77,16 @@ size_t AuthServices::queued() const {
   return pool_ ? pool_->queued() : 0;
 }
 
+void AuthServices::RevokeAppPassword(std::string user, std::string name, std::string hash) {
+  std::lock_guard<std::mutex> lock(revoked_mu_);
+  revoked_.emplace(std::move(user), std::move(name), std::move(hash));
+}
+
+bool AuthServices::IsAppPasswordRevoked(std::string_view user, std::string_view name, std::string_view hash) const {
+  std::lock_guard<std::mutex> lock(revoked_mu_);
+  return revoked_.count({std::string(user), std::string(name), std::string(hash)}) > 0;
+}
+
 void AuthServices::Shutdown() {
   std::lock_guard<std::mutex> lock(pool_mu_);
   shut_down_ = true;

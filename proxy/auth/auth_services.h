@@ -18,6 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -87,6 +89,11 @@ class AuthServices {
   std::shared_ptr<UsersStore> Store(const std::string& path);
   // Every store, for the change watcher.
   std::vector<std::shared_ptr<UsersStore>> Stores() const;
+  // App passwords revoked through the admin API (user, name, the stored hash): refused until a
+  // restart, or until the users file gives that name a new hash. Any thread.
+  void RevokeAppPassword(std::string user, std::string name, std::string hash);
+  bool IsAppPasswordRevoked(std::string_view user, std::string_view name, std::string_view hash) const;
+
   // Stops the hash pool (drops queued checks, joins the threads): before the worker loops that
   // its jobs post to are destroyed.
   void Shutdown();
@@ -101,6 +108,8 @@ class AuthServices {
   std::unique_ptr<ExpiringCache<CachedCheck>> cache_;
   std::unique_ptr<ExpiringCache<uint8_t>> remembered_;
   std::unique_ptr<TotpReplayCache> replay_;
+  mutable std::mutex revoked_mu_;
+  std::set<std::tuple<std::string, std::string, std::string>> revoked_;
   mutable std::mutex stores_mu_;
   std::map<std::string, std::shared_ptr<UsersStore>> stores_;
 };

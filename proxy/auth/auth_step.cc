@@ -214,6 +214,16 @@ class AuthRequest final : public login::StepRequest {
       Finish(Verdict::Reject(RejectReason::kAuthFailed, "unknown user"));
       return;
     }
+    if (check.kind == FileCheck::Kind::kAppPassword) {
+      for (const AppPassword& app : record->app_passwords) {
+        if (app.name == check.app_password &&
+            w_.plan().services->IsAppPasswordRevoked(user_, app.name, app.hash.encoded)) {
+          CountFactor2("app_password", "fail");
+          Finish(Verdict::Reject(RejectReason::kAuthFailed, "app password revoked"));
+          return;
+        }
+      }
+    }
     if (record->shard) route_ = login::Route{*record->shard, "", "auth"};
     app_password_ = check.app_password;
     // The backend gets the password without the code (pass-through), or a master user.

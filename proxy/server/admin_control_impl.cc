@@ -173,6 +173,42 @@ StatusOr<uint64_t> ServerAdminControl::Kick(std::string_view user) {
   return count;
 }
 
+StatusOr<uint64_t> ServerAdminControl::RevokeAppPassword(std::string_view user, std::string_view name) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  const std::string wanted = Normalized(user, pool);
+  bool found = false;
+  for (const auto& store : server_->auth_->Stores()) {
+    auth::UsersStore::Snapshot snap = store->Get();
+    const auth::UserRecord* record = snap.db ? snap.db->Find(wanted) : nullptr;
+    if (record == nullptr) continue;
+    for (const auth::AppPassword& app : record->app_passwords) {
+      if (app.name != name) continue;
+      server_->auth_->RevokeAppPassword(wanted, app.name, app.hash.encoded);
+      found = true;
+    }
+  }
+  if (!found) return Status(StatusCode::kNotFound, "no app password named " + std::string(name) + " for " + wanted);
+  uint64_t count = 0;
+  server_->registry_.ForEach([&](const session::SessionRecord& r) {
+    if (r.app_password == name && Normalized(r.user, pool) == wanted) ++count;
+  });
+  auto router = pool.router;
+  const std::string device(name);
+  for (auto& w : server_->workers_) {
+    w->KickWhere(
+        [router, wanted, device](const session::Session& s) {
+          std::optional<std::string> n = route::NormalizedUser(s.user(), router->default_domain());
+          return (n ? *n : s.user()) == wanted && s.app_password() == device;
+        },
+        "App password revoked");
+  }
+  LogEvent(LogLevel::kInfo, "app_password_revoked")
+      .Add("user", wanted)
+      .Add("app_password", device)
+      .Add("detail", "refused until a restart: remove it from the users file");
+  return count;
+}
+
 Status ServerAdminControl::Reload() { return server_->Reload("api"); }
 
 }  // namespace imapgate::server

@@ -32,6 +32,7 @@ class ServerAdminControl final : public admin::AdminControl {
   StatusOr<admin::BackendInfo> Drain(std::string_view backend, std::optional<std::chrono::seconds> grace) override;
   StatusOr<admin::BackendInfo> Undrain(std::string_view backend) override;
   StatusOr<uint64_t> Kick(std::string_view user) override;
+  StatusOr<uint64_t> RevokeAppPassword(std::string_view user, std::string_view name) override;
   Status Reload() override;
 
  private:

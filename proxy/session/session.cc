@@ -258,6 +258,7 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
     record_->client_address = client_address_;
     record_->shard = shard_;
     record_->backend = backend_name_;
+    record_->app_password = app_password_;
     record_->started_unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                                         worker_->time->WallNow().time_since_epoch()).count();
     relay_->set_counters(&record_->bytes);

@@ -25,6 +25,7 @@ struct SessionRecord {
   std::string client_address;  // the real client (PROXY protocol when trusted)
   std::string shard;
   std::string backend;         // backend name
+  std::string app_password;    // the app password (device) the login used; "" when none
   int64_t started_unix_seconds = 0;
   relay::RelayByteCounters bytes;  // updated by the relay as bytes flow
 };

@@ -34,6 +34,7 @@ import pwd
 import re
 import shutil
 import secrets
+import select
 import signal
 import socket
 import struct
@@ -987,7 +988,20 @@ class _PushHandler(_FixtureHandler):
             first = svc.first_seen.setdefault(user, now)
         kind = mode[0]
         if kind == "never":
-            svc.stopping.wait(120)   # hold the request until the fixture stops
+            # Hold the request until the fixture stops, or until imapgate closes the connection
+            # (a cancelled request: recorded in svc.hangups).
+            while not svc.stopping.is_set():
+                readable, _, _ = select.select([self.connection], [], [], 0.05)
+                if readable:
+                    try:
+                        data = self.connection.recv(1, socket.MSG_PEEK)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        with svc.lock:
+                            svc.hangups.append({"user": user, "time": time.monotonic()})
+                        return
+                    time.sleep(0.05)
             return
         if kind == "allow":
             result = "allow"
@@ -1016,6 +1030,7 @@ class PushHookService(_FixtureService):
         self.path = path
         self.modes: Dict[str, Tuple] = {}
         self.first_seen: Dict[str, float] = {}
+        self.hangups: List[Dict] = []  # requests held ("never") whose connection imapgate closed
 
     @property
     def url(self) -> str:

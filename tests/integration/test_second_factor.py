@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import threading
 import time
@@ -178,6 +179,24 @@ class TotpTest(SecondFactorBase):
         self.assertTrue(self.wait_for_log(r"event=users_file_reloaded\b.*app_passwords_revoked=1"),
                         "no users_file_reloaded line counting the revoked app password")
 
+    def test_zy_admin_revokes_an_app_password(self):
+        # (zy: after the tests that use dave's app password.) Revoked through the admin API: the
+        # device's session gets BYE, the app password no longer logs in, the password+code does.
+        phone, lines, _ = self.try_login(DAVE, APP["dave-phone"])
+        self.assert_ok(lines, "app password")
+        status, raw, body = self.admin_request("POST", f"/api/v1/users/{DAVE}/revoke-app-password",
+                                               token=self.admin_token, body=b'{"name": "phone"}')
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(body.get("sessions_ended"), 1, raw)
+        self.assert_bye_and_close(phone, timeout=5, what="the revoked app password's session")
+        c, lines, _ = self.try_login(DAVE, APP["dave-phone"])
+        self.assertIn(b"[AUTHENTICATIONFAILED]", self.refusal(lines))
+        c.close()
+        status, raw, _ = self.admin_request("POST", f"/api/v1/users/{DAVE}/revoke-app-password",
+                                            token=self.admin_token, body=b'{"name": "laptop"}')
+        self.assertEqual(status, 404, raw)
+        self.assertTrue(self.wait_for_log(r"event=app_password_revoked\b.*app_password=phone"))
+
     def test_zz_no_secret_in_logs(self):
         self.check_no_secrets_in_logs()
 
@@ -287,6 +306,32 @@ class PushTest(SecondFactorBase):
         lines = c.command("n", "NOOP")
         self.assertEqual(tagged_status(lines, "n"), b"OK", lines)
         c.close()
+
+    def test_client_gone_cancels_the_hooks_request(self):
+        # A client that hangs up while its push approval waits: imapgate ends the session and
+        # closes its request to the hook at once (nginx keeps polling for nobody).
+        self.push.set(DAN, "never")
+        c = self.implicit()
+        c.greeting()
+        c.send(f"l1 LOGIN {DAN} {PW[DAN]}\r\n".encode())
+        self.used(PW[DAN])
+        deadline = time.monotonic() + 5
+        while not self.push.requests_of(DAN) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(self.push.requests_of(DAN), "the hook was never asked")
+        hangups_before = len([h for h in self.push.hangups if h["user"] == DAN])
+        t0 = time.monotonic()
+        c.close()
+        while time.monotonic() < t0 + 3:
+            if len([h for h in self.push.hangups if h["user"] == DAN]) > hangups_before:
+                break
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        self.assertGreater(len([h for h in self.push.hangups if h["user"] == DAN]), hangups_before,
+                           "imapgate kept the hook's request open after the client left")
+        self.assertLess(took, 2.0)
+        self.assertTrue(self.wait_for_log(rf"event=session_end\b.*user={re.escape(DAN)}\b.*result=client_closed"),
+                        "no session_end result=client_closed for the client that left")
 
     def test_deny_is_authenticationfailed(self):
         self.push.set(DAN, "deny")

@@ -239,6 +239,17 @@ TEST_F(AdminApiTest, Kick) {
   EXPECT_EQ(Json(Post("/api/v1/users/nobody/kick")).Find("kicked")->integer(), 0);
 }
 
+TEST_F(AdminApiTest, RevokeAppPassword) {
+  HttpResponse r = Post("/api/v1/users/carol%40demo.test/revoke-app-password", R"({"name":"phone"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"user\":\"carol@demo.test\",\"app_password\":\"phone\",\"revoked\":true,\"sessions_ended\":1}\n");
+  EXPECT_EQ(control_.revoked, std::vector<std::string>{"carol@demo.test/phone"});
+  EXPECT_EQ(Post("/api/v1/users/carol/revoke-app-password", R"({"name":"tablet"})").status, 404);
+  EXPECT_EQ(Post("/api/v1/users/carol/revoke-app-password", "{}").status, 400);
+  EXPECT_EQ(Post("/api/v1/users/carol/revoke-app-password", R"({"name":7})").status, 400);
+  EXPECT_EQ(Post("/api/v1/users/carol/revoke-app-password", R"({"name":"phone","x":1})").status, 400);
+}
+
 TEST_F(AdminApiTest, Reload) {
   HttpResponse r = Post("/api/v1/reload", "{}");
   ASSERT_EQ(r.status, 200) << r.body;

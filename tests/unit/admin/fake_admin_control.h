@@ -75,6 +75,13 @@ class FakeAdminControl : public admin::AdminControl {
     return n;
   }
 
+  StatusOr<uint64_t> RevokeAppPassword(std::string_view user, std::string_view name) override {
+    if (name != "phone") return Status(StatusCode::kNotFound, "no app password named " + std::string(name));
+    revoked.push_back(std::string(user) + "/" + std::string(name));
+    return 1;
+  }
+  std::vector<std::string> revoked;
+
   Status Reload() override {
     ++reloads;
     return reload_status;
