@@ -474,7 +474,10 @@ class AuthRequest final : public login::StepRequest {
         return;
       }
       attempt_.user = attempt_.authzid;
-      route_.reset();  // the authenticated user's shard is not the target's
+      route_.reset();  // the authenticated user's shard is not the target's; the target's may be
+      std::optional<std::string> target = route::NormalizedUser(attempt_.user, w_.plan().default_domain);
+      const UserRecord* record = (target && users_.db) ? users_.db->Find(*target) : nullptr;
+      if (record != nullptr && record->shard) route_ = login::Route{*record->shard, "", "auth"};
     }
     attempt_.app_password = app_password_;
     Finish(Verdict::Accept(std::move(route_), std::move(credentials_)));

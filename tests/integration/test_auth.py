@@ -212,6 +212,46 @@ class FileSourceTest(AuthGateTestCase):
         self.check_no_secrets_in_logs()
 
 
+class MasterUserTest(AuthGateTestCase):
+    """auth.master_users: hb may act for bob with a SASL authzid (AUTHENTICATE PLAIN
+    "bob\\0hb\\0hb's password"); the session is bob's, on bob's users-file shard, and the backend
+    login is the master user's. alice, not a master user, may not."""
+    BACKEND_USERS = BACKEND_USERS
+
+    @classmethod
+    def users_entries(cls):
+        return {
+            ALICE: {"password": crypt_hash(PW[ALICE], "$6$"), "shard": "shard-b"},
+            BOB: {"password": crypt_hash(PW[BOB], "$6$"), "shard": "shard-a"},
+            HB: {"password": crypt_hash(PW[HB], "$6$")},
+        }, {}
+
+    @classmethod
+    def auth_section(cls):
+        return {"sources": {"users": {"type": "file", "path": str(cls.users_file)}},
+                "chain": ["users"], "cache_ttl": "0s", "master_users": [HB]}
+
+    def test_master_user_acts_for_another_user(self):
+        since = self.login_counts(BOB)
+        c = self.connected()
+        ir = self.used(base64.b64encode(f"{BOB}\0{HB}\0{PW[HB]}".encode()).decode())
+        lines = c.command("a", f"AUTHENTICATE PLAIN {ir}", timeout=20)
+        self.assertEqual(tagged_status(lines, "a"), b"OK", lines)
+        lines = c.command("s", "SELECT INBOX")
+        self.assertEqual(tagged_status(lines, "s"), b"OK", lines)
+        c.close()
+        self.assertEqual(self.backend_that_logged(BOB, since), ["a1"], "bob's session is not on his shard's backend")
+        # alice is no master user: her password may not act for bob
+        c = self.connected()
+        ir = self.used(base64.b64encode(f"{BOB}\0{ALICE}\0{PW[ALICE]}".encode()).decode())
+        lines = c.command("a", f"AUTHENTICATE PLAIN {ir}", timeout=20)
+        self.assertEqual(tagged_status(lines, "a"), b"NO", lines)
+        c.close()
+
+    def test_zz_no_secret_in_logs(self):
+        self.check_no_secrets_in_logs()
+
+
 class HashPoolBoundTest(AuthGateTestCase):
     """One hash thread, one waiting check: a burst of logins beyond that is refused at once."""
     BACKEND_USERS = {ALICE: BACKEND_USERS[ALICE]}
