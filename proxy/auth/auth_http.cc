@@ -1,4 +1,5 @@
 #include "auth/auth_http.h"
+#include "common/ascii.h"
 
 #include <arpa/inet.h>
 
@@ -9,13 +10,6 @@ namespace {
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 // A header value that is not a credential: control bytes (CR, LF, NUL, ...; not tab) and DEL
 // are dropped, so no value can end its header line or carry bytes HTTP does not allow.
@@ -132,13 +126,13 @@ AuthHttpAnswer ParseAuthHttpAnswer(int http_status, const std::vector<std::pair<
   const SecretString* code = nullptr;
   // As nginx: the last occurrence of a header wins.
   for (const auto& [name, value] : headers) {
-    if (EqualsIgnoreCase(name, "Auth-Status")) status = &value;
-    else if (EqualsIgnoreCase(name, "Auth-Server")) server = &value;
-    else if (EqualsIgnoreCase(name, "Auth-Port")) port = &value;
-    else if (EqualsIgnoreCase(name, "Auth-User")) user = &value;
-    else if (EqualsIgnoreCase(name, "Auth-Pass")) pass = &value;
-    else if (EqualsIgnoreCase(name, "Auth-Wait")) wait = &value;
-    else if (EqualsIgnoreCase(name, "Auth-Error-Code")) code = &value;
+    if (AsciiEqualsIgnoreCase(name, "Auth-Status")) status = &value;
+    else if (AsciiEqualsIgnoreCase(name, "Auth-Server")) server = &value;
+    else if (AsciiEqualsIgnoreCase(name, "Auth-Port")) port = &value;
+    else if (AsciiEqualsIgnoreCase(name, "Auth-User")) user = &value;
+    else if (AsciiEqualsIgnoreCase(name, "Auth-Pass")) pass = &value;
+    else if (AsciiEqualsIgnoreCase(name, "Auth-Wait")) wait = &value;
+    else if (AsciiEqualsIgnoreCase(name, "Auth-Error-Code")) code = &value;
   }
   if (status == nullptr) return Invalid("auth service sent no Auth-Status");
   AuthHttpAnswer a;

@@ -1,4 +1,5 @@
 #include "auth/password_hash.h"
+#include "common/ascii.h"
 
 #include <argon2.h>
 #include <crypt.h>
@@ -53,16 +54,6 @@ bool AllOf(std::string_view s, Pred pred) {
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Splits "a$b$c" on '$' (the leading '$' already removed).
 std::vector<std::string_view> SplitDollar(std::string_view s) {
@@ -249,12 +240,12 @@ StatusOr<PasswordHash> ParsePasswordHash(std::string_view stored) {
     }
     prefix = text.substr(1, close - 1);
     text = text.substr(close + 1);
-    if (EqualsIgnoreCase(prefix, "PLAIN") || EqualsIgnoreCase(prefix, "CLEARTEXT") ||
-        EqualsIgnoreCase(prefix, "PLAIN-TRUNC") || EqualsIgnoreCase(prefix, "CLEAR")) {
+    if (AsciiEqualsIgnoreCase(prefix, "PLAIN") || AsciiEqualsIgnoreCase(prefix, "CLEARTEXT") ||
+        AsciiEqualsIgnoreCase(prefix, "PLAIN-TRUNC") || AsciiEqualsIgnoreCase(prefix, "CLEAR")) {
       return InvalidArgument("plaintext passwords are refused; store a hash (e.g. argon2id)");
     }
   }
-  if (EqualsIgnoreCase(prefix, "SHA256")) {
+  if (AsciiEqualsIgnoreCase(prefix, "SHA256")) {
     if (Status s = CheckSha256(text); !s.ok()) return s;
     return PasswordHash{HashScheme::kSha256, std::string(text)};
   }
@@ -268,11 +259,11 @@ StatusOr<PasswordHash> ParsePasswordHash(std::string_view stored) {
   }
   if (!prefix.empty()) {
     bool agrees = false;
-    if (EqualsIgnoreCase(prefix, "CRYPT")) agrees = IsCryptScheme(*scheme);
-    else if (EqualsIgnoreCase(prefix, "BLF-CRYPT")) agrees = *scheme == HashScheme::kBcrypt;
-    else if (EqualsIgnoreCase(prefix, "SHA512-CRYPT")) agrees = *scheme == HashScheme::kSha512Crypt;
-    else if (EqualsIgnoreCase(prefix, "ARGON2ID")) agrees = *scheme == HashScheme::kArgon2id;
-    else if (EqualsIgnoreCase(prefix, "ARGON2I")) agrees = *scheme == HashScheme::kArgon2i;
+    if (AsciiEqualsIgnoreCase(prefix, "CRYPT")) agrees = IsCryptScheme(*scheme);
+    else if (AsciiEqualsIgnoreCase(prefix, "BLF-CRYPT")) agrees = *scheme == HashScheme::kBcrypt;
+    else if (AsciiEqualsIgnoreCase(prefix, "SHA512-CRYPT")) agrees = *scheme == HashScheme::kSha512Crypt;
+    else if (AsciiEqualsIgnoreCase(prefix, "ARGON2ID")) agrees = *scheme == HashScheme::kArgon2id;
+    else if (AsciiEqualsIgnoreCase(prefix, "ARGON2I")) agrees = *scheme == HashScheme::kArgon2i;
     else return InvalidArgument("unknown hash format (unsupported scheme prefix)");
     if (!agrees) {
       return InvalidArgument("the scheme prefix disagrees with the hash, which is " +

@@ -289,50 +289,7 @@ std::filesystem::path DirectoryOf(const std::string& file_name) {
   return ec ? dir : absolute;
 }
 
-// yaml-cpp 0.7 can loop forever on some malformed UTF-8 (found by fuzz/config_fuzzer), so the
-// text is checked first: valid UTF-8, and no control characters but tab, LF and CR (YAML 1.2
-// §5.1 excludes them too). Returns false and the 1-based position of the first bad byte.
-bool FindBadByte(const std::string& text, int* line, int* column) {
-  *line = 1;
-  *column = 1;
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t n = Utf8SequenceLength(text, i);
-    bool bad_control = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
-    if (n == 0 || bad_control) return true;
-    if (c == '\n') {
-      ++*line;
-      *column = 1;
-    } else {
-      ++*column;
-    }
-    i += n;
-  }
-  return false;
-}
 
-// The 1-based line of a "---" or "..." marker that starts a second document, or 0. A "---" before
-// any content (only comments and blank lines above it) opens the first document.
-int SecondDocumentLine(const std::string& text) {
-  bool content_seen = false;
-  int line = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string_view l(text.data() + pos, end - pos);
-    ++line;
-    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-    bool marker = (l.substr(0, 3) == "---" || l.substr(0, 3) == "...") &&
-                  (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
-    if (marker && (content_seen || l[0] == '.')) return line;
-    size_t first = l.find_first_not_of(" \t");
-    if (!marker && first != std::string_view::npos && l[first] != '#') content_seen = true;
-    pos = end + 1;
-  }
-  return 0;
-}
 
 // yaml-cpp's errors for a tab in the indentation vary with where it is ("illegal tab when
 // looking for indentation", "illegal map value", "illegal block entry"). After a parse error at
@@ -376,14 +333,14 @@ StatusOr<ConfigPtr> LoadConfigText(const std::string& text, const std::string& f
   auto config = std::make_shared<Config>();
   config->source_file = file_name;
   Loader loader{&errors, DirectoryOf(file_name)};
-  if (int line, column; FindBadByte(text, &line, &column)) {
+  if (int line, column; internal::FindBadByte(text, &line, &column)) {
     errors.AddAt(line, column, "invalid byte: the file must be UTF-8 text without control characters");
     return InvalidArgument(errors.Join());
   }
   try {
     // YAML::LoadAll loops forever on some inputs (yaml-cpp 0.7, e.g. " ,"; upstream PR #1319),
     // so only the first document is parsed and a second one is found by its marker line.
-    if (int line = SecondDocumentLine(text); line > 0) {
+    if (int line = internal::SecondDocumentLine(text); line > 0) {
       errors.AddAt(line, 1, "only one YAML document is allowed per file");
     }
     // An empty file reads as an empty mapping, which then reports the missing required keys.

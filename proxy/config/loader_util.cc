@@ -8,6 +8,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "common/utf8.h"
 #include "config/units.h"
 
 namespace imapgate::config::internal {
@@ -93,6 +94,49 @@ StatusOr<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes)
     if (text.size() > max_bytes) return fail("larger than " + FormatSize(max_bytes));
   }
   return text;
+}
+
+// As config.cc: yaml-cpp 0.7 can loop forever on malformed UTF-8, so the text is checked first
+// (valid UTF-8; no control characters but tab, LF and CR). Returns the 1-based position.
+bool FindBadByte(std::string_view text, int* line, int* column) {
+  *line = 1;
+  *column = 1;
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t n = Utf8SequenceLength(text, i);
+    if (n == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return true;
+    if (c == '\n') {
+      ++*line;
+      *column = 1;
+    } else {
+      ++*column;
+    }
+    i += n;
+  }
+  return false;
+}
+
+// The line of a "---" or "..." marker that starts a second document, or 0
+// (yaml-cpp's LoadAll can loop forever, and Load would silently ignore the rest).
+int SecondDocumentLine(std::string_view text) {
+  bool content_seen = false;
+  int line = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(pos, end - pos);
+    ++line;
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    const bool marker = (l.substr(0, 3) == "---" || l.substr(0, 3) == "...") &&
+                        (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
+    if (marker && (content_seen || l[0] == '.')) return line;
+    const size_t first = l.find_first_not_of(" \t");
+    if (!marker && first != std::string_view::npos && l[first] != '#') content_seen = true;
+    pos = end + 1;
+  }
+  return 0;
 }
 
 }  // namespace imapgate::config::internal

@@ -39,4 +39,14 @@ void ReadBackendFields(const MapReader& map, const std::filesystem::path& base_d
 // most max_bytes. Errors read "PATH: cannot read file: why".
 StatusOr<std::string> ReadBoundedFile(const std::string& path, size_t max_bytes);
 
+// yaml-cpp 0.7 can loop forever on some malformed UTF-8 (found by fuzz/config_fuzzer), so a
+// file's text is checked first: valid UTF-8, and no control characters but tab, LF and CR (YAML
+// 1.2 excludes them too). True, with the 1-based position of the first bad byte, when one is found.
+bool FindBadByte(std::string_view text, int* line, int* column);
+
+// The 1-based line of a "---" or "..." marker that starts a second document, or 0 (yaml-cpp's
+// LoadAll can loop forever, and Load would silently ignore the rest). A "---" before any content
+// opens the first document.
+int SecondDocumentLine(std::string_view text);
+
 }  // namespace imapgate::config::internal

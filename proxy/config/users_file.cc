@@ -30,48 +30,7 @@ struct WipedString {
   ~WipedString() { SecureWipe(text.data(), text.size()); }
 };
 
-// As config.cc: yaml-cpp 0.7 can loop forever on malformed UTF-8, so the text is checked first
-// (valid UTF-8; no control characters but tab, LF and CR). Returns the 1-based position.
-bool FindBadByte(std::string_view text, int* line, int* column) {
-  *line = 1;
-  *column = 1;
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const size_t n = Utf8SequenceLength(text, i);
-    if (n == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return true;
-    if (c == '\n') {
-      ++*line;
-      *column = 1;
-    } else {
-      ++*column;
-    }
-    i += n;
-  }
-  return false;
-}
 
-// As config.cc: the line of a "---" or "..." marker that starts a second document, or 0
-// (yaml-cpp's LoadAll can loop forever, and Load would silently ignore the rest).
-int SecondDocumentLine(std::string_view text) {
-  bool content_seen = false;
-  int line = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view l = text.substr(pos, end - pos);
-    ++line;
-    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-    const bool marker = (l.substr(0, 3) == "---" || l.substr(0, 3) == "...") &&
-                        (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
-    if (marker && (content_seen || l[0] == '.')) return line;
-    const size_t first = l.find_first_not_of(" \t");
-    if (!marker && first != std::string_view::npos && l[first] != '#') content_seen = true;
-    pos = end + 1;
-  }
-  return 0;
-}
 
 constexpr auth::SecondFactorPolicy kPolicies[] = {
     auth::SecondFactorPolicy::kNone, auth::SecondFactorPolicy::kTotp, auth::SecondFactorPolicy::kPush};
@@ -328,7 +287,7 @@ StatusOr<UsersFileEntries> ParseUsersFileEntries(std::string_view yaml,
     errors.AddAt(0, 0, "the users file is larger than " + FormatSize(kMaxUsersFileBytes));
     return InvalidArgument(errors.Join());
   }
-  if (int line, column; FindBadByte(yaml, &line, &column)) {
+  if (int line, column; internal::FindBadByte(yaml, &line, &column)) {
     errors.AddAt(line, column, "invalid byte: the file must be UTF-8 text without control characters");
     return InvalidArgument(errors.Join());
   }
@@ -336,7 +295,7 @@ StatusOr<UsersFileEntries> ParseUsersFileEntries(std::string_view yaml,
   UsersReader reader(&errors, default_domain);
   WipedString text{std::string(yaml)};
   try {
-    if (int line = SecondDocumentLine(yaml); line > 0) {
+    if (int line = internal::SecondDocumentLine(yaml); line > 0) {
       errors.AddAt(line, 1, "only one YAML document is allowed per file");
     }
     reader.ReadRoot(YAML::Load(text.text), &entries);

@@ -1,4 +1,5 @@
 #include "httpc/http_client.h"
+#include "common/ascii.h"
 
 #include <algorithm>
 #include <cstring>
@@ -16,13 +17,6 @@ using std::chrono::milliseconds;
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
@@ -52,7 +46,7 @@ milliseconds Remaining(Clock::time_point deadline, Clock::time_point now) {
 
 const SecretString* HttpResponse::Header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
-    if (EqualsIgnoreCase(n, name)) return &v;
+    if (AsciiEqualsIgnoreCase(n, name)) return &v;
   }
   return nullptr;
 }
@@ -151,8 +145,8 @@ class HttpCallImpl final : public HttpCall, public net::IoHandler {
     if (!request_.path.empty() && request_.path[0] != '/') return InvalidArgument("HTTP request path must start with '/'");
     for (const auto& [name, value] : request_.headers) {
       if (!IsToken(name)) return InvalidArgument("HTTP request header name is not a token");
-      if (EqualsIgnoreCase(name, "Host") || EqualsIgnoreCase(name, "Content-Length") ||
-          EqualsIgnoreCase(name, "Transfer-Encoding")) {
+      if (AsciiEqualsIgnoreCase(name, "Host") || AsciiEqualsIgnoreCase(name, "Content-Length") ||
+          AsciiEqualsIgnoreCase(name, "Transfer-Encoding")) {
         return InvalidArgument("HTTP request header " + name + " is set by the client");
       }
       for (char c : value.view()) {
@@ -211,7 +205,7 @@ class HttpCallImpl final : public HttpCall, public net::IoHandler {
     timer_->Arm(Remaining(deadline_, time_->MonotonicNow()));
     parser_ = std::make_unique<HttpResponseParser>(
         HttpResponseLimits{options_.max_response_header_bytes, 64, options_.max_response_body_bytes},
-        EqualsIgnoreCase(request_.method, "HEAD"));
+        AsciiEqualsIgnoreCase(request_.method, "HEAD"));
     WipingStringBase out;
     out.append(request_.method).append(" ");
     out.append(request_.path.empty() ? origin_.target : request_.path);
@@ -219,7 +213,7 @@ class HttpCallImpl final : public HttpCall, public net::IoHandler {
     for (const auto& [name, value] : request_.headers) {
       out.append(name).append(": ").append(value.view().data(), value.size()).append("\r\n");
     }
-    bool post = EqualsIgnoreCase(request_.method, "POST") || EqualsIgnoreCase(request_.method, "PUT");
+    bool post = AsciiEqualsIgnoreCase(request_.method, "POST") || AsciiEqualsIgnoreCase(request_.method, "PUT");
     if (!request_.body.empty() || post) out.append("Content-Length: ").append(std::to_string(request_.body.size())).append("\r\n");
     out.append("\r\n");
     out.append(request_.body.view().data(), request_.body.size());

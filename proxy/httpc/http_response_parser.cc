@@ -1,4 +1,5 @@
 #include "httpc/http_response_parser.h"
+#include "common/ascii.h"
 
 #include <algorithm>
 #include <cstring>
@@ -10,13 +11,6 @@ constexpr size_t kMaxChunkLineBytes = 1024;
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool IsTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -33,7 +27,7 @@ std::string_view Trim(std::string_view v) {
 bool ListHas(std::string_view v, std::string_view token) {
   while (!v.empty()) {
     size_t comma = v.find(',');
-    if (EqualsIgnoreCase(Trim(v.substr(0, comma)), token)) return true;
+    if (AsciiEqualsIgnoreCase(Trim(v.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     v.remove_prefix(comma + 1);
   }
@@ -111,7 +105,7 @@ bool HttpResponseParser::StartBody() {
   bool conn_keep = false;
   for (const auto& [name, value] : headers_) {
     std::string_view v = value.view();
-    if (EqualsIgnoreCase(name, "Content-Length")) {
+    if (AsciiEqualsIgnoreCase(name, "Content-Length")) {
       if (v.empty() || v.size() > 19) return Fail(Error::kMalformed, "bad Content-Length"), false;
       uint64_t n = 0;
       for (char c : v) {
@@ -121,13 +115,13 @@ bool HttpResponseParser::StartBody() {
       if (has_length && n != length) return Fail(Error::kMalformed, "conflicting Content-Length headers"), false;
       has_length = true;
       length = n;
-    } else if (EqualsIgnoreCase(name, "Transfer-Encoding")) {
-      if (has_te || !EqualsIgnoreCase(Trim(v), "chunked")) {
+    } else if (AsciiEqualsIgnoreCase(name, "Transfer-Encoding")) {
+      if (has_te || !AsciiEqualsIgnoreCase(Trim(v), "chunked")) {
         return Fail(Error::kMalformed, "unsupported Transfer-Encoding"), false;
       }
       has_te = true;
       chunked = true;
-    } else if (EqualsIgnoreCase(name, "Connection")) {
+    } else if (AsciiEqualsIgnoreCase(name, "Connection")) {
       if (ListHas(v, "close")) conn_close = true;
       if (ListHas(v, "keep-alive")) conn_keep = true;
     }

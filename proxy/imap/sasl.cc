@@ -1,5 +1,6 @@
 // Strict base64 and the SASL mechanisms' messages (see sasl.h).
 #include "imap/sasl.h"
+#include "common/ascii.h"
 
 #include <cstdint>
 
@@ -35,21 +36,11 @@ bool IsB64Token(std::string_view t) {
   return true;
 }
 
-bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // "Bearer <b64token>" (the scheme case-insensitive, one space): the token, or empty.
 std::string_view BearerToken(std::string_view value) {
   constexpr std::string_view kScheme = "Bearer ";
-  if (value.size() <= kScheme.size() || !EqualsIgnoreCaseAscii(value.substr(0, kScheme.size()), kScheme)) {
+  if (value.size() <= kScheme.size() || !AsciiEqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme)) {
     return {};
   }
   std::string_view token = value.substr(kScheme.size());

@@ -1,4 +1,5 @@
 #include "imap/syntax.h"
+#include "common/ascii.h"
 
 namespace imapgate::imap::syntax {
 
@@ -31,16 +32,7 @@ std::string AsciiUpper(std::string_view s) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return AsciiEqualsIgnoreCase(a, b); }
 
 std::string_view LeadingTag(std::string_view line, size_t max_tag_bytes) {
   size_t n = 0;

@@ -38,6 +38,9 @@ class ReferenceConfigTest : public ::testing::Test {
     std::filesystem::permissions(root_ + "/.demo/admin-token", std::filesystem::perms::owner_read |
                                                                    std::filesystem::perms::owner_write);
     std::ofstream(root_ + "/.demo/overrides") << "alice@demo.test shard-a\nbob@demo.test shard-b\n";
+    std::ofstream(root_ + "/.demo/master-password") << "a-master-password\n";
+    std::filesystem::permissions(root_ + "/.demo/master-password", std::filesystem::perms::owner_read |
+                                                                       std::filesystem::perms::owner_write);
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
   StatusOr<ConfigPtr> Load() { return LoadConfigFile(root_ + "/conf/imapgate.yaml"); }
@@ -85,6 +88,30 @@ TEST_F(ReferenceConfigTest, LoadsWithDemoValues) {
   ASSERT_TRUE(c.admin.token);
   EXPECT_EQ(c.admin.address.host, "127.0.0.1");
   EXPECT_EQ(c.admin.address.port, 9464);
+}
+
+// Issue B: the demo's auth section (its users file, checked by imapgate; the backends take the
+// master user), with the documented defaults.
+TEST_F(ReferenceConfigTest, AuthSectionIsTheDemosWithTheDefaults) {
+  StatusOr<ConfigPtr> loaded = Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  const Config& c = **loaded;
+  const AuthConfig d;
+  ASSERT_EQ(c.auth.sources.size(), 1u);
+  EXPECT_EQ(c.auth.sources[0].type, AuthSourceConfig::Type::kFile);
+  EXPECT_EQ(c.auth.sources[0].users_file,
+            std::filesystem::weakly_canonical(root_ + "/.demo").string() + "/users.yaml");
+  EXPECT_EQ(c.auth.chain, std::vector<std::string>{"users"});
+  EXPECT_EQ(c.auth.mechanisms, d.mechanisms);
+  EXPECT_EQ(c.auth.hash_threads, d.hash_threads);
+  EXPECT_EQ(c.auth.hash_queue, d.hash_queue);
+  EXPECT_EQ(c.auth.cache_ttl, d.cache_ttl);
+  EXPECT_EQ(c.auth.timeout, d.timeout);
+  EXPECT_EQ(c.auth.remember_devices, d.remember_devices);
+  EXPECT_TRUE(c.auth.push.url.empty());
+  EXPECT_TRUE(c.auth.master_users.empty());
+  EXPECT_EQ(c.backend_login.mode, BackendLoginConfig::Mode::kMaster);
+  EXPECT_EQ(c.backend_login.master_user, "imapgate");
 }
 
 // The reference file documents the defaults, so its limits and timeouts equal the struct
