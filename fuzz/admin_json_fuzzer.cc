@@ -111,6 +111,10 @@ class Control : public imapgate::admin::AdminControl {
     return Drain(name, std::nullopt);
   }
   StatusOr<uint64_t> Kick(std::string_view) override { return uint64_t{1}; }
+  StatusOr<uint64_t> RevokeAppPassword(std::string_view, std::string_view name) override {
+    if (name.empty()) return imapgate::Status(imapgate::StatusCode::kNotFound, "none");
+    return uint64_t{1};
+  }
   imapgate::Status Reload() override { return imapgate::Status::Ok(); }
 
  private:
@@ -177,6 +181,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Request(imapgate::net::HttpMethod::kPost, "/api/v1/backends/a1/drain", true);
   drain.body = std::string(input);
   CheckAnswer(api->Serve(drain));
+  imapgate::net::HttpRequest revoke =
+      Request(imapgate::net::HttpMethod::kPost, "/api/v1/users/carol/revoke-app-password", true);
+  revoke.body = std::string(input);
+  CheckAnswer(api->Serve(revoke));
   CheckAnswer(api->Serve(Request(imapgate::net::HttpMethod::kGet, input, false)));
   CheckAnswer(api->Serve(Request(imapgate::net::HttpMethod::kPost, input, true)));
   return 0;

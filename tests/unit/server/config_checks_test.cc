@@ -77,10 +77,26 @@ TEST(ConfigWarningsTest, EveryBackendOfEveryShardIsChecked) {
 TEST(ConfigWarningsTest, AMasterUserShardWithoutAnAuthStepWarns) {
   config::Config c = Backend(config::BackendSecurity::kPlaintext, "127.0.0.1", true);
   c.shards[0].backend_login.mode = config::BackendLoginConfig::Mode::kMaster;
+  c.listeners.push_back(config::ListenerConfig{});
+  config::AuthSourceConfig pass;
+  pass.name = "backend";
+  pass.type = config::AuthSourceConfig::Type::kBackend;
+  c.auth.sources = {pass};
+  c.auth.chain = {"backend"};  // what a config without auth: gets
   auto w = ConfigWarnings(c);
   ASSERT_EQ(w.size(), 1u);
   EXPECT_NE(w[0].find("shard 'default': backend_login is master"), std::string::npos) << w[0];
   EXPECT_NE(w[0].find("refused"), std::string::npos) << w[0];
+  // With a users file in the listener's chain, imapgate authenticates: no warning.
+  config::AuthSourceConfig users;
+  users.name = "users";
+  users.type = config::AuthSourceConfig::Type::kFile;
+  c.auth.sources.push_back(users);
+  c.auth.chain = {"users"};
+  EXPECT_TRUE(ConfigWarnings(c).empty());
+  // ...unless a listener of its own passes through.
+  c.listeners[0].auth_chain = {"backend"};
+  EXPECT_EQ(ConfigWarnings(c).size(), 1u);
 }
 
 TEST(ClassifyBindProbeTest, InUseIsAWarningOtherFailuresAreErrors) {
