@@ -111,8 +111,9 @@ class AuthRequest final : public login::StepRequest {
   // ---- file ---------------------------------------------------------------------------------
 
   std::array<uint8_t, 32> CacheKey(std::string_view secret) const {
+    // The users file's path and version: another file, or a changed one, is checked again.
     return w_.plan().services->hasher().Hash(
-        {"auth-cache", std::to_string(users_.version), user_, secret});
+        {"auth-cache", Source().users->path(), std::to_string(users_.version), user_, secret});
   }
 
   void RunFile(const SourcePlan& source) {
