@@ -25,7 +25,9 @@ std::shared_ptr<const auth::GenerationAuth> BuildGenerationAuth(const config::Co
         continue;
       }
       sp.users = services ? services->Store(s.users_file) : std::make_shared<auth::UsersStore>(s.users_file);
-      sp.users->Set(std::move(*db), c.routing.default_domain);
+      // A store that has users already (a reload) is updated by the UsersFileWatcher, which also
+      // ends the sessions of app passwords the new file no longer has; this load only checked it.
+      if (!sp.users->Get().db) sp.users->Set(std::move(*db), c.routing.default_domain);
     } else if (s.type == AuthSourceConfig::Type::kHttp) {
       auto url = httpc::ParseUrl(s.url);
       if (url.ok() && url->needs_resolution) {

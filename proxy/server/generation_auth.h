@@ -14,7 +14,9 @@ namespace imapgate::server {
 
 // services: the Server's (stores shared across generations); null for `imapgate -t`, which
 // only checks that everything loads. Problems are appended to *errors, one
-// "FILE:LINE:COL: message" line each. A users file that fails to load leaves its store as it was.
+// "FILE:LINE:COL: message" line each. A users file that fails to load leaves its store as it was;
+// one that loads fills an empty store, and a store with users is left to the UsersFileWatcher
+// (Server::Reload calls its CheckNow), which ends the sessions of removed app passwords.
 std::shared_ptr<const auth::GenerationAuth> BuildGenerationAuth(const config::Config& config,
                                                                  std::shared_ptr<auth::AuthServices> services,
                                                                  stats::Metrics* metrics, std::string* errors);

@@ -366,6 +366,9 @@ Status Server::Reload(std::string_view trigger) {
   }
   config_ = plan.effective;
   InstallGeneration(g);
+  // The users files: a changed one goes in now (checked by BuildGeneration), with the kicks of the
+  // app passwords it removed.
+  if (users_watcher_) users_watcher_->CheckNow();
   if (Status st = StartHealthChecks(); !st.ok()) {
     LogEvent(LogLevel::kError, "health_checks_failed").Add("error", st.message());
   }
