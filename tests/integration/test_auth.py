@@ -439,6 +439,14 @@ class UsersFileCheckTest(unittest.TestCase):
         self.assertIn("chmod 600", err)
         self.assertNotIn(self.hash, err)
 
+    def test_plaintext_password_refused_without_echoing_it(self):
+        for stored in ("{PLAIN}Summer2026!", "Summer2026!", "{CLEARTEXT}Summer2026!"):
+            r = self.check(f'users:\n  alice@demo.test: {{ password: "{stored}" }}\n')
+            self.assertNotEqual(r.returncode, 0, stored)
+            err = r.stderr.decode()
+            self.assertRegex(err, r"users\.yaml:2:\d+: ", err)
+            self.assertNotIn("Summer2026", err)
+
     def test_malformed_file_refused_with_its_line(self):
         r = self.check('users:\n  alice@demo.test: { password: "HASH" }\n  broken: [\n')
         self.assertNotEqual(r.returncode, 0)
