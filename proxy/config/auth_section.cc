@@ -178,7 +178,9 @@ void ReadAuth(const Field& field, const std::filesystem::path& base_dir, ErrorLi
     } else {
       for (auto it = node.begin(); it != node.end(); ++it) {
         AuthSourceConfig source;
-        const YAML::Node& key = it->first;
+        // Copies: yaml-cpp's iterator hands out a temporary pair (a reference to it dangles).
+        const YAML::Node key = it->first;
+        const YAML::Node value = it->second;
         if (!key.IsScalar() || !IsValidName(key.Scalar())) {
           errors->Add(key.Mark(), "auth.sources: source names must match [a-z0-9_-]{1,32}");
           continue;
@@ -187,7 +189,7 @@ void ReadAuth(const Field& field, const std::filesystem::path& base_dir, ErrorLi
         for (const AuthSourceConfig& other : out->sources) {
           if (other.name == source.name) errors->Add(key.Mark(), "auth.sources: duplicate source " + source.name);
         }
-        Field f{key, it->second, "auth.sources." + source.name};
+        Field f{key, value, "auth.sources." + source.name};
         ReadSource(f, base_dir, errors, &source);
         out->sources.push_back(std::move(source));
       }
