@@ -1,6 +1,7 @@
 #include "auth/auth_step.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,6 +43,7 @@ class AuthRequest final : public login::StepRequest {
  public:
   AuthRequest(WorkerAuth& w, size_t listener, login::LoginAttempt& attempt, login::StepContext& context)
       : w_(w), chain_(w.plan().listener_chains[listener]), attempt_(attempt), context_(context) {}
+  ~AuthRequest() override { gone_->store(true, std::memory_order_release); }
 
   void Start() {
     std::optional<std::string> user = route::NormalizedUser(attempt_.user, w_.plan().default_domain);
@@ -141,7 +143,11 @@ class AuthRequest final : public login::StepRequest {
     login::Ticket ticket = context_.ticket();
     std::string user = user_;
     state_ = State::kHashing;
-    const bool queued = services.Submit([db, secret, loop, tickets, ticket, user] {
+    auto gone = gone_;
+    const bool queued = services.Submit([db, secret, loop, tickets, ticket, user, gone] {
+      // A login that ended while its check waited (the client left, a timeout): no hash for
+      // nobody (a flood's queue would otherwise be hashed long after its clients went).
+      if (gone->load(std::memory_order_acquire)) return;
       auto check = std::make_shared<FileCheck>(CheckUsersFile(*db, user, secret->view()));
       login::PostToRequest(loop, tickets, ticket, [check](login::StepRequest& r) {
         static_cast<AuthRequest&>(r).OnFileChecked(std::move(*check));
@@ -530,6 +536,8 @@ class AuthRequest final : public login::StepRequest {
   std::chrono::steady_clock::time_point push_deadline_{};
   std::string push_transaction_;
   std::string refusal_text_;  // an auth_http refusal's text, sent after its Auth-Wait
+  // Set when this request is destroyed; a queued hash job checks it before hashing.
+  std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace

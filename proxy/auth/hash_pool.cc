@@ -1,5 +1,9 @@
 #include "auth/hash_pool.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <string>
 
 namespace imapgate::auth {
@@ -57,6 +61,9 @@ void HashPool::Shutdown() {
 }
 
 void HashPool::Run() {
+  // Below the event loops: a flood of hash checks must not take the CPU the loops need to keep
+  // serving established sessions (nice 10 for this thread only; Linux schedules threads apart).
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
   for (;;) {
     std::function<void()> job;
     {

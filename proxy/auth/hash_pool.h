@@ -1,7 +1,8 @@
 // HashPool: the bounded thread pool that runs password hash checks (tens of milliseconds each, on
 // purpose) off the event loops.
 //
-// A fixed number of threads take jobs from one queue of bounded depth. TrySubmit never blocks and
+// A fixed number of threads, each at nice 10 (below the event loops), take jobs from one queue
+// of bounded depth. TrySubmit never blocks and
 // never queues without bound: when `max_queued` jobs already wait, it refuses at once, and the
 // caller answers the client NO [UNAVAILABLE] instead of letting logins pile up behind an attack.
 // A job reports its result by posting to its worker's loop (login::PostToRequest); it must hold

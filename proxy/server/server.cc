@@ -303,6 +303,7 @@ Status Server::CreateWorkers(size_t session_cap) {
 }
 
 Server::~Server() {
+  users_watcher_.reset();  // its timer lives on main_loop_, which goes before it otherwise
   for (auto& w : workers_) w->Join();
   if (auth_) auth_->Shutdown();  // no hash job may post to a worker loop being destroyed
   workers_.clear();

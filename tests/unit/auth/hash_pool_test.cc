@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace imapgate::auth {
 namespace {
@@ -80,7 +81,12 @@ TEST(HashPoolTest, ShutdownDropsQueuedJobsAndRefusesNewOnes) {
   }));
   gate.WaitRunning(1);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE((*pool)->TrySubmit([&] { ++ran; }));
-  std::thread releaser([&] { gate.Release(); });
+  // The running job is released only once Shutdown has taken the queue away (queued() == 0), so
+  // no queued job can start in between.
+  std::thread releaser([&] {
+    while ((*pool)->queued() != 0) std::this_thread::yield();
+    gate.Release();
+  });
   (*pool)->Shutdown();
   releaser.join();
   EXPECT_EQ(ran.load(), 1);  // the running one finished; the 4 queued were dropped unrun
