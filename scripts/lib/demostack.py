@@ -744,22 +744,8 @@ def write_admin_token(path) -> str:
     0600 from its creation, owned by the caller. An existing non-empty file is kept (its mode is
     tightened to 0600). Returns the token."""
     path = Path(path)
-    try:
-        old = path.read_text().strip()
-    except OSError:
-        old = ""
-    if old:
-        path.chmod(0o600)
-        return old
-    token = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.replace(tmp, path)
-    return token
+    return _kept_secret(path, lambda: secrets.token_urlsafe(32))
 
 
 class ImapGate:
