@@ -765,6 +765,45 @@ def write_users_file(path, users: Dict[str, Dict], domains: Optional[Dict[str, D
     os.replace(tmp, path)
 
 
+def close_quietly(m) -> None:
+    """LOGOUT an imaplib client, or at least close its socket; never raises (for cleanups)."""
+    try:
+        m.logout()
+    except Exception:
+        try:
+            m.shutdown()
+        except Exception:
+            pass
+
+
+def mbsync_config(port: int, user: str, password: str, ssl_type: str, ca_file, maildir) -> str:
+    """An mbsyncrc for isync 1.4 in its defaults (COMPRESS on when offered), syncing every folder
+    of `user` on 127.0.0.1:`port` into `maildir`."""
+    return f"""IMAPAccount gate
+Host localhost
+Port {port}
+User {user}
+Pass {password}
+SSLType {ssl_type}
+CertificateFile {ca_file}
+
+IMAPStore remote
+Account gate
+
+MaildirStore local
+Path {maildir}/
+Inbox {maildir}/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns *
+Create Near
+SyncState *
+"""
+
+
 def write_secret_file(path, secret: str) -> None:
     """A 0600 file holding `secret` (e.g. backend_login's master_password_file); as root it goes
     to the unprivileged account (a reload reads it again after the privilege drop)."""

@@ -36,7 +36,7 @@ import unittest
 from pathlib import Path
 from typing import Optional
 
-from harness import (AuthGateTestCase, argon2id_hash, crypt_hash, ds, give_to_unprivileged, imapgate_bin,
+from harness import (AuthGateTestCase, argon2id_hash, close_quietly, crypt_hash, ds, give_to_unprivileged, imapgate_bin,
                      run_cmd, tagged_status, write_users_file)
 
 ALICE, BOB = "alice@demo.test", "bob@demo.test"
@@ -46,15 +46,6 @@ BACKEND_USERS = {u: f"{u.split('@')[0]}-dovecot-{secrets.token_hex(4)}" for u in
 # What the users file accepts.
 PW = {u: f"{u.split('@')[0]}-gate-{secrets.token_urlsafe(12)}" for u in (ALICE, BOB, HB, HA)}
 
-
-def _close(m: imaplib.IMAP4) -> None:
-    try:
-        m.logout()
-    except Exception:
-        try:
-            m.shutdown()
-        except Exception:
-            pass
 
 
 class FileSourceTest(AuthGateTestCase):
@@ -79,7 +70,7 @@ class FileSourceTest(AuthGateTestCase):
 
     def imaplib_client(self) -> imaplib.IMAP4_SSL:
         m = imaplib.IMAP4_SSL("127.0.0.1", self.implicit_port, ssl_context=self.client_ctx(), timeout=30)
-        self.addCleanup(_close, m)
+        self.addCleanup(close_quietly, m)
         return m
 
     def test_login_imaplib_reads_mail(self):

@@ -31,7 +31,7 @@ import unittest
 from pathlib import Path
 from typing import List, Tuple
 
-from harness import AuthGateTestCase, crypt_hash, ds
+from harness import AuthGateTestCase, crypt_hash, ds, mbsync_config
 
 ALICE, TINA = "alice@demo.test", "tina@demo.test"
 # What the Dovecots accept (the clients never send these: imapgate logs in as the master user).
@@ -106,29 +106,7 @@ class ClientTestBase(AuthGateTestCase):
         maildir = home / "mail"
         maildir.mkdir(parents=True, exist_ok=True)
         rc = home / "mbsyncrc"
-        rc.write_text(f"""IMAPAccount gate
-Host localhost
-Port {port}
-User {user}
-Pass {password}
-SSLType {ssl_type}
-CertificateFile {self.ca_file}
-
-IMAPStore remote
-Account gate
-
-MaildirStore local
-Path {maildir}/
-Inbox {maildir}/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns *
-Create Near
-SyncState *
-""")
+        rc.write_text(mbsync_config(port, user, password, ssl_type, self.ca_file, maildir))
         rc.chmod(0o600)
         out = self.run_client(["mbsync", "-c", str(rc), "-Dn", "sync"], home, "mbsync")
         return out, maildir / "INBOX"

@@ -14,7 +14,8 @@ import time
 import unittest
 import zlib
 
-from harness import ALICE, ALICE_PW, BOB, BOB_PW, HOST, GateTestCase, RawClient, ds, tagged_status
+from harness import (ALICE, ALICE_PW, BOB, BOB_PW, HOST, GateTestCase, RawClient, ds, mbsync_config,
+                     tagged_status)
 
 # A message whose body has lines that start like the server's own goodbye.
 BYE_BODY = ("Dear user,\n"
@@ -166,29 +167,7 @@ class MbsyncTest(GateTestCase):
         maildir = home / "mail"
         maildir.mkdir(parents=True)
         rc = home / "mbsyncrc"
-        rc.write_text(f"""IMAPAccount gate
-Host localhost
-Port {port}
-User {ALICE}
-Pass {ALICE_PW}
-SSLType {ssl_type}
-CertificateFile {self.ca_file}
-
-IMAPStore remote
-Account gate
-
-MaildirStore local
-Path {maildir}/
-Inbox {maildir}/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns *
-Create Near
-SyncState *
-""")
+        rc.write_text(mbsync_config(port, ALICE, ALICE_PW, ssl_type, self.ca_file, maildir))
         proc = subprocess.run(["mbsync", "-c", str(rc), "-Dn", "sync"], capture_output=True, timeout=60,
                               env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
         self.assertEqual(proc.returncode, 0,

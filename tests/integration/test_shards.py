@@ -45,7 +45,8 @@ import unittest
 from typing import Dict, List, Optional, Tuple
 
 from harness import (ALICE, ALICE_PW, BOB, BOB_PW, HOST, PROXY_V2_SIGNATURE, RawClient,
-                     ShardedGateTestCase, ds, proxy_v2_header, tagged_status, write_overrides)
+                     ShardedGateTestCase, close_quietly, ds, proxy_v2_header, tagged_status,
+                     write_overrides)
 
 RELOAD_DONE = r"event=reload_(ok|failed)\b"
 BACKEND_CONNECT_TIMEOUT = float(ds.DEFAULT_TIMEOUTS["backend_connect"].rstrip("s"))  # 5 s
@@ -63,15 +64,6 @@ def readable_after_privilege_drop(token_file, key_file) -> None:
     os.chown(key_file, 0, grp.getgrnam(account[1]).gr_gid)
     os.chmod(key_file, 0o640)
 
-
-def close_quietly(m: imaplib.IMAP4) -> None:
-    try:
-        m.logout()
-    except Exception:
-        try:
-            m.shutdown()
-        except Exception:
-            pass
 
 
 class ShardsBase(ShardedGateTestCase):
