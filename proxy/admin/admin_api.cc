@@ -7,44 +7,25 @@
 #include <string>
 #include <utility>
 
+#include "admin/api_util.h"
 #include "admin/json_reader.h"
 #include "admin/json_writer.h"
 
 namespace imapgate::admin {
 namespace {
 
+using internal::BodyObject;
+using internal::HttpStatusOf;
+using internal::JsonOk;
+using internal::Shortened;
 using net::HttpMethod;
 using net::HttpRequest;
 using net::HttpResponse;
-
-HttpResponse JsonOk(JsonWriter& w) {
-  return HttpResponse(200, AdminApi::kJsonContentType, w.Take() + "\n");
-}
-
-int HttpStatusOf(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
 
 HttpResponse Unauthorized(std::string_view message) {
   HttpResponse r = JsonError(401, message);
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
-}
-
-// Client text as echoed in an error message: at most 64 bytes (the JSON writer escapes it).
-std::string Shortened(std::string_view text) {
-  constexpr size_t kMaxEcho = 64;
-  if (text.size() <= kMaxEcho) return std::string(text);
-  return std::string(text.substr(0, kMaxEcho)) + "...";
 }
 
 // The query's only allowed parameter "user" when present; 400 on anything else.
@@ -64,25 +45,6 @@ StatusOr<std::optional<std::string>> UserParam(const HttpRequest& request) {
     user = std::move(value);
   }
   return user;
-}
-
-// The body as a JSON object (empty or blank body: {}), refusing members not in allowed.
-StatusOr<JsonValue> BodyObject(const HttpRequest& request,
-                               std::initializer_list<std::string_view> allowed) {
-  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return JsonValue::Object({});
-  }
-  auto json = ParseJson(request.body);
-  if (!json.ok()) return json.status();
-  if (!json->is_object()) return InvalidArgument("the request body must be a JSON object");
-  for (const JsonMember& m : json->members()) {
-    bool known = false;
-    for (std::string_view a : allowed) known |= m.key == a;
-    if (!known) {
-      return InvalidArgument("unknown member \"" + Shortened(m.key) + "\" in the request body");
-    }
-  }
-  return std::move(*json);
 }
 
 void WriteBackend(JsonWriter& w, const BackendInfo& b) {
@@ -153,6 +115,10 @@ AdminApi::AdminApi(AdminControl* control, AdminToken token)
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/kick", named(&AdminApi::Kick));
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/revoke-app-password", named(&AdminApi::RevokeAppPassword));
   router_.Add(HttpMethod::kPost, "/api/v1/reload", get(&AdminApi::Reload));
+  router_.Add(HttpMethod::kGet, "/api/v1/abuse/blocks", get(&AdminApi::ListAbuseBlocks));
+  router_.Add(HttpMethod::kPost, "/api/v1/abuse/unblock", get(&AdminApi::AbuseUnblock));
+  router_.Add(HttpMethod::kGet, "/api/v1/abuse/address", get(&AdminApi::ShowAbuseAddress));
+  router_.Add(HttpMethod::kGet, "/api/v1/abuse/user", get(&AdminApi::ShowAbuseUser));
 }
 
 HttpResponse AdminApi::Serve(const HttpRequest& request) const {

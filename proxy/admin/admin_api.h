@@ -63,6 +63,11 @@ class AdminApi {
   // POST /api/v1/users/{user}/revoke-app-password {"name": "phone"}
   net::HttpResponse RevokeAppPassword(const net::HttpRequest& request, std::string_view user) const;
   net::HttpResponse Reload(const net::HttpRequest& request) const;
+  // Issue C (admin/abuse_api.cc).
+  net::HttpResponse ListAbuseBlocks(const net::HttpRequest& request) const;
+  net::HttpResponse AbuseUnblock(const net::HttpRequest& request) const;
+  net::HttpResponse ShowAbuseAddress(const net::HttpRequest& request) const;
+  net::HttpResponse ShowAbuseUser(const net::HttpRequest& request) const;
 
   AdminControl* control_;
   AdminToken token_;

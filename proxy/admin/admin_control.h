@@ -62,6 +62,22 @@ struct RouteInfo {
   std::string reason;   // free text, e.g. "primary a1 down, replica a2"
 };
 
+// Issue C: a block of the abuse defence, as the API lists it.
+struct AbuseBlockInfo {
+  std::string scope;  // "address" or "subnet"
+  std::string key;    // "192.0.2.7", "192.0.2.0/24"
+  std::string cause;  // "address_failures", "spraying", "subnet_failures", "operator"
+  int64_t remaining_seconds = 0;
+};
+
+// Issue C: an address's or a user's counters (distinct failed passwords within the window).
+struct AbuseCountersInfo {
+  std::string key;
+  uint64_t failures = 0;
+  uint64_t users_tried = 0;  // addresses only: distinct user names failed from it
+  std::optional<AbuseBlockInfo> block;
+};
+
 class AdminControl {
  public:
   virtual ~AdminControl() = default;
@@ -90,6 +106,27 @@ class AdminControl {
   // The same as SIGHUP: reads, validates and swaps in the config and override files. An error
   // says why nothing changed (FILE:LINE:COL: message).
   virtual Status Reload() = 0;
+
+  // Issue C (defaults: kUnavailable, for doubles that have no abuse defence). The blocks in force
+  // (at most max; *truncated when there were more); lifting one block (key: an address or a
+  // CIDR subnet as listed; false when none was in force); an address's and a user's counters.
+  virtual StatusOr<std::vector<AbuseBlockInfo>> AbuseBlocks(size_t max, bool* truncated) {
+    (void)max;
+    (void)truncated;
+    return Status(StatusCode::kUnavailable, "the abuse defence is not available");
+  }
+  virtual StatusOr<bool> AbuseUnblock(std::string_view key) {
+    (void)key;
+    return Status(StatusCode::kUnavailable, "the abuse defence is not available");
+  }
+  virtual StatusOr<AbuseCountersInfo> AbuseAddress(std::string_view address) {
+    (void)address;
+    return Status(StatusCode::kUnavailable, "the abuse defence is not available");
+  }
+  virtual StatusOr<AbuseCountersInfo> AbuseUser(std::string_view user) {
+    (void)user;
+    return Status(StatusCode::kUnavailable, "the abuse defence is not available");
+  }
 };
 
 }  // namespace imapgate::admin

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "config/abuse_section.h"
 #include "config/auth_section.h"
 #include "config/backend_login.h"
 #include "config/endpoint.h"
@@ -240,7 +241,7 @@ struct Loader {
     MapReader map(root, YAML::Mark(), "",
                   {"workers", "log_level", "listeners", "backend", "shards", "routing", "limits",
                    "timeouts", "admin", "user", "group", "allow_root", "health_checks",
-                   "backend_login", "warm_connections", "auth"},
+                   "backend_login", "warm_connections", "auth", "abuse"},
                   errors);
     map.Require("listeners");
     // One of backend (A's single backend, which becomes the shard "default") or shards.
@@ -279,6 +280,11 @@ struct Loader {
       config->auth.location = errors->Location(YAML::Mark::null_mark());
     }
     internal::CheckAuthChains(config, errors);
+    if (const Field* f = map.Find("abuse")) {
+      internal::ReadAbuse(*f, base_dir, errors, &config->abuse);
+    } else {
+      config->abuse.location = errors->Location(YAML::Mark::null_mark());
+    }
   }
 };
 

@@ -16,18 +16,11 @@
 
 #include "common/secret.h"
 #include "common/status.h"
+#include "config/abuse_config.h"
 #include "config/cidr.h"
+#include "config/source_location.h"
 
 namespace imapgate::config {
-
-// Where a value came from, for errors found after parsing (e.g. a certificate that won't load).
-struct SourceLocation {
-  std::string file;
-  int line = 0;  // 1-based; 0 when unknown
-  int column = 0;
-  // "FILE:LINE:COL", or just "FILE" when the line is unknown (never "FILE:0:0").
-  std::string ToString() const;
-};
 
 // An address to bind or connect: IPv4/IPv6 literal or host name, and port.
 struct Endpoint {
@@ -255,6 +248,7 @@ struct Config {
   Timeouts timeouts;
   AdminConfig admin;
   AuthConfig auth;
+  AbuseConfig abuse;
   std::string log_level = "info";  // debug | info | warn | error
 };
 

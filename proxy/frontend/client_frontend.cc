@@ -82,12 +82,22 @@ void ClientFrontend::Start() {
     state_ = State::kReading;
     ArmWithinDeadline(options_.preauth_timeout);
     SendGreeting();
+    if (state_ != State::kReading) return;  // refused (StartRefusing): closing
     Flush();
     UpdateInterest();
   }
 }
 
+void ClientFrontend::StartRefusing(std::string text) {
+  refusal_ = "* BYE " + std::move(text) + "\r\n";
+  Start();
+}
+
 void ClientFrontend::SendGreeting() {
+  if (!refusal_.empty()) {
+    CloseWith(FrontendEnd::kRefused, refusal_);
+    return;
+  }
   auto phase = tls_active() ? imap::PreAuthPhase::kTls : imap::PreAuthPhase::kCleartextTlsRequired;
   Send("* OK [CAPABILITY " + imap::PreAuthCapabilities(phase, options_.sasl_mechanisms) + "] imapgate ready\r\n");
 }
@@ -145,6 +155,7 @@ void ClientFrontend::DoHandshake() {
       state_ = State::kReading;
       ArmWithinDeadline(options_.preauth_timeout);
       if (!starttls_done_) SendGreeting();  // after STARTTLS the client speaks first
+      if (state_ != State::kReading) return;  // refused (StartRefusing): closing
       Flush();
       if (state_ == State::kDone) return;
       // TLS 1.3 clients may already have sent their first command with the Finished message.
@@ -463,8 +474,13 @@ void ClientFrontend::RequestLogin(LoginRequest request) {
 void ClientFrontend::LoginRejected(LoginRejection why, std::string_view text) {
   if (state_ != State::kAwaitingLogin) return;
   state_ = State::kReading;
+  bool printable = !text.empty() && text.size() <= 256;
+  for (char ch : text) printable = printable && ch >= 0x20 && ch < 0x7f;
   if (why == LoginRejection::kUnavailable) {
-    Send(imap::Tagged(pending_tag_, "NO", "[UNAVAILABLE] Backend unavailable, try again later"));
+    Send(imap::Tagged(pending_tag_, "NO",
+                      "[UNAVAILABLE] " + (printable ? std::string(text) : std::string("Backend unavailable, try again later"))));
+  } else if (why == LoginRejection::kLimit) {
+    Send(imap::Tagged(pending_tag_, "NO", "[LIMIT] " + (printable ? std::string(text) : std::string("Too many connections"))));
   } else {
     RefuseAuthentication(pending_tag_, text);
     if (state_ == State::kClosing || state_ == State::kDone) return;

@@ -99,7 +99,10 @@ struct ClientConnection {
   WipingBytes pipelined_input; // bytes the client sent behind LOGIN, to forward to the backend
 };
 
-enum class LoginRejection { kAuthFailed, kUnavailable };
+// How a login is refused: kAuthFailed "NO [AUTHENTICATIONFAILED]" (counted towards
+// max_auth_attempts), kUnavailable "NO [UNAVAILABLE]" (a backend or service down, or an abuse
+// block), kLimit "NO [LIMIT]" (a connection limit).
+enum class LoginRejection { kAuthFailed, kUnavailable, kLimit };
 
 class ClientFrontend final : public net::IoHandler {
  public:
@@ -111,9 +114,13 @@ class ClientFrontend final : public net::IoHandler {
 
   // Begins: TLS handshake (implicit) or the greeting (STARTTLS listener).
   void Start();
+  // Begins like Start(), but where the greeting would go sends "* BYE <text>" and closes (a
+  // connection refused by an abuse limit or block: after the TLS handshake on an implicit-TLS
+  // listener, so the client can read it). The session ends with FrontendEnd::kRefused.
+  void StartRefusing(std::string text);
   // Answers a pending login with NO and resumes reading (or BYE after too many failures).
-  // `text`: the NO's text for kAuthFailed instead of the generic "Authentication failed"
-  // (printable ASCII, from the auth source); empty for the generic one.
+  // `text`: the NO's text instead of the generic one (printable ASCII, at most 256 bytes: an auth
+  // source's refusal, or an abuse limit's reason); empty for the generic one.
   void LoginRejected(LoginRejection why, std::string_view text = {});
   // Answers a pending login with "<tag> OK [CAPABILITY caps] Logged in" and gives the
   // connection to the caller. The frontend is inert afterwards. Refused (an error, nothing
@@ -203,6 +210,7 @@ class ClientFrontend final : public net::IoHandler {
   size_t preauth_bytes_ = 0;
   int bad_commands_ = 0;
   int auth_failures_ = 0;
+  std::string refusal_;      // StartRefusing: "* BYE ...\r\n" sent instead of the greeting
   std::string pending_tag_;  // tag of the LOGIN/AUTHENTICATE awaiting an answer
   std::string sasl_tag_;     // tag of the AUTHENTICATE awaiting its continuation line
   std::string sasl_mechanism_;  // its (upper-case) mechanism

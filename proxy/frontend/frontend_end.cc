@@ -33,6 +33,7 @@ const EndRow kEndTable[] = {
     {FrontendEnd::kStartTlsInjection, "starttls_injection", RejectReason::kStartTlsInjection, {}},
     {FrontendEnd::kAuthAttempts, "auth_attempts", RejectReason::kAuthAttempts, {}},
     {FrontendEnd::kShutdown, "shutdown", std::nullopt, {}},
+    {FrontendEnd::kRefused, "refused", std::nullopt, {}},
     {FrontendEnd::kInternalError, "internal_error", std::nullopt, {}},
 };
 

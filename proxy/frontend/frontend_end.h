@@ -26,6 +26,7 @@ enum class FrontendEnd {
   kStartTlsInjection,  // bytes after STARTTLS
   kAuthAttempts,       // too many failed logins
   kShutdown,           // server shutting down
+  kRefused,            // refused at connect by an abuse block or limit (* BYE)
   kInternalError,
 };
 

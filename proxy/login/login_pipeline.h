@@ -89,6 +89,13 @@ struct LoginAttempt {
   int number = 1;           // this login's ordinal within its session (1, 2, ...)
   bool authenticated = false;  // a check step accepted
   std::string app_password;    // the app password (its device name) that authenticated; "" when none
+  // Set by the abuse check (issue C) when this login is counted: the client address counted (the
+  // socket's, PROXY's, or a trusted peer's ID x-originating-ip), its subnet, and keyed
+  // fingerprints of (user, password) and of the user (never the secret). Empty/0: not counted.
+  std::string abuse_address;
+  std::string abuse_subnet;
+  uint32_t password_fingerprint = 0;
+  uint32_t user_fingerprint = 0;
   std::optional<Route> route;
   std::optional<upstream::BackendCredentials> credentials;  // default: the client's own
   int failovers = 0;  // backends of the shard tried and found unusable during this login

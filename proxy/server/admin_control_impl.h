@@ -34,6 +34,11 @@ class ServerAdminControl final : public admin::AdminControl {
   StatusOr<uint64_t> Kick(std::string_view user) override;
   StatusOr<uint64_t> RevokeAppPassword(std::string_view user, std::string_view name) override;
   Status Reload() override;
+  // Issue C (server/abuse_admin.cc), over the main loop's handle on the abuse store.
+  StatusOr<std::vector<admin::AbuseBlockInfo>> AbuseBlocks(size_t max, bool* truncated) override;
+  StatusOr<bool> AbuseUnblock(std::string_view key) override;
+  StatusOr<admin::AbuseCountersInfo> AbuseAddress(std::string_view address) override;
+  StatusOr<admin::AbuseCountersInfo> AbuseUser(std::string_view user) override;
 
  private:
   // The backend's row, or kNotFound.

@@ -168,6 +168,11 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
   }
   BuildBackendPool(c, std::move(health), metrics, *g, errors);
   g->auth = BuildGenerationAuth(c, std::move(auth_services), metrics, &errors);
+  if (auto plan = abuse::AbusePlan::Build(c.abuse); plan.ok()) {
+    g->abuse = std::move(*plan);
+  } else {
+    errors += c.abuse.location.ToString() + ": " + plan.status().message() + "\n";
+  }
   if (!errors.empty()) {
     errors.pop_back();
     return InvalidArgument(errors);

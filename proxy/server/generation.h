@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "abuse/abuse_plan.h"
 #include "auth/auth_services.h"
 #include "common/status.h"
 #include "config/config.h"
@@ -49,6 +50,8 @@ struct Generation {
   relay::RelayOptions relay;
   // The auth chain of each listener, its sources and the second factor (issue B).
   std::shared_ptr<const auth::GenerationAuth> auth;
+  // The abuse defence's settings (issue C).
+  abuse::AbusePlanPtr abuse;
 };
 
 using GenerationPtr = std::shared_ptr<const Generation>;

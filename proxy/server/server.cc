@@ -154,6 +154,9 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto auth_services = auth::AuthServices::Create(auth_options);
   if (!auth_services.ok()) return auth_services.status();
   s->auth_ = std::move(*auth_services);
+  auto abuse_services = abuse::AbuseServices::Create(c.abuse, s->time_, s->metrics_.get());
+  if (!abuse_services.ok()) return abuse_services.status();
+  s->abuse_ = std::move(*abuse_services);
   auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_, s->auth_);
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
@@ -164,6 +167,11 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
   s->main_loop_ = std::move(*loop);
+  if (auto store = s->abuse_->StoreFor(s->main_loop_.get()); store.ok()) {
+    s->admin_abuse_store_ = std::move(*store);
+  } else {
+    return store.status();
+  }
   if (Status st = s->CreateAdminAndSignals(); !st.ok()) return st;
   if (Status st = s->StartHealthChecks(); !st.ok()) return st;
   // Everything that needs root is done: listeners bound, keys loaded. No thread runs yet.
@@ -179,9 +187,11 @@ Status Server::StartHealthChecks() {
   stats::Metrics* metrics = metrics_.get();
   const health::BackendHealthTable* table = health_.get();
   const auth::AuthServices* auth = auth_.get();
-  metrics_->SetCollectHook([metrics, table, auth] {
+  const abuse::AbuseServices* abuse = abuse_.get();
+  metrics_->SetCollectHook([metrics, table, auth, abuse] {
     stats::PublishBackendHealth(*table, *metrics);
     metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
+    abuse->PublishMetrics(*metrics);
   });
   const config::HealthCheckConfig& hc = generation_->config->health_checks;
   if (!hc.enabled) return Status::Ok();  // passive marks only
@@ -295,6 +305,7 @@ Status Server::CreateWorkers(size_t session_cap) {
     o.time = &RealTimeSource::Get();
     o.id_prefix = prefix + "-" + std::to_string(i) + "-";
     o.registry = &registry_;
+    o.abuse = abuse_;
     auto w = Worker::Create(std::move(o));
     if (!w.ok()) return w.status();
     workers_.push_back(std::move(*w));
@@ -308,12 +319,14 @@ Server::~Server() {
   if (auth_) auth_->Shutdown();  // no hash job may post to a worker loop being destroyed
   workers_.clear();
   admin_.reset();
+  admin_abuse_store_.reset();  // a fleet store's connection lives on the main loop
   signals_.clear();
   drain_timer_.reset();
 }
 
 void Server::InstallGeneration(GenerationPtr generation) {
   generation_ = generation;
+  if (generation->abuse) abuse_->connections().SetConfig(generation->abuse->connections);
   for (auto& w : workers_) w->SetGeneration(generation);
 }
 
@@ -431,6 +444,7 @@ int Server::Run() {
   users_watcher_.reset();
   workers_.clear();
   admin_.reset();
+  admin_abuse_store_.reset();
   LogEvent(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -90,6 +90,8 @@ class Server {
   std::shared_ptr<health::BackendHealthTable> health_;
   // The auth stage's process-wide state (hash pool, caches, users stores), shared by generations.
   std::shared_ptr<auth::AuthServices> auth_;
+  std::shared_ptr<abuse::AbuseServices> abuse_;  // issue C: fingerprints, connection counts, store
+  ratelimit::StorePtr admin_abuse_store_;         // the main loop's handle on the store (admin API)
   std::unique_ptr<UsersFileWatcher> users_watcher_;  // on main_loop_
   std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds_;  // one per generation listener
   std::vector<WorkerPtr> workers_;

@@ -40,6 +40,7 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
     w->loop_->Post([self] { self->WarmTargets(*self->context_.generation); });
   }
   if (Status st = w->BuildAuth(); !st.ok()) return st;
+  if (Status st = w->BuildAbuse(); !st.ok()) return st;
   Worker* raw = w.get();
   w->context_.on_session_done = [raw](session::Session* s) { raw->OnSessionDone(s); };
   for (size_t i = 0; i < o.listen_fds.size(); ++i) {
@@ -60,6 +61,8 @@ Worker::~Worker() {
   sessions_.clear();  // closes every socket this worker still holds
   warm_pool_.reset(); // its connections and timers live on the loop
   context_.auth.reset();  // its HTTP connections and the steps live on the loop too
+  context_.abuse.reset();
+  abuse_store_.reset();   // a fleet store's connection lives on the loop
   loop_.reset();      // runs deferred deletions first
 }
 
@@ -117,7 +120,23 @@ void Worker::SetGeneration(GenerationPtr generation) {
       // The worker keeps the previous generation's auth runtime (sessions log in as before).
       LogEvent(LogLevel::kError, "auth_runtime_failed").Add("error", st.message());
     }
+    if (Status st = BuildAbuse(); !st.ok()) {
+      LogEvent(LogLevel::kError, "abuse_runtime_failed").Add("error", st.message());
+    }
   });
+}
+
+Status Worker::BuildAbuse() {
+  const GenerationPtr& g = context_.generation;
+  if (!g->abuse || !options_.abuse) return Status::Ok();  // unit tests build generations without it
+  if (!abuse_store_) {
+    auto store = options_.abuse->StoreFor(loop_.get());
+    if (!store.ok()) return store.status();
+    abuse_store_ = std::move(*store);
+  }
+  context_.abuse = std::make_shared<abuse::WorkerAbuse>(loop_.get(), context_.time, context_.metrics, options_.abuse,
+                                                        g->abuse, abuse_store_.get());
+  return Status::Ok();
 }
 
 Status Worker::BuildAuth() {

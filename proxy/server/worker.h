@@ -23,6 +23,9 @@
 #include "net/event_loop.h"
 #include "net/listener.h"
 #include "net/log_limiter.h"
+#include "abuse/abuse_services.h"
+#include "abuse/worker_abuse.h"
+#include "ratelimit/store.h"
 #include "server/generation.h"
 #include "session/session.h"
 #include "upstream/warm_pool.h"
@@ -39,6 +42,8 @@ struct WorkerOptions {
   const TimeSource* time = nullptr;
   std::string id_prefix;
   session::SessionRegistry* registry = nullptr;  // relayed sessions, for the admin API; may be null
+  // The abuse defence's process-wide part (issue C); null: no defence (unit tests).
+  std::shared_ptr<abuse::AbuseServices> abuse;
 };
 
 class Worker {
@@ -76,12 +81,16 @@ class Worker {
   void UpdateAccepting();
   // Loop thread (or before StartThread): this worker's auth runtime for the current generation.
   Status BuildAuth();
+  // Loop thread (or before StartThread): this worker's abuse runtime for the current generation
+  // (and, the first time, its store).
+  Status BuildAbuse();
   // Loop thread: the warm pool keeps the backends of `g` warm (those without PROXY v2 out).
   void WarmTargets(const Generation& g);
 
   WorkerOptions options_;
   std::unique_ptr<net::EventLoop> loop_;
   upstream::WarmPoolPtr warm_pool_;  // warm backend connections (warm_connections:); null: off
+  ratelimit::StorePtr abuse_store_;  // this loop's abuse store (kept across generations)
   std::vector<char> scratch_;
   session::WorkerContext context_;
   std::vector<net::ListenerPtr> listeners_;

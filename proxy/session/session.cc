@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "abuse/worker_abuse.h"
 #include "auth/auth_step.h"
 #include "common/log.h"
 #include "imap/capabilities.h"
@@ -44,7 +45,7 @@ void Session::Start() {
   worker_->metrics->ConnectionAccepted(listener_->index);
   worker_->metrics->SessionOpened(listener_->index);
   if (!listener_->proxy_protocol) {
-    frontend_->Start();
+    StartFrontend();
     return;
   }
   // PROXY in: nothing of the client's is read, and nothing is sent, before the header.
@@ -77,6 +78,19 @@ void Session::OnProxyHeader(const net::ProxyHeaderResult& result) {
   peer_ = result.client;
   proxied_local_ = result.destination;
   client_address_ = peer_.ToString();
+  StartFrontend();
+}
+
+void Session::StartFrontend() {
+  abuse_ = worker_->abuse;
+  if (abuse_) {
+    abuse::WorkerAbuse::Admission admission = abuse_->Admit(peer_, id_);
+    if (!admission.admitted) {
+      frontend_->StartRefusing(std::move(admission.bye_text));
+      return;
+    }
+    preauth_slots_ = std::move(admission.slots);
+  }
   frontend_->Start();
 }
 
@@ -131,15 +145,14 @@ void Session::OnLoginRequested(frontend::LoginRequest request) {
   // The previous login's runtime goes after its pipeline (deferred deletions run in order).
   if (login_auth_ != worker_->auth) worker_->loop->Defer([old = std::move(login_auth_)] {});
   login_auth_ = worker_->auth;
+  if (login_abuse_ != worker_->abuse) worker_->loop->Defer([old = std::move(login_abuse_)] {});
+  login_abuse_ = worker_->abuse;
   login::LoginStep* auth_step = login_auth_ ? login_auth_->StepFor(listener_->position) : nullptr;
-  size_t step_count = 1;
-  if (auth_step != nullptr) {
-    steps_[0] = auth_step;
-    steps_[1] = &backend_step_;
-    step_count = 2;
-  } else {
-    steps_[0] = &backend_step_;
-  }
+  login::LoginStep* abuse_step = login_abuse_ ? login_abuse_->step() : nullptr;
+  size_t step_count = 0;
+  if (abuse_step != nullptr) steps_[step_count++] = abuse_step;
+  if (auth_step != nullptr) steps_[step_count++] = auth_step;
+  steps_[step_count++] = &backend_step_;
   std::span<login::LoginStep* const> steps = worker_->login_steps.empty()
                                                  ? std::span<login::LoginStep* const>(steps_, step_count)
                                                  : worker_->login_steps;
@@ -190,7 +203,22 @@ void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view ste
   }
   failovers_ = attempt.failovers;
   app_password_ = attempt.app_password;
+  if (login_abuse_) login_abuse_->OnLoginDecided(attempt, verdict);
   if (verdict.kind == login::VerdictKind::kAccept && attempt.backend) {
+    if (login_abuse_) {
+      // The session limits count logged-in sessions, so they are checked once the credentials
+      // are known to be right; on a refusal the backend connection is dropped.
+      abuse::WorkerAbuse::SessionAdmission admission = login_abuse_->AdmitSession(attempt, id_);
+      if (!admission.ok) {
+        attempt.backend.reset();
+        double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
+        worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kUnavailable, seconds);
+        DeleteSoon(std::move(pipeline_));  // we are inside its callback
+        frontend_->LoginRejected(frontend::LoginRejection::kLimit, admission.text);
+        return;
+      }
+      session_slots_ = std::move(admission.slots);
+    }
     upstream::BackendLoginResult result = std::move(*attempt.backend);
     attempt.backend.reset();
     DeleteSoon(std::move(pipeline_));  // we are inside its callback
@@ -221,19 +249,24 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
       .Add("reason", verdict.kind == login::VerdictKind::kReject ? std::string_view(verdict.detail)
                                                                    : std::string_view("no backend connection"));
   DeleteSoon(std::move(pipeline_));  // we are inside its callback
+  // An auth source's refusal text, or the abuse defence's reason; a backend or service down gets
+  // the generic text.
+  const bool limited = verdict.kind == login::VerdictKind::kReject && verdict.reason == login::RejectReason::kLimited;
   frontend_->LoginRejected(auth_failed ? frontend::LoginRejection::kAuthFailed
                                        : frontend::LoginRejection::kUnavailable,
-                           verdict.client_text);
+                           auth_failed || limited ? std::string_view(verdict.client_text) : std::string_view());
 }
 
 void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
+
   auto taken = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
   if (!taken.ok()) return;  // the frontend is closing (timeout, shutdown): it ends the session
   worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
   if (int shard = ShardMetricsIndex(); shard >= 0) {
     worker_->metrics->ShardLogin(shard, stats::LoginResult::kOk, failovers_);
   }
+  preauth_slots_ = {};  // logged in: counted by session_slots_ from now on
   frontend::ClientConnection client = std::move(*taken);
   DeleteSoon(std::move(frontend_));
   client.connection.Queue(result.leftover);  // after the tagged OK, in the backend's order

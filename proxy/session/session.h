@@ -30,6 +30,7 @@
 #include "net/socket.h"
 #include "net/timer.h"
 #include "proxyproto/cidr.h"
+#include "ratelimit/connection_limits.h"
 #include "relay/relay.h"
 #include "session/session_registry.h"
 #include "stats/metrics.h"
@@ -38,6 +39,10 @@
 
 namespace imapgate::auth {
 class WorkerAuth;
+}
+
+namespace imapgate::abuse {
+class WorkerAbuse;
 }
 
 namespace imapgate::server {
@@ -80,6 +85,8 @@ struct WorkerContext {
   std::span<login::LoginStep* const> login_steps;
   // The auth chain and second factor for the current generation (issue B); null: pass-through.
   std::shared_ptr<auth::WorkerAuth> auth;
+  // The abuse defence for the current generation (issue C); null: none (unit tests).
+  std::shared_ptr<abuse::WorkerAbuse> abuse;
   // Warm backend connections for this worker's logins (not owned; null: none).
   upstream::WarmPool* warm_pool = nullptr;
   // Where relayed sessions are listed for the admin API (not owned; may be null in tests).
@@ -130,6 +137,8 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
  private:
   Session(WorkerContext* worker, const ListenerContext* listener);
   void OnProxyHeader(const net::ProxyHeaderResult& result);
+  // The client is known (after PROXY in, if any): the abuse admission, then the frontend.
+  void StartFrontend();
   // The metrics label index of the shard this session's login went to; -1 when none.
   int ShardMetricsIndex() const;
   void OnLoginRejected(const login::Verdict& verdict, std::string_view step);
@@ -165,11 +174,16 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   health::ActiveSession active_backend_;  // counts this session on its backend while relaying
   std::shared_ptr<SessionRecord> record_;  // in worker_->registry while relaying
 
-  // The pipeline: the listener's auth step (issue B: chain and second factor; none when the
-  // chain only passes through), then the backend login with routing and failover.
+  // The pipeline: the abuse check (issue C; none when off), the listener's auth step (issue B:
+  // chain and second factor; none when the chain only passes through), then the backend login
+  // with routing and failover.
   login::BackendLoginStep backend_step_;
-  login::LoginStep* steps_[2] = {&backend_step_, nullptr};
+  login::LoginStep* steps_[3] = {&backend_step_, nullptr, nullptr};
   std::shared_ptr<auth::WorkerAuth> login_auth_;  // the runtime the current login's step belongs to
+  std::shared_ptr<abuse::WorkerAbuse> abuse_;        // admitted this connection (its generation's)
+  std::shared_ptr<abuse::WorkerAbuse> login_abuse_;  // the current login's (the newest generation's)
+  ratelimit::ConnectionLimits::PreauthSlots preauth_slots_;  // until logged in or closed
+  ratelimit::ConnectionLimits::SessionSlots session_slots_;  // while logged in
 
   std::unique_ptr<net::ProxyHeaderReader> proxy_reader_;  // before the frontend, with PROXY in
   frontend::ClientFrontendPtr frontend_;

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "health/backend_health_table.h"
+#include "stats/abuse_metrics.h"
 
 namespace imapgate::stats {
 namespace {
@@ -382,6 +383,17 @@ class PrometheusMetrics final : public Metrics {
   prometheus::Gauge* hash_pool_queued_ = nullptr;
   void BuildAuthMetrics(prometheus::Registry& r);
 
+  // Issue C.
+  std::unique_ptr<internal::AbuseSeries> abuse_;
+  void AbuseAction(std::string_view action, std::string_view reason) override { abuse_->Action(action, reason); }
+  void ConnectionRefused(std::string_view reason) override { abuse_->ConnectionRefused(reason); }
+  void AbuseStoreCall(std::string_view store, double seconds, bool ok) override {
+    abuse_->StoreCall(store, seconds, ok);
+  }
+  void AbuseFailOpen() override { abuse_->FailOpen(); }
+  void SetAbuseBlocked(std::string_view scope, int64_t count) override { abuse_->SetBlocked(scope, count); }
+  void AbusePolicyHook(std::string_view result) override { abuse_->PolicyHook(result); }
+
   // Configuration reloads (issue D), created in BuildReloadMetrics.
   prometheus::Counter* reloads_ok_ = nullptr;
   prometheus::Counter* reloads_failed_ = nullptr;
@@ -546,6 +558,7 @@ void PrometheusMetrics::Build(const std::string& version) {
   relay_b2c_ = &relay.Add({{"direction", "backend_to_client"}});
   BuildReloadMetrics(r);
   BuildAuthMetrics(r);
+  abuse_ = std::make_unique<internal::AbuseSeries>(r);
 }
 
 }  // namespace

@@ -134,6 +134,24 @@ class Metrics {
   // imapgate_auth_hash_pool_queued: checks waiting for a hash thread (set from the collect hook).
   virtual void SetHashPoolQueued(int64_t queued) = 0;
 
+  // --- Abuse defence (issue C). Label values outside the fixed sets are dropped. ---
+  // imapgate_abuse_actions_total{action="tarpit|refuse|block",reason}: reason
+  // address_blocked, subnet_blocked, user_under_attack, address_failures, global_surge, spraying,
+  // subnet_failures, blocklist, policy_hook.
+  virtual void AbuseAction(std::string_view action, std::string_view reason) = 0;
+  // imapgate_connections_refused_total{reason}: blocked, blocklist, per_address, total,
+  // accept_rate, per_user, per_user_address, store_failure.
+  virtual void ConnectionRefused(std::string_view reason) = 0;
+  // imapgate_abuse_store_duration_seconds{store} and imapgate_abuse_store_errors_total{store}
+  // (store "memory" or "redis").
+  virtual void AbuseStoreCall(std::string_view store, double seconds, bool ok) = 0;
+  // imapgate_abuse_fail_open_total: a login let through because the store could not answer.
+  virtual void AbuseFailOpen() = 0;
+  // imapgate_abuse_blocked_keys{scope="address|subnet"} (set from the collect hook).
+  virtual void SetAbuseBlocked(std::string_view scope, int64_t count) = 0;
+  // imapgate_abuse_policy_hook_total{result="allow|reject|delay|failed|reported|report_dropped"}.
+  virtual void AbusePolicyHook(std::string_view result) = 0;
+
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
   // imapgate_build_info{version} 1 and imapgate_up 1.
   virtual std::string Serialize() const = 0;

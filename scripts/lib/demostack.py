@@ -664,7 +664,8 @@ def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, impli
                   workers: int = 2, log_level: str = "info", drop_privileges: bool = True,
                   allow_root: bool = False, *, shards: Optional[List] = None,
                   routing: Optional[Dict] = None, admin_token_file=None,
-                  health_checks: Optional[Dict] = None, drain_grace: Optional[str] = None) -> str:
+                  health_checks: Optional[Dict] = None, drain_grace: Optional[str] = None,
+                  abuse: Optional[str] = "enabled: false") -> str:
     """The text of an imapgate YAML config with the schema's exact keys. As root it names an
     unprivileged `user:`/`group:` to switch to after binding (see unprivileged_account);
     drop_privileges=False leaves them out (for a build older than those keys, e.g. an A/B run).
@@ -677,7 +678,13 @@ def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, impli
     routing={"default_domain": ..., "override_file": ..., "domains": {domain: shard}},
     admin_token_file (admin.token_file; needs admin_port), health_checks={"interval": "2s",
     "timeout": ..., "rise": ..., "fall": ...} and drain_grace (timeouts.drain_grace). Giving both
-    backend_port and shards writes both keys: a config imapgate must refuse."""
+    backend_port and shards writes both keys: a config imapgate must refuse.
+
+    abuse: the body of the `abuse:` section (issue C), one key per line, nested mappings in flow
+    style (e.g. "tarpit_after: 3\nconnections: { per_address: 5 }"); None leaves the
+    section out (imapgate's defaults: the defence on). The default turns the defence off, so a
+    test or a benchmark that opens many connections or fails many logins from 127.0.0.1 measures
+    what it is about; the abuse tests pass their own."""
     if backend_port is None and not shards:
         raise ValueError("imapgate_yaml needs backend_port or shards")
     out = [f"workers: {workers}", f"log_level: {log_level}"]
@@ -719,6 +726,9 @@ def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, impli
         out.append(f"admin: {_flow(adm)}")
     elif admin_token_file is not None:
         raise ValueError("admin_token_file needs admin_port")
+    if abuse is not None:
+        out.append("abuse:")
+        out += ["  " + line for line in abuse.splitlines()]
     return "\n".join(out) + "\n"
 
 

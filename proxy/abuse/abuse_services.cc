@@ -1,0 +1,88 @@
+#include "abuse/abuse_services.h"
+
+#include <algorithm>
+#include <array>
+
+#include "common/secret.h"
+#include "stats/metrics.h"
+#include "tls/crypto.h"
+
+namespace imapgate::abuse {
+namespace {
+
+// A fixed-size key from the key file's text: SHA-256 of it (the file holds a long random token).
+std::unique_ptr<ratelimit::Fingerprinter> MakeFingerprinter(const config::AbuseConfig& config) {
+  if (!config.fingerprint_key) return std::make_unique<ratelimit::Fingerprinter>();
+  std::array<uint8_t, 32> key = tls::Sha256(config.fingerprint_key->view());
+  auto f = std::make_unique<ratelimit::Fingerprinter>(key);
+  SecureWipe(key.data(), key.size());
+  return f;
+}
+
+// A Store that forwards to the shared MemoryStore without owning it.
+class SharedStoreHandle final : public ratelimit::Store {
+ public:
+  explicit SharedStoreHandle(ratelimit::Store* store) : store_(store) {}
+  void Check(const ratelimit::LoginKeys& keys, std::function<void(ratelimit::PreLoginAnswer)> done) override {
+    store_->Check(keys, std::move(done));
+  }
+  void RecordFailure(const ratelimit::LoginKeys& keys, const ratelimit::FailureEvent& event,
+                     std::function<void(ratelimit::FailureAnswer)> done) override {
+    store_->RecordFailure(keys, event, std::move(done));
+  }
+  void RecordSuccess(const ratelimit::LoginKeys& keys) override { store_->RecordSuccess(keys); }
+  void Block(ratelimit::BlockScope scope, const std::string& key, ratelimit::BlockCause cause,
+             std::chrono::milliseconds duration) override {
+    store_->Block(scope, key, cause, duration);
+  }
+  void Unblock(ratelimit::BlockScope scope, const std::string& key, std::function<void(bool)> done) override {
+    store_->Unblock(scope, key, std::move(done));
+  }
+  void ListBlocks(size_t limit, std::function<void(bool, std::vector<ratelimit::BlockEntry>)> done) override {
+    store_->ListBlocks(limit, std::move(done));
+  }
+  void ReportAddress(const ratelimit::LoginKeys& keys, std::function<void(bool, ratelimit::KeyReport)> done) override {
+    store_->ReportAddress(keys, std::move(done));
+  }
+  void ReportUser(const std::string& user, std::function<void(bool, ratelimit::KeyReport)> done) override {
+    store_->ReportUser(user, std::move(done));
+  }
+  std::optional<ratelimit::BlockScope> BlockedNow(const std::string& address, const std::string& subnet) override {
+    return store_->BlockedNow(address, subnet);
+  }
+
+ private:
+  ratelimit::Store* store_;
+};
+
+}  // namespace
+
+AbuseServices::AbuseServices(const config::AbuseConfig& config, const TimeSource* time)
+    : fingerprints_(MakeFingerprinter(config)),
+      connections_(config.connections),
+      memory_(std::make_unique<ratelimit::MemoryStore>(config.policy, config.memory, time)) {}
+
+StatusOr<std::shared_ptr<AbuseServices>> AbuseServices::Create(const config::AbuseConfig& config,
+                                                               const TimeSource* time, stats::Metrics* metrics) {
+  (void)metrics;
+  return std::shared_ptr<AbuseServices>(new AbuseServices(config, time));
+}
+
+StatusOr<ratelimit::StorePtr> AbuseServices::StoreFor(net::EventLoop* loop) {
+  if (factory_) return factory_(loop);
+  return ratelimit::StorePtr(std::make_unique<SharedStoreHandle>(memory_.get()));
+}
+
+void AbuseServices::PublishMetrics(stats::Metrics& metrics) const {
+  if (factory_ || !memory_) return;
+  // The memory store counts its blocks in all; subnets are listed apart by ListBlocks.
+  size_t subnets = 0, addresses = 0;
+  memory_->ListBlocks(SIZE_MAX, [&](bool ok, std::vector<ratelimit::BlockEntry> blocks) {
+    if (!ok) return;
+    for (const auto& b : blocks) (b.scope == ratelimit::BlockScope::kSubnet ? subnets : addresses)++;
+  });
+  metrics.SetAbuseBlocked("address", static_cast<int64_t>(addresses));
+  metrics.SetAbuseBlocked("subnet", static_cast<int64_t>(subnets));
+}
+
+}  // namespace imapgate::abuse
