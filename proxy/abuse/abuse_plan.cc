@@ -29,6 +29,14 @@ StatusOr<std::shared_ptr<const AbusePlan>> AbusePlan::Build(const config::AbuseC
   plan->fail_closed = config.fail_closed;
   plan->store_name = config.store == config::AbuseConfig::StoreKind::kRedis ? "redis" : "memory";
   plan->hook = config.policy_hook;
+  if (!plan->hook.url.empty()) {
+    auto url = httpc::ParseUrl(plan->hook.url);
+    if (!url.ok()) return Status(StatusCode::kInvalidArgument, "abuse.policy_hook.url: " + url.status().message());
+    if (Status st = httpc::ResolveUrl(&*url); !st.ok()) {
+      return Status(StatusCode::kInvalidArgument, "abuse.policy_hook.url: " + st.message());
+    }
+    plan->hook_url = std::move(*url);
+  }
   return std::shared_ptr<const AbusePlan>(std::move(plan));
 }
 

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "common/status.h"
 #include "config/abuse_config.h"
+#include "httpc/url.h"
 #include "proxyproto/cidr.h"
 #include "ratelimit/connection_limits.h"
 #include "ratelimit/policy.h"
@@ -21,9 +23,10 @@ struct AbusePlan {
   bool fail_closed = false;        // a store that cannot answer refuses the login
   const char* store_name = "memory";  // the metrics label of the store
   config::PolicyHookConfig hook;      // url "": no hook
+  std::optional<httpc::Url> hook_url;  // hook.url parsed and resolved (config time, blocking)
 
-  // From the config's `abuse:` (its CIDR texts were validated by the loader, so this fails only
-  // on an internal mismatch).
+  // From the config's `abuse:` (its CIDR texts were validated by the loader). Resolves the
+  // policy hook's host name (blocking: config time only); fails when it cannot.
   static StatusOr<std::shared_ptr<const AbusePlan>> Build(const config::AbuseConfig& config);
 };
 

@@ -10,6 +10,7 @@
 #include "proxyproto/address.h"
 #include "ratelimit/keys.h"
 #include "ratelimit/policy.h"
+#include "ratelimit/policy_hook.h"
 #include "stats/metrics.h"
 
 namespace imapgate::abuse {
@@ -85,13 +86,13 @@ class AbuseCheckRequest final : public login::StepRequest {
         return;
       }
       if (owner_->metrics() != nullptr) owner_->metrics()->AbuseFailOpen();
-      context_->Done(Verdict::Continue());
+      AskHookOrContinue();
       return;
     }
     PreLoginDecision d = ratelimit::DecideBeforeLogin(plan.policy, answer.facts);
     switch (d.kind) {
       case PreLoginDecision::Kind::kAllow:
-        context_->Done(Verdict::Continue());
+        AskHookOrContinue();
         return;
       case PreLoginDecision::Kind::kRefuse:
         Count("refuse", ratelimit::ActionReasonName(d.reason));
@@ -109,14 +110,75 @@ class AbuseCheckRequest final : public login::StepRequest {
     }
   }
 
-  void Tarpit(std::chrono::milliseconds delay) {
-    auto timer = net::Timer::Create(owner_->loop(), [this] { context_->Done(Verdict::Continue()); });
-    if (!timer.ok()) {
-      context_->Done(Verdict::Continue());  // no timer: the login goes on undelayed
+  // The tarpit (or the hook's delay): a timer, then the hook (hook_next) or Continue.
+  void Tarpit(std::chrono::milliseconds delay, bool hook_next = true) {
+    auto timer = net::Timer::Create(owner_->loop(), [this, hook_next] {
+      if (hook_next) {
+        AskHookOrContinue();
+      } else {
+        context_->Done(Verdict::Continue());
+      }
+    });
+    if (!timer.ok()) {  // no timer: the login goes on undelayed
+      if (hook_next) {
+        AskHookOrContinue();
+      } else {
+        context_->Done(Verdict::Continue());
+      }
       return;
     }
     timer_ = std::move(*timer);
     timer_->Arm(delay);
+  }
+
+  // The auth_policy hook (weakforced), after the local checks; Continue without one.
+  void AskHookOrContinue() {
+    ratelimit::PolicyHook* hook = owner_->hook();
+    if (hook == nullptr) {
+      context_->Done(Verdict::Continue());
+      return;
+    }
+    call_ = hook->Allow(PolicyRequestOf(*attempt_), attempt_->password,
+                        [this](ratelimit::PolicyVerdict v) { OnHookAnswer(std::move(v)); });
+  }
+
+  void OnHookAnswer(ratelimit::PolicyVerdict v) {
+    stats::Metrics* metrics = owner_->metrics();
+    switch (v.kind) {
+      case ratelimit::PolicyVerdict::Kind::kAllow:
+        if (metrics != nullptr) metrics->AbusePolicyHook("allow");
+        context_->Done(Verdict::Continue());
+        return;
+      case ratelimit::PolicyVerdict::Kind::kReject:
+        if (metrics != nullptr) {
+          metrics->AbusePolicyHook("reject");
+          metrics->AbuseAction("refuse", "policy_hook");
+        }
+        attempt_->policy_rejected = true;
+        LogEvent(LogLevel::kInfo, "abuse_refused")
+            .Add("sid", attempt_->session_id)
+            .Add("client", attempt_->abuse_address)
+            .Add("user", attempt_->user)
+            .Add("reason", "policy_hook");
+        Refuse(RejectReason::kLimited, "policy_hook", "Login refused by policy, try again later");
+        return;
+      case ratelimit::PolicyVerdict::Kind::kDelay:
+        if (metrics != nullptr) {
+          metrics->AbusePolicyHook("delay");
+          metrics->AbuseAction("tarpit", "policy_hook");
+        }
+        Tarpit(std::chrono::duration_cast<std::chrono::milliseconds>(v.delay), false);
+        return;
+      case ratelimit::PolicyVerdict::Kind::kFailed:
+        if (metrics != nullptr) metrics->AbusePolicyHook("failed");
+        LogEvent(LogLevel::kWarn, "policy_hook_failed").Add("sid", attempt_->session_id).Add("error", v.error);
+        if (owner_->hook()->reject_on_fail()) {
+          Refuse(RejectReason::kUnavailable, "policy hook failed (reject_on_fail)", "");
+        } else {
+          context_->Done(Verdict::Continue());
+        }
+        return;
+    }
   }
 
   WorkerAbuse* owner_;
@@ -125,6 +187,7 @@ class AbuseCheckRequest final : public login::StepRequest {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<net::Timer> timer_;
+  ratelimit::PolicyCallPtr call_;  // the hook's answer in flight (destroyed: cancelled)
 };
 
 // The address counted for a login: the client's, or, from a trusted peer, the address it

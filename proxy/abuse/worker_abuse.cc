@@ -14,6 +14,43 @@ WorkerAbuse::WorkerAbuse(net::EventLoop* loop, const TimeSource* time, stats::Me
     : loop_(loop), time_(time), metrics_(metrics), services_(std::move(services)), plan_(std::move(plan)),
       store_(store) {}
 
+StatusOr<std::shared_ptr<WorkerAbuse>> WorkerAbuse::Create(net::EventLoop* loop, const TimeSource* time,
+                                                           stats::Metrics* metrics,
+                                                           std::shared_ptr<AbuseServices> services,
+                                                           AbusePlanPtr plan, ratelimit::Store* store) {
+  auto w = std::make_shared<WorkerAbuse>(loop, time, metrics, std::move(services), plan, store);
+  if (plan->enabled && plan->hook_url) {
+    ratelimit::PolicyHookConfig c;
+    c.url = *plan->hook_url;
+    if (plan->hook.nonce) c.nonce = SecretString(plan->hook.nonce->view());
+    c.hash_truncate = plan->hook.hash_truncate;
+    c.timeout = plan->hook.timeout;
+    c.reject_on_fail = plan->hook.reject_on_fail;
+    c.max_delay = std::chrono::duration_cast<std::chrono::seconds>(plan->hook.max_delay);
+    c.ca_file = plan->hook.ca_file;
+    c.verify_peer = plan->hook.verify;
+    auto hook = ratelimit::PolicyHook::Create(loop, time, c);
+    if (!hook.ok()) return Status(hook.status().code(), "abuse.policy_hook: " + hook.status().message());
+    w->hook_ = std::move(*hook);
+  }
+  return w;
+}
+
+// The hook's view of a login.
+ratelimit::PolicyRequest PolicyRequestOf(const login::LoginAttempt& attempt) {
+  ratelimit::PolicyRequest r;
+  r.login = attempt.user;
+  r.remote = attempt.abuse_address;
+  for (const auto& [key, value] : attempt.client_id) {
+    if (r.device_id.size() + key.size() + value.size() + 2 > 512) break;
+    if (!r.device_id.empty()) r.device_id += ' ';
+    r.device_id += key + "=" + value;
+  }
+  r.session_id = attempt.session_id;
+  r.tls = attempt.client_tls;
+  return r;
+}
+
 WorkerAbuse::Admission WorkerAbuse::Admit(const net::SocketAddress& client, std::string_view session_id) {
   Admission a;
   if (!plan_->enabled) return a;
@@ -54,16 +91,23 @@ void WorkerAbuse::OnLoginDecided(const login::LoginAttempt& attempt, const login
   keys.address = attempt.abuse_address;
   keys.subnet = attempt.abuse_subnet;
   keys.user = ratelimit::NormalizedUser(attempt.user);
-  if (verdict.kind == login::VerdictKind::kAccept) {
+  const bool accepted = verdict.kind == login::VerdictKind::kAccept;
+  const bool wrong_credentials = verdict.kind == login::VerdictKind::kReject &&
+                                 verdict.reason == login::RejectReason::kAuthFailed;
+  if (hook_) {
+    ratelimit::PolicyRequest report = PolicyRequestOf(attempt);
+    report.success = accepted;
+    report.policy_reject = attempt.policy_rejected;
+    report.fail_type = accepted ? "" : attempt.policy_rejected ? "policy" : wrong_credentials ? "credentials" : "internal";
+    hook_->Report(report, attempt.password);
+  }
+  if (accepted) {
     store_->RecordSuccess(keys);
     return;
   }
   // Only wrong credentials count; a refusal by the defence itself, a service or a backend that
   // is down, or a timeout does not.
-  if (verdict.kind != login::VerdictKind::kReject || verdict.reason != login::RejectReason::kAuthFailed ||
-      attempt.password_fingerprint == 0) {
-    return;
-  }
+  if (!wrong_credentials || attempt.password_fingerprint == 0) return;
   ratelimit::FailureEvent event;
   event.password_fingerprint = attempt.password_fingerprint;
   event.user_fingerprint = attempt.user_fingerprint;

@@ -20,6 +20,7 @@
 #include "net/event_loop.h"
 #include "net/socket.h"
 #include "ratelimit/connection_limits.h"
+#include "ratelimit/policy_hook.h"
 #include "ratelimit/store.h"
 
 namespace imapgate::stats {
@@ -31,6 +32,11 @@ namespace imapgate::abuse {
 class WorkerAbuse : public std::enable_shared_from_this<WorkerAbuse> {
  public:
   // Every pointer outlives the runtime (store: the worker's; metrics may be null in tests).
+  // Fails when the plan's policy hook cannot be set up (its CA file, ...).
+  static StatusOr<std::shared_ptr<WorkerAbuse>> Create(net::EventLoop* loop, const TimeSource* time,
+                                                       stats::Metrics* metrics,
+                                                       std::shared_ptr<AbuseServices> services, AbusePlanPtr plan,
+                                                       ratelimit::Store* store);
   WorkerAbuse(net::EventLoop* loop, const TimeSource* time, stats::Metrics* metrics,
               std::shared_ptr<AbuseServices> services, AbusePlanPtr plan, ratelimit::Store* store);
 
@@ -67,6 +73,8 @@ class WorkerAbuse : public std::enable_shared_from_this<WorkerAbuse> {
   stats::Metrics* metrics() const { return metrics_; }
   AbuseServices& services() { return *services_; }
   ratelimit::Store& store() { return *store_; }
+  // The auth_policy hook; null when none is configured.
+  ratelimit::PolicyHook* hook() { return hook_.get(); }
 
  private:
   net::EventLoop* loop_;
@@ -75,9 +83,14 @@ class WorkerAbuse : public std::enable_shared_from_this<WorkerAbuse> {
   std::shared_ptr<AbuseServices> services_;
   AbusePlanPtr plan_;
   ratelimit::Store* store_;
+  std::unique_ptr<ratelimit::PolicyHook> hook_;
   AbuseCheckStep step_{this};
 };
 
 using WorkerAbusePtr = std::shared_ptr<WorkerAbuse>;
+
+// The auth_policy hook's request fields for a login (user, counted address, ID fields, session,
+// TLS).
+ratelimit::PolicyRequest PolicyRequestOf(const login::LoginAttempt& attempt);
 
 }  // namespace imapgate::abuse

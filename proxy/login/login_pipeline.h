@@ -96,6 +96,7 @@ struct LoginAttempt {
   std::string abuse_subnet;
   uint32_t password_fingerprint = 0;
   uint32_t user_fingerprint = 0;
+  bool policy_rejected = false;  // the auth_policy hook refused this login
   std::optional<Route> route;
   std::optional<upstream::BackendCredentials> credentials;  // default: the client's own
   int failovers = 0;  // backends of the shard tried and found unusable during this login

@@ -134,8 +134,10 @@ Status Worker::BuildAbuse() {
     if (!store.ok()) return store.status();
     abuse_store_ = std::move(*store);
   }
-  context_.abuse = std::make_shared<abuse::WorkerAbuse>(loop_.get(), context_.time, context_.metrics, options_.abuse,
-                                                        g->abuse, abuse_store_.get());
+  auto built = abuse::WorkerAbuse::Create(loop_.get(), context_.time, context_.metrics, options_.abuse, g->abuse,
+                                         abuse_store_.get());
+  if (!built.ok()) return built.status();
+  context_.abuse = std::move(*built);
   return Status::Ok();
 }
 

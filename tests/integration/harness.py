@@ -105,8 +105,12 @@ class RawClient:
 
     @classmethod
     def connect(cls, port: int, tls: bool = False, ctx: Optional[ssl.SSLContext] = None,
-                server_hostname: Optional[str] = "localhost", timeout: float = 10) -> "RawClient":
-        s = socket.create_connection((HOST, port), timeout=timeout)
+                server_hostname: Optional[str] = "localhost", timeout: float = 10,
+                source: Optional[str] = None) -> "RawClient":
+        """source: a loopback address to connect from (127.0.0.0/8 is all local on Linux), so a
+        test can be many clients."""
+        s = socket.create_connection((HOST, port), timeout=timeout,
+                                     source_address=(source, 0) if source else None)
         if tls:
             assert ctx is not None
             s = ctx.wrap_socket(s, server_hostname=server_hostname)
@@ -241,6 +245,8 @@ class GateTestCase(unittest.TestCase):
     KNOWN_FALSE_SANITIZER_REPORTS: List[re.Pattern] = []
     LIMITS: Dict = {}
     TIMEOUTS: Dict = {}
+    # The `abuse:` section's body (see demostack.imapgate_yaml); off unless a class tests it.
+    ABUSE: Optional[str] = "enabled: false"
     BACKEND_SECURITY = "plaintext"
     MESSAGES_PER_USER = 3
 
@@ -303,7 +309,7 @@ class GateTestCase(unittest.TestCase):
             str(cls.tls["cert"]), str(cls.tls["key"]), cls.backend_port,
             implicit_port=cls.implicit_port, starttls_port=cls.starttls_port,
             admin_port=cls.admin_port, backend_security=cls.BACKEND_SECURITY,
-            limits=cls.LIMITS, timeouts=cls.TIMEOUTS, workers=cls.WORKERS)
+            limits=cls.LIMITS, timeouts=cls.TIMEOUTS, workers=cls.WORKERS, abuse=cls.ABUSE)
             # Without an admin key imapgate binds the default 127.0.0.1:9464; port 0 disables it.
             + ("" if cls.ADMIN else "admin: { address: 127.0.0.1:0 }\n"))
 
@@ -653,7 +659,7 @@ class ShardedGateTestCase(GateTestCase):
                   admin_port=cls.admin_port, limits=cls.LIMITS, timeouts=cls.TIMEOUTS,
                   workers=cls.WORKERS, shards=cls.shards_config(), routing=routing,
                   admin_token_file=str(cls.token_file) if cls.admin_port else None,
-                  health_checks=cls.HEALTH_CHECKS, drain_grace=cls.DRAIN_GRACE)
+                  health_checks=cls.HEALTH_CHECKS, drain_grace=cls.DRAIN_GRACE, abuse=cls.ABUSE)
         kw.update(overrides)
         text = ds.imapgate_yaml(str(cls.tls["cert"]), str(cls.tls["key"]), None, **kw)
         return text + ("" if cls.admin_port else "admin: { address: 127.0.0.1:0 }\n")

@@ -1,0 +1,219 @@
+"""Issue C: abuse defence on the in-process store, against a real Dovecot with real clients.
+
+Each test is its own set of client addresses (127.0.0.0/8 is all local on Linux: the harness
+connects from a chosen source address) and users, so the tests share one imapgate per class
+without seeing each other's windows. Every limit is asserted on the client's wire (tarpit delays
+measured from LOGIN to its answer, `* BYE` at connect, NO [UNAVAILABLE] / NO [LIMIT]) and on the
+metrics and admin API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import unittest
+from typing import List, Optional, Tuple
+
+import harness as h
+
+USERS = {f"user{i}@demo.test": f"user{i}-password" for i in range(1, 9)}
+USERS.update(h.USERS)
+
+
+class AbuseTestCase(h.ShardedGateTestCase):
+    SHARDS = [("main", ["m1"])]
+    BACKEND_USERS = USERS
+    HEALTH_CHECKS = {"interval": "5s", "timeout": "2s", "rise": 1, "fall": 3}
+    STARTTLS = False
+    WORKERS = 2
+    # Many failed logins on one connection are fine here: each test counts its own.
+    LIMITS = {"max_auth_attempts": 100}
+    ABUSE = "\n".join([
+        "enabled: true",
+        "window: 10m",
+        "tarpit_after: 3",
+        "tarpit_base: 200ms",
+        "tarpit_max: 800ms",
+        "block_address_after: 20",
+        "block_spraying_after: 10",
+        "block_subnet_after: 0",
+        "block_for: 1m",
+        "user_under_attack_after: 30",
+        "connections: { per_address: 4, per_user_address: 2, per_user: 3 }",
+    ])
+
+    def client(self, source: str) -> h.RawClient:
+        c = self.implicit(source=source)
+        g = c.greeting()
+        self.assertTrue(g.startswith(b"* OK"), g)
+        return c
+
+    def try_login(self, c: h.RawClient, user: str, password: str, tag: str = "l") -> Tuple[bytes, float]:
+        """LOGIN; returns the tagged answer's line and how long it took."""
+        start = time.monotonic()
+        lines = c.command(tag, f'LOGIN "{user}" "{password}"', timeout=30)
+        return lines[-1], time.monotonic() - start
+
+    def metrics(self) -> str:
+        status, body, _ = self.admin_request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        return body.decode()
+
+    def blocks(self) -> List[dict]:
+        status, _, data = self.admin_request("GET", "/api/v1/abuse/blocks")
+        self.assertEqual(status, 200, data)
+        return data["blocks"]
+
+
+class BruteForceTest(AbuseTestCase):
+    def test_wrong_passwords_are_tarpitted_then_blocked_while_the_user_logs_in_from_a_known_address(self):
+        user, password = "user1@demo.test", USERS["user1@demo.test"]
+        home, attacker = "127.0.1.1", "127.0.1.9"
+        # user1 succeeded from home before the attack: that address is remembered.
+        c = self.client(home)
+        self.login(c, user, password)
+        c.command("o", "LOGOUT")
+
+        a = self.client(attacker)
+        delays = []
+        for i in range(20):
+            line, took = self.try_login(a, user, f"guess-{i}")
+            self.assertIn(b"NO [AUTHENTICATIONFAILED]", line, (i, line))
+            delays.append(took)
+        # The first three are checked at once; from the fourth on each waits the tarpit,
+        # growing (200 ms, 400 ms, 800 ms cap).
+        self.assertLess(max(delays[:3]), 0.2, delays)
+        self.assertGreaterEqual(delays[3], 0.2, delays)
+        self.assertGreaterEqual(delays[4], 0.4, delays)
+        self.assertGreaterEqual(min(delays[5:]), 0.8, delays)
+        self.assertLess(max(delays), 3.0, delays)
+
+        # The twentieth distinct failure blocked the address: refused at connect and at login.
+        self.assertTrue(self.wait_for_log(r"abuse_block .*key=127\.0\.1\.9"))
+        line, _ = self.try_login(a, user, password)
+        self.assertIn(b"NO [UNAVAILABLE]", line)
+        b = self.implicit(source=attacker)
+        data = self.assert_bye_and_close(b, what="a blocked address at connect")
+        self.assertIn(b"Too many failed logins", data)
+
+        # Meanwhile the user logs in from home at once: no tarpit, no lock-out.
+        c = self.client(home)
+        _, took = self.try_login(c, user, password)
+        self.assertLess(took, 0.5)
+
+        self.assertIn({"scope": "address", "key": attacker, "cause": "address_failures"},
+                      [{k: b[k] for k in ("scope", "key", "cause")} for b in self.blocks()])
+        m = self.metrics()
+        self.assertEqual(h.metric_sum(m, "imapgate_abuse_actions_total", action="block", reason="address_failures"), 1)
+        self.assertGreaterEqual(h.metric_sum(m, "imapgate_abuse_actions_total", action="tarpit"), 17)
+        self.assertGreaterEqual(h.metric_sum(m, "imapgate_connections_refused_total", reason="blocked"), 1)
+        self.assertEqual(h.metric_sum(m, "imapgate_abuse_blocked_keys", scope="address"), 1)
+
+        # An operator lifts it: the address connects again.
+        status, _, data = self.admin_request("POST", "/api/v1/abuse/unblock", token=self.admin_token,
+                                             body=json.dumps({"key": attacker}).encode())
+        self.assertEqual((status, data.get("lifted")), (200, True), data)
+        self.client(attacker)
+
+    def test_a_repeated_stale_password_does_not_escalate(self):
+        user, phone = "user2@demo.test", "127.0.2.1"
+        c = self.client(phone)
+        for i in range(10):
+            line, took = self.try_login(c, user, "last-years-password")
+            self.assertIn(b"NO [AUTHENTICATIONFAILED]", line)
+            self.assertLess(took, 0.2, f"attempt {i} was tarpitted: one stale password counts once")
+        status, _, data = self.admin_request("GET", f"/api/v1/abuse/address?address={phone}")
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data["failures"], 1, data)
+        self.assertIsNone(data["block"])
+        self.login(c, user, USERS[user], tag="ok")
+
+    def test_spraying_one_address_over_many_users_is_blocked(self):
+        sprayer = "127.0.3.1"
+        c = self.client(sprayer)
+        names = [f"nobody{i}@demo.test" for i in range(5)] + [f"user{i}@demo.test" for i in range(3, 8)]
+        answers = set()
+        for name in names:
+            line, _ = self.try_login(c, name, "Spring2026!")
+            # The same answer whether the user exists or not.
+            answers.add(line.split(b" ", 1)[1])
+        self.assertEqual(answers, {b"NO [AUTHENTICATIONFAILED] Authentication failed"}, answers)
+        self.assertTrue(self.wait_for_log(r"abuse_block .*key=127\.0\.3\.1 cause=spraying"))
+        b = self.implicit(source=sprayer)
+        self.assertIn(b"Too many failed logins", self.assert_bye_and_close(b, what="sprayer"))
+        status, _, data = self.admin_request("GET", f"/api/v1/abuse/address?address={sprayer}")
+        self.assertEqual((status, data["users_tried"]), (200, 10), data)
+        self.assertEqual(data["block"]["cause"], "spraying")
+
+
+class UserUnderAttackTest(AbuseTestCase):
+    ABUSE = AbuseTestCase.ABUSE.replace("user_under_attack_after: 30", "user_under_attack_after: 5") \
+        .replace("tarpit_after: 3", "tarpit_after: 0")
+
+    def test_a_user_under_attack_is_refused_from_new_addresses_only(self):
+        user, password = "user8@demo.test", USERS["user8@demo.test"]
+        self.login(self.client("127.0.4.1"), user, password)  # her phone, remembered
+        # Five addresses each try one password (low and slow): per-address limits see nothing.
+        for i in range(5):
+            line, _ = self.try_login(self.client(f"127.0.4.{10 + i}"), user, f"pw{i}")
+            self.assertIn(b"NO [AUTHENTICATIONFAILED]", line)
+        # A new address, even with the right password, is refused while the attack lasts ...
+        line, _ = self.try_login(self.client("127.0.4.50"), user, password)
+        self.assertIn(b"NO [UNAVAILABLE]", line)
+        # ... the same answer as for a wrong one (nothing says whether the password was right),
+        line2, _ = self.try_login(self.client("127.0.4.51"), user, "wrong")
+        self.assertEqual(line.split(b" ", 1)[1], line2.split(b" ", 1)[1])
+        # ... while her known address logs in.
+        self.login(self.client("127.0.4.1"), user, password, tag="k")
+        m = self.metrics()
+        self.assertGreaterEqual(h.metric_sum(m, "imapgate_abuse_actions_total", action="refuse",
+                                             reason="user_under_attack"), 2)
+        status, _, data = self.admin_request("GET", f"/api/v1/abuse/user?user={user}")
+        self.assertEqual((status, data["failures"]), (200, 5), data)
+
+
+class ConnectionLimitsTest(AbuseTestCase):
+    def test_connections_per_address_before_login(self):
+        src = "127.0.5.1"
+        held = [self.client(src) for _ in range(4)]
+        extra = self.implicit(source=src)
+        data = self.assert_bye_and_close(extra, what="fifth connection")
+        self.assertIn(b"* BYE Too many connections", data)
+        # Another address is not affected; a login frees its slot.
+        self.client("127.0.5.2")
+        self.login(held[0], "user3@demo.test", USERS["user3@demo.test"])
+        self.client(src)
+        self.assertGreaterEqual(h.metric_sum(self.metrics(), "imapgate_connections_refused_total",
+                                             reason="per_address"), 1)
+
+    def test_sessions_per_user_and_per_user_address(self):
+        user, password = "user4@demo.test", USERS["user4@demo.test"]
+        s1 = self.client("127.0.6.1")
+        self.login(s1, user, password)
+        s2 = self.client("127.0.6.1")
+        self.login(s2, user, password)
+        s3 = self.client("127.0.6.1")
+        line, _ = self.try_login(s3, user, password)
+        self.assertIn(b"NO [LIMIT]", line)
+        self.assertIn(b"from your address", line)
+        s4 = self.client("127.0.6.2")
+        self.login(s4, user, password)
+        s5 = self.client("127.0.6.3")
+        line, _ = self.try_login(s5, user, password)
+        self.assertIn(b"NO [LIMIT] Too many sessions for this user", line)
+        # The session still works for another login after a refusal; a logout frees a slot.
+        s1.command("o", "LOGOUT")
+        deadline = time.monotonic() + 5
+        while True:
+            line, _ = self.try_login(s5, user, password, tag="again")
+            if b"OK" in line.split(b" ", 2)[1] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertIn(b"again OK", line)
+        m = self.metrics()
+        self.assertGreaterEqual(h.metric_sum(m, "imapgate_connections_refused_total", reason="per_user"), 1)
+        self.assertGreaterEqual(h.metric_sum(m, "imapgate_connections_refused_total", reason="per_user_address"), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
