@@ -249,7 +249,6 @@ static_assert(sizeof(internal::LruTable<int64_t>::Entry) == 24);
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using internal::LruTable;
 
 // The kinds of window a key belongs to (hashed with its text, so two kinds never share a key).
@@ -301,7 +300,8 @@ class MemoryStore::Impl {
   }
 
   // `want` shards rounded up to a power of two (at most 4096), halved while a shard would get
-  // no entry: each holds bound / shards entries, so all of them hold at most `bound`.
+  // no entry: each holds bound / shards entries (at most LruTable's kMaxCapacity, 16.7 M), so
+  // all of them hold at most `bound`.
   static size_t ShardCount(size_t want, size_t bound) {
     size_t shards = 1;
     while (shards < want && shards < 4096) shards *= 2;
@@ -343,7 +343,7 @@ class MemoryStore::Impl {
     buf[0] = static_cast<char>(kind);
     const uint32_t len = static_cast<uint32_t>(text.size());
     std::memcpy(buf + 1, &len, 4);
-    std::memcpy(buf + 5, text.data(), text.size());
+    if (!text.empty()) std::memcpy(buf + 5, text.data(), text.size());
     if (!second.empty()) std::memcpy(buf + 5 + text.size(), second.data(), second.size());
     return route::SipHash24(std::string_view(buf, n), k0_, k1_);
   }
