@@ -9,8 +9,8 @@
 // "always count" (connection rates). Pure: time is passed in (milliseconds on any monotonic or
 // wall scale, as long as one window always gets the same scale); not thread-safe (the store
 // locks). 72 bytes (66 of data, padded), so a million keys fit in under 100 MB with the store's
-// index (MemoryStore::MemoryBound). A recent fingerprint keeps its slot (27 bits of it are
-// compared, with the slot modulo 32 beside them) and is forgotten when that slot leaves the
+// index (MemoryStore::MemoryBound). A recent fingerprint is kept as 27 of its bits beside the
+// number (mod 32) of the slot it was counted in, and is forgotten when that slot leaves the
 // window, so a stale password retried all day adds 1 to the count, never more.
 #pragma once
 
