@@ -8,7 +8,8 @@
 // thread. Entries exist only while their count is above zero, so memory is bounded by the live
 // connections (which the session cap bounds). A limit of 0 means unlimited. Thread-safe (striped
 // mutexes; the global count is an atomic). Keys are kept as given (the caller passes the address
-// text and the normalized user).
+// text and the normalized user). The ConnectionLimits must outlive every slot it hands out
+// (destroying it with slots still held is a bug: their Release would touch freed memory).
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace imapgate::ratelimit {
 

@@ -52,6 +52,10 @@ class MemoryStore final : public Store {
   // The bytes this store has allocated for its entries and indexes (an upper estimate from the
   // containers' sizes and capacities; the bench checks it against the process's RSS).
   size_t MemoryBytes() const;
+  // The most MemoryBytes() can reach with `options` (every window, remembered pair and block
+  // slot in use, block keys at their longest): the store's configured memory bound. A window
+  // costs about 89 bytes with its share of the index (an 80-byte entry, at most 8 bytes of index).
+  static size_t MemoryBound(const MemoryStoreOptions& options);
 
  private:
   class Impl;

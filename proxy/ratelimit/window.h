@@ -8,7 +8,10 @@
 // (Dovecot keeps the last 10 (user, password) CRC32s for the same reason). Fingerprint 0 means
 // "always count" (connection rates). Pure: time is passed in (milliseconds on any monotonic or
 // wall scale, as long as one window always gets the same scale); not thread-safe (the store
-// locks). 64 bytes, so a million keys fit in well under 100 MB with the store's index.
+// locks). 72 bytes (66 of data, padded), so a million keys fit in under 100 MB with the store's
+// index (MemoryStore::MemoryBound). A recent fingerprint is kept as 27 of its bits beside the
+// number (mod 32) of the slot it was counted in, and is forgotten when that slot leaves the
+// window, so a stale password retried all day adds 1 to the count, never more.
 #pragma once
 
 #include <array>
@@ -44,7 +47,8 @@ class SlidingWindow {
 
   int64_t newest_slot_ = 0;  // absolute slot number (now_ms / BucketMs) of counts_[head_]
   std::array<uint16_t, kMaxBuckets> counts_{};
-  std::array<uint32_t, kRecentFingerprints> recent_{};  // 0 = empty
+  // 0 = empty; else 27 bits of a fingerprint | (its slot % 32) << 27.
+  std::array<uint32_t, kRecentFingerprints> recent_{};
   uint8_t head_ = 0;         // index of the newest slot in counts_
   uint8_t recent_next_ = 0;  // where the next counted fingerprint goes
 };
