@@ -280,7 +280,7 @@ TEST_F(MetricsTest, ExpositionFollowsNamingAndCardinalityRules) {
   ASSERT_FALSE(e.samples.empty());
   // Bounded enums and config names only ("shard" and "backend" are config names).
   const std::set<std::string> allowed_labels = {"listener",  "result",  "reason", "backend", "shard", "kind", "mechanism",
-                                                "source",    "direction", "version", "le"};
+                                                "source",    "direction", "version", "le",  "action", "store", "scope"};
   for (const auto& [family, type] : e.types) {
     EXPECT_EQ(family.rfind("imapgate_", 0), 0u) << family;
     if (type == "counter") {
