@@ -1,0 +1,1 @@
+imapgate_fuzz_target(fleet_event_fuzzer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fleet_event_fuzzer.cc LIBS imapgate_ratelimit_redis)
