@@ -4,6 +4,7 @@
 #include <array>
 
 #include "common/secret.h"
+#include "ratelimit/redis_store.h"
 #include "stats/metrics.h"
 #include "tls/crypto.h"
 
@@ -58,9 +59,13 @@ class SharedStoreHandle final : public ratelimit::Store {
 }  // namespace
 
 AbuseServices::AbuseServices(const config::AbuseConfig& config, const TimeSource* time)
-    : fingerprints_(MakeFingerprinter(config)),
-      connections_(config.connections),
-      memory_(std::make_unique<ratelimit::MemoryStore>(config.policy, config.memory, time)) {}
+    : fingerprints_(MakeFingerprinter(config)), connections_(config.connections), policy_(config.policy), time_(time) {
+  if (config.store == config::AbuseConfig::StoreKind::kRedis) {
+    redis_ = config.redis;
+  } else {
+    memory_ = std::make_unique<ratelimit::MemoryStore>(config.policy, config.memory, time);
+  }
+}
 
 StatusOr<std::shared_ptr<AbuseServices>> AbuseServices::Create(const config::AbuseConfig& config,
                                                                const TimeSource* time, stats::Metrics* metrics) {
@@ -68,13 +73,46 @@ StatusOr<std::shared_ptr<AbuseServices>> AbuseServices::Create(const config::Abu
   return std::shared_ptr<AbuseServices>(new AbuseServices(config, time));
 }
 
-StatusOr<ratelimit::StorePtr> AbuseServices::StoreFor(net::EventLoop* loop) {
-  if (factory_) return factory_(loop);
-  return ratelimit::StorePtr(std::make_unique<SharedStoreHandle>(memory_.get()));
+StatusOr<ratelimit::StorePtr> AbuseServices::StoreFor(net::EventLoop* loop, FleetListener listener) {
+  if (!redis_) return ratelimit::StorePtr(std::make_unique<SharedStoreHandle>(memory_.get()));
+  ratelimit::RedisStoreOptions options;
+  options.redis.host = redis_->host;
+  options.redis.port = redis_->port;
+  options.redis.password = redis_->password;
+  options.redis.command_timeout = redis_->timeout;
+  options.prefix = redis_->key_prefix;
+  auto store = ratelimit::RedisStore::Create(loop, policy_, std::move(options), time_);
+  if (!store.ok()) return Status(store.status().code(), "abuse.redis: " + store.status().message());
+  if (listener) {
+    (*store)->SetFleetHandler([listener = std::move(listener)](const ratelimit::FleetEvent& event) {
+      if (event.kind == ratelimit::FleetEventKind::kKick) {
+        listener(FleetNotice{FleetNotice::Kind::kKick, event.user, ""});
+      } else if (event.kind == ratelimit::FleetEventKind::kMove) {
+        listener(FleetNotice{FleetNotice::Kind::kMove, event.user, event.shard});
+      }
+    });
+  }
+  return ratelimit::StorePtr(std::move(*store));
 }
 
-void AbuseServices::PublishMetrics(stats::Metrics& metrics) const {
-  if (factory_ || !memory_) return;
+bool AbuseServices::PublishToFleet(ratelimit::Store* store, const FleetNotice& notice) {
+  auto* redis = dynamic_cast<ratelimit::RedisStore*>(store);
+  if (redis == nullptr || redis->bus() == nullptr) return false;
+  ratelimit::FleetEvent event;
+  event.kind = notice.kind == FleetNotice::Kind::kKick ? ratelimit::FleetEventKind::kKick
+                                                       : ratelimit::FleetEventKind::kMove;
+  event.user = notice.user;
+  event.shard = notice.shard;
+  return redis->bus()->Publish(std::move(event));
+}
+
+void AbuseServices::PublishMetrics(stats::Metrics& metrics, ratelimit::Store* admin_store) const {
+  if (auto* redis = dynamic_cast<ratelimit::RedisStore*>(admin_store)) {
+    metrics.SetAbuseBlocked("address", static_cast<int64_t>(redis->mirror_count(ratelimit::BlockScope::kAddress)));
+    metrics.SetAbuseBlocked("subnet", static_cast<int64_t>(redis->mirror_count(ratelimit::BlockScope::kSubnet)));
+    return;
+  }
+  if (!memory_) return;
   // The memory store counts its blocks in all; subnets are listed apart by ListBlocks.
   size_t subnets = 0, addresses = 0;
   memory_->ListBlocks(SIZE_MAX, [&](bool ok, std::vector<ratelimit::BlockEntry> blocks) {

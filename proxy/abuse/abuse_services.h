@@ -11,6 +11,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "common/status.h"
 #include "common/time_source.h"
@@ -27,27 +29,37 @@ class Metrics;
 
 namespace imapgate::abuse {
 
+// What the fleet tells a worker (through a fleet store's bus): a user's sessions are to end
+// (kick), or the user moved to another shard (move: new logins go there; its sessions end).
+struct FleetNotice {
+  enum class Kind { kKick, kMove } kind = Kind::kKick;
+  std::string user;   // normalized
+  std::string shard;  // kMove
+};
+using FleetListener = std::function<void(const FleetNotice&)>;
+
 class AbuseServices {
  public:
-  // Makes a fleet store for one loop (set for store: redis).
-  using StoreFactory = std::function<StatusOr<ratelimit::StorePtr>(net::EventLoop* loop)>;
 
   // `time` and `metrics` (may be null in tests) outlive the services.
   static StatusOr<std::shared_ptr<AbuseServices>> Create(const config::AbuseConfig& config, const TimeSource* time,
                                                          stats::Metrics* metrics);
-  // Replaces the memory store by a fleet store made per loop (store: redis).
-  void SetStoreFactory(StoreFactory factory) { factory_ = std::move(factory); }
 
   const ratelimit::Fingerprinter& fingerprints() const { return *fingerprints_; }
   ratelimit::ConnectionLimits& connections() { return connections_; }
   // The store a loop uses: the shared MemoryStore (through a non-owning handle), or a new fleet
-  // store on `loop` (owned by the caller, destroyed on that loop's thread).
-  StatusOr<ratelimit::StorePtr> StoreFor(net::EventLoop* loop);
+  // store on `loop` (store: redis; owned by the caller, destroyed on that loop's thread), whose
+  // kicks and moves from other instances reach `listener` on that loop.
+  StatusOr<ratelimit::StorePtr> StoreFor(net::EventLoop* loop, FleetListener listener = {});
+  // Tells the rest of the fleet through `store` (one StoreFor made); false without a fleet store
+  // or when the notice does not encode. The sender applies it locally itself.
+  static bool PublishToFleet(ratelimit::Store* store, const FleetNotice& notice);
+  bool fleet() const { return redis_.has_value(); }
   // The in-process store, null with a fleet store.
-  ratelimit::MemoryStore* memory_store() { return factory_ ? nullptr : memory_.get(); }
-  // Copies the blocked-key counts into the metrics (for the collect hook; memory store only, a
-  // fleet store's mirror publishes its own).
-  void PublishMetrics(stats::Metrics& metrics) const;
+  ratelimit::MemoryStore* memory_store() { return fleet() ? nullptr : memory_.get(); }
+  // Copies the blocked-key counts into the metrics (for the collect hook, on the thread of
+  // `admin_store`, the main loop's StoreFor: a fleet store counts its local copy of the blocks).
+  void PublishMetrics(stats::Metrics& metrics, ratelimit::Store* admin_store) const;
 
  private:
   AbuseServices(const config::AbuseConfig& config, const TimeSource* time);
@@ -55,7 +67,9 @@ class AbuseServices {
   std::unique_ptr<ratelimit::Fingerprinter> fingerprints_;
   ratelimit::ConnectionLimits connections_;
   std::unique_ptr<ratelimit::MemoryStore> memory_;
-  StoreFactory factory_;
+  ratelimit::Policy policy_;            // the fleet store's window shape and remember_for
+  const TimeSource* time_;
+  std::optional<config::AbuseRedisConfig> redis_;  // store: redis
 };
 
 }  // namespace imapgate::abuse

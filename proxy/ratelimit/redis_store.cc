@@ -517,4 +517,10 @@ void RedisStore::ReportUser(const std::string& user, std::function<void(bool, Ke
   Report({WindowKey("u", user)}, 1, user, std::move(done));
 }
 
+size_t RedisStore::mirror_count(BlockScope scope) const {
+  size_t n = 0;
+  for (const auto& [key, entry] : mirror_) n += key.first == scope ? 1 : 0;
+  return n;
+}
+
 }  // namespace imapgate::ratelimit

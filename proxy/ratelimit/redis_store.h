@@ -89,6 +89,8 @@ class RedisStore final : public Store {
   size_t in_flight() const { return client_->in_flight(); }
   uint64_t connects() const { return client_->connects(); }
   size_t mirror_size() const { return mirror_.size(); }
+  // Blocks of `scope` in the local mirror (expired ones not yet dropped included).
+  size_t mirror_count(BlockScope scope) const;
 
   // The key names (exposed for tests and the docs).
   std::string WindowKey(std::string_view kind, std::string_view text) const;

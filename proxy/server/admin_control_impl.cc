@@ -1,5 +1,7 @@
 #include "server/admin_control_impl.h"
 
+#include "abuse/abuse_services.h"
+
 #include "common/log.h"
 #include "route/normalize.h"
 #include "server/server.h"
@@ -169,7 +171,11 @@ StatusOr<uint64_t> ServerAdminControl::Kick(std::string_view user) {
         },
         "Disconnected by the administrator");
   }
-  LogEvent(LogLevel::kInfo, "admin_kick").Add("user", wanted).Add("sessions", count);
+  // The rest of a fleet (store: redis) ends the user's sessions on its instances too; `count`
+  // is this instance's.
+  const bool fleet = abuse::AbuseServices::PublishToFleet(
+      server_->admin_abuse_store_.get(), abuse::FleetNotice{abuse::FleetNotice::Kind::kKick, wanted, ""});
+  LogEvent(LogLevel::kInfo, "admin_kick").Add("user", wanted).Add("sessions", count).Add("fleet", fleet ? "yes" : "no");
   return count;
 }
 

@@ -123,6 +123,29 @@ ReloadPlan PlanReload(const config::Config& running, const config::ConfigPtr& ne
     effective->auth.cache_ttl = running.auth.cache_ttl;
     effective->auth.cache_max_entries = running.auth.cache_max_entries;
   }
+  // Issue C: what the abuse store was built with (the windows' shape, the store, its size, the
+  // fingerprint key) stays; thresholds, limits, lists and the policy hook change with the file.
+  const config::AbuseConfig& ra = running.abuse;
+  const config::AbuseConfig& na = next.abuse;
+  const auto same_key = [](const std::shared_ptr<const SecretString>& a, const std::shared_ptr<const SecretString>& b) {
+    return (a == nullptr) == (b == nullptr) && (a == nullptr || a->view() == b->view());
+  };
+  if (na.store != ra.store || na.policy.window.length != ra.policy.window.length ||
+      na.policy.window.buckets != ra.policy.window.buckets || na.policy.remember_for != ra.policy.remember_for ||
+      na.memory.max_keys != ra.memory.max_keys || na.redis.host != ra.redis.host || na.redis.port != ra.redis.port ||
+      na.redis.key_prefix != ra.redis.key_prefix || na.redis.timeout != ra.redis.timeout ||
+      !same_key(na.redis.password, ra.redis.password) || !same_key(na.fingerprint_key, ra.fingerprint_key)) {
+    restart("", "abuse.store/window/window_buckets/remember_for/max_keys/redis/key_file",
+            "the abuse store keeps the kind, window shape, size, Redis connection and fingerprint key it "
+            "started with until a restart");
+    config::AbuseConfig& ea = effective->abuse;
+    ea.store = ra.store;
+    ea.policy.window = ra.policy.window;
+    ea.policy.remember_for = ra.policy.remember_for;
+    ea.memory = ra.memory;
+    ea.redis = ra.redis;
+    ea.fingerprint_key = ra.fingerprint_key;
+  }
   const bool had_token = running.admin.token != nullptr, has_token = next.admin.token != nullptr;
   if (had_token != has_token || (had_token && running.admin.token->view() != next.admin.token->view())) {
     restart("", "admin.token_file",

@@ -188,10 +188,11 @@ Status Server::StartHealthChecks() {
   const health::BackendHealthTable* table = health_.get();
   const auth::AuthServices* auth = auth_.get();
   const abuse::AbuseServices* abuse = abuse_.get();
-  metrics_->SetCollectHook([metrics, table, auth, abuse] {
+  ratelimit::Store* abuse_store = admin_abuse_store_.get();
+  metrics_->SetCollectHook([metrics, table, auth, abuse, abuse_store] {
     stats::PublishBackendHealth(*table, *metrics);
     metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
-    abuse->PublishMetrics(*metrics);
+    abuse->PublishMetrics(*metrics, abuse_store);
   });
   const config::HealthCheckConfig& hc = generation_->config->health_checks;
   if (!hc.enabled) return Status::Ok();  // passive marks only
@@ -282,7 +283,7 @@ Status Server::CreateAdminAndSignals() {
     LogEvent(LogLevel::kInfo, "stopping");
     StopAll();
   });
-  auto on_hup = net::SignalWatcher::Create(main_loop_.get(), SIGHUP, [this] { Reload("sighup"); });
+  auto on_hup = net::SignalWatcher::Create(main_loop_.get(), SIGHUP, [this] { IgnoreStatus(Reload("sighup"), "Reload logs its own failure"); });
   if (!on_term.ok()) return on_term.status();
   if (!on_int.ok()) return on_int.status();
   if (!on_hup.ok()) return on_hup.status();

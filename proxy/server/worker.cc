@@ -2,6 +2,7 @@
 
 #include "auth/auth_step.h"
 #include "common/log.h"
+#include "route/normalize.h"
 
 namespace imapgate::server {
 namespace {
@@ -91,6 +92,28 @@ void Worker::KickWhere(std::function<bool(const session::Session&)> match, std::
   });
 }
 
+void Worker::OnFleetNotice(const abuse::FleetNotice& notice) {
+  // Another instance (or another worker's admin call) kicked or moved the user: end the user's
+  // relayed sessions here. Names compare as the router normalizes them.
+  auto router = context_.generation->pool.router;
+  if (!router) return;
+  std::vector<session::Session*> chosen;
+  for (auto& [raw, owned] : sessions_) {
+    if (!raw->relaying()) continue;
+    std::optional<std::string> n = route::NormalizedUser(raw->user(), router->default_domain());
+    if ((n ? *n : raw->user()) == notice.user) chosen.push_back(raw);
+  }
+  const char* text = notice.kind == abuse::FleetNotice::Kind::kMove ? "Your mailbox is moving, please reconnect"
+                                                                      : "Disconnected by the administrator";
+  for (session::Session* s : chosen) s->Kick(text);
+  if (!chosen.empty()) {
+    LogEvent(LogLevel::kInfo, "fleet_kick")
+        .Add("user", notice.user)
+        .Add("kind", notice.kind == abuse::FleetNotice::Kind::kMove ? "move" : "kick")
+        .Add("sessions", static_cast<uint64_t>(chosen.size()));
+  }
+}
+
 void Worker::WarmTargets(const Generation& g) {
   std::vector<upstream::WarmTarget> targets;
   for (const login::PoolBackend& b : g.pool.backends) {
@@ -130,7 +153,7 @@ Status Worker::BuildAbuse() {
   const GenerationPtr& g = context_.generation;
   if (!g->abuse || !options_.abuse) return Status::Ok();  // unit tests build generations without it
   if (!abuse_store_) {
-    auto store = options_.abuse->StoreFor(loop_.get());
+    auto store = options_.abuse->StoreFor(loop_.get(), [this](const abuse::FleetNotice& n) { OnFleetNotice(n); });
     if (!store.ok()) return store.status();
     abuse_store_ = std::move(*store);
   }

@@ -84,6 +84,8 @@ class Worker {
   // Loop thread (or before StartThread): this worker's abuse runtime for the current generation
   // (and, the first time, its store).
   Status BuildAbuse();
+  // Loop thread: a kick or move from the fleet (a fleet store's bus).
+  void OnFleetNotice(const abuse::FleetNotice& notice);
   // Loop thread: the warm pool keeps the backends of `g` warm (those without PROXY v2 out).
   void WarmTargets(const Generation& g);
 

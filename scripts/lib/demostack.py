@@ -758,6 +758,59 @@ def write_admin_token(path) -> str:
     return _kept_secret(path, lambda: secrets.token_urlsafe(32))
 
 
+class Redis:
+    """A redis-server on 127.0.0.1:port for the fleet store (issue C): no persistence, its files in
+    root, stopped with the object. kill() and start() again (the same port) simulate an outage."""
+
+    def __init__(self, root, port: Optional[int] = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.log_path = self.root / "redis.log"
+
+    def start(self, timeout: float = 10.0) -> "Redis":
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no",
+             "--dir", str(self.root), "--logfile", str(self.log_path), "--daemonize", "no"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.log_path}")
+            if self.ping():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server on {LOOPBACK}:{self.port} did not answer within {timeout}s")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection((LOOPBACK, self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: an outage, not a shutdown."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+
 class ImapGate:
     """An imapgate process: `BIN -c CONFIG`, stderr captured to a file."""
 
