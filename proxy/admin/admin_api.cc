@@ -113,6 +113,7 @@ AdminApi::AdminApi(AdminControl* control, AdminToken token)
   router_.Add(HttpMethod::kPost, "/api/v1/backends/{}/drain", named(&AdminApi::Drain));
   router_.Add(HttpMethod::kPost, "/api/v1/backends/{}/undrain", named(&AdminApi::Undrain));
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/kick", named(&AdminApi::Kick));
+  router_.Add(HttpMethod::kPost, "/api/v1/users/{}/move", named(&AdminApi::MoveUser));
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/revoke-app-password", named(&AdminApi::RevokeAppPassword));
   router_.Add(HttpMethod::kPost, "/api/v1/reload", get(&AdminApi::Reload));
   router_.Add(HttpMethod::kGet, "/api/v1/abuse/blocks", get(&AdminApi::ListAbuseBlocks));
@@ -222,6 +223,20 @@ HttpResponse AdminApi::Kick(const HttpRequest& request, std::string_view user) c
   if (!kicked.ok()) return JsonError(HttpStatusOf(kicked.status()), kicked.status().message());
   JsonWriter w;
   w.BeginObject().Key("user").String(user).Key("kicked").Uint(*kicked).EndObject();
+  return JsonOk(w);
+}
+
+HttpResponse AdminApi::MoveUser(const HttpRequest& request, std::string_view user) const {
+  auto body = BodyObject(request, {"shard"});
+  if (!body.ok()) return JsonError(400, body.status().message());
+  const JsonValue* shard = body->Find("shard");
+  if (shard == nullptr || shard->type() != JsonValue::Type::kString || !net::IsValidRouteName(shard->string())) {
+    return JsonError(400, "shard must be a configured shard's name");
+  }
+  auto kicked = control_->MoveUser(user, shard->string());
+  if (!kicked.ok()) return JsonError(HttpStatusOf(kicked.status()), kicked.status().message());
+  JsonWriter w;
+  w.BeginObject().Key("user").String(user).Key("shard").String(shard->string()).Key("kicked").Uint(*kicked).EndObject();
   return JsonOk(w);
 }
 

@@ -60,6 +60,7 @@ class AdminApi {
   net::HttpResponse Drain(const net::HttpRequest& request, std::string_view backend) const;
   net::HttpResponse Undrain(const net::HttpRequest& request, std::string_view backend) const;
   net::HttpResponse Kick(const net::HttpRequest& request, std::string_view user) const;
+  net::HttpResponse MoveUser(const net::HttpRequest& request, std::string_view user) const;
   // POST /api/v1/users/{user}/revoke-app-password {"name": "phone"}
   net::HttpResponse RevokeAppPassword(const net::HttpRequest& request, std::string_view user) const;
   net::HttpResponse Reload(const net::HttpRequest& request) const;

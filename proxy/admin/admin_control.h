@@ -98,6 +98,15 @@ class AdminControl {
   virtual StatusOr<BackendInfo> Undrain(std::string_view backend) = 0;
   // Sends "* BYE" to every session of user; returns how many were kicked (0 is not an error).
   virtual StatusOr<uint64_t> Kick(std::string_view user) = 0;
+  // Moves user to shard now (issue C, point 5): new logins go there (before any other
+  // placement, until a restart: the override file stays the record), the user's sessions get
+  // "* BYE", and with a fleet store every instance does the same. Returns how many sessions of
+  // this instance were ended; kNotFound for an unknown shard.
+  virtual StatusOr<uint64_t> MoveUser(std::string_view user, std::string_view shard) {
+    (void)user;
+    (void)shard;
+    return Status(StatusCode::kUnavailable, "moving users is not available");
+  }
   // Issue B: revokes the app password `name` of `user` (a users file's): it is refused from now
   // on (until a restart: the users file stays the record, the operator removes it there), and
   // the sessions that logged in with it get "* BYE". Returns how many were ended; kNotFound when

@@ -128,7 +128,16 @@ RejectReason RouteRejectReason(route::RouteError error) {
 
 std::unique_ptr<StepRequest> BackendLoginStep::Begin(LoginAttempt& attempt, StepContext& context) {
   std::string_view auth_shard = attempt.route ? std::string_view(attempt.route->shard) : std::string_view();
-  route::RouteDecision decision = pool_->router->Route(attempt.user, auth_shard);
+  route::RouteDecision decision;
+  std::optional<std::string> moved;
+  if (pool_->moves) {
+    // An operator's runtime move wins over every other placement (the mailbox is there now).
+    if (std::optional<std::string> user = route::NormalizedUser(attempt.user, pool_->router->default_domain())) {
+      moved = pool_->moves->Find(*user);
+    }
+  }
+  decision = moved ? pool_->router->RouteMoved(*moved) : pool_->router->Route(attempt.user, auth_shard);
+  if (moved && !decision.ok()) decision = pool_->router->Route(attempt.user, auth_shard);  // shard gone since
   if (!decision.ok()) {
     attempt.password.clear();
     context.Done(Verdict::Reject(RouteRejectReason(decision.error),

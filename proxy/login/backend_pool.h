@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "health/backend_health_table.h"
 #include "route/router.h"
+#include "route/runtime_moves.h"
 #include "tls/tls_context.h"
 #include "upstream/backend_connector.h"
 #include "upstream/backend_credentials.h"
@@ -55,6 +56,8 @@ struct BackendPool {
   // Shared with the Server, the checker and the admin API; null in tests that need no health
   // (every backend then counts as usable).
   std::shared_ptr<health::BackendHealthTable> health;
+  // Users moved at runtime (the Server's, kept across reloads); null: none.
+  std::shared_ptr<route::RuntimeMoves> moves;
 
   // The backend named `name`, if any.
   const PoolBackend* FindBackend(std::string_view name) const {

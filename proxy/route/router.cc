@@ -122,6 +122,18 @@ RouteError FromNormalize(NormalizeResult result) {
 
 }  // namespace
 
+RouteDecision Router::RouteMoved(std::string_view shard) const {
+  RouteDecision decision;
+  auto it = by_name_.find(shard);
+  if (it == by_name_.end()) {
+    decision.error = RouteError::kUnknownAuthShard;
+    return decision;
+  }
+  decision.source = RouteSource::kOverride;
+  decision.shard = it->second;
+  return decision;
+}
+
 RouteDecision Router::Route(std::string_view user, std::string_view auth_shard) const {
   RouteDecision decision;
   if (!auth_shard.empty()) {

@@ -70,6 +70,9 @@ class Router {
 
   // The decision for `user`; `auth_shard` is the auth step's route ("" = none). Never allocates.
   RouteDecision Route(std::string_view user, std::string_view auth_shard = {}) const;
+  // The decision for a user an operator moved to `shard` at runtime (source kOverride);
+  // kUnknownAuthShard when no such shard is configured.
+  RouteDecision RouteMoved(std::string_view shard) const;
 
   // The hash decision alone (no auth, override or domain), e.g. to show what an override hides.
   RouteDecision HashRoute(std::string_view user) const;

@@ -83,6 +83,12 @@ StatusOr<admin::RouteInfo> ServerAdminControl::Route(std::string_view user) {
   const login::BackendPool& pool = server_->generation_->pool;
   route::RouteDecision d = pool.router->Route(user);
   if (!d.ok()) return InvalidArgument("cannot route '" + std::string(user) + "': " + std::string(route::ErrorName(d.error)));
+  // A runtime move wins, as in the login (login/backend_login_step.cc).
+  if (pool.moves) {
+    if (std::optional<std::string> moved = pool.moves->Find(Normalized(user, pool))) {
+      if (route::RouteDecision m = pool.router->RouteMoved(*moved); m.ok()) d = m;
+    }
+  }
   const login::PoolShard& shard = pool.shards[d.shard];
   admin::RouteInfo info;
   info.user = Normalized(user, pool);
@@ -156,6 +162,25 @@ StatusOr<admin::BackendInfo> ServerAdminControl::Undrain(std::string_view backen
 }
 
 StatusOr<uint64_t> ServerAdminControl::Kick(std::string_view user) {
+  return EndSessionsOf(user, abuse::FleetNotice::Kind::kKick, "");
+}
+
+StatusOr<uint64_t> ServerAdminControl::MoveUser(std::string_view user, std::string_view shard) {
+  const login::BackendPool& pool = server_->generation_->pool;
+  bool known = false;
+  for (const login::PoolShard& s : pool.shards) known |= s.name == shard;
+  if (!known) return Status(StatusCode::kNotFound, "no shard named \"" + std::string(shard) + "\"");
+  const std::string wanted = Normalized(user, pool);
+  if (!server_->moves_->Set(wanted, std::string(shard))) {
+    return Status(StatusCode::kResourceExhausted, "too many users moved at runtime; write them to the override file "
+                                                  "and restart");
+  }
+  LogEvent(LogLevel::kInfo, "admin_move").Add("user", wanted).Add("shard", shard);
+  return EndSessionsOf(user, abuse::FleetNotice::Kind::kMove, shard);
+}
+
+StatusOr<uint64_t> ServerAdminControl::EndSessionsOf(std::string_view user, abuse::FleetNotice::Kind kind,
+                                                     std::string_view shard) {
   const login::BackendPool& pool = server_->generation_->pool;
   std::string wanted = Normalized(user, pool);
   uint64_t count = 0;
@@ -163,19 +188,22 @@ StatusOr<uint64_t> ServerAdminControl::Kick(std::string_view user) {
     if (Normalized(r.user, pool) == wanted) ++count;
   });
   auto router = pool.router;  // keeps the normalization's default domain alive in the workers
+  const bool move = kind == abuse::FleetNotice::Kind::kMove;
   for (auto& w : server_->workers_) {
     w->KickWhere(
         [router, wanted](const session::Session& s) {
           std::optional<std::string> n = route::NormalizedUser(s.user(), router->default_domain());
           return (n ? *n : s.user()) == wanted;
         },
-        "Disconnected by the administrator");
+        move ? "Your mailbox is moving, please reconnect" : "Disconnected by the administrator");
   }
-  // The rest of a fleet (store: redis) ends the user's sessions on its instances too; `count`
-  // is this instance's.
-  const bool fleet = abuse::AbuseServices::PublishToFleet(
-      server_->admin_abuse_store_.get(), abuse::FleetNotice{abuse::FleetNotice::Kind::kKick, wanted, ""});
-  LogEvent(LogLevel::kInfo, "admin_kick").Add("user", wanted).Add("sessions", count).Add("fleet", fleet ? "yes" : "no");
+  // The rest of a fleet (store: redis) does the same on its instances; `count` is this one's.
+  const bool fleet = abuse::AbuseServices::PublishToFleet(server_->admin_abuse_store_.get(),
+                                                          abuse::FleetNotice{kind, wanted, std::string(shard)});
+  LogEvent(LogLevel::kInfo, move ? "admin_move_kick" : "admin_kick")
+      .Add("user", wanted)
+      .Add("sessions", count)
+      .Add("fleet", fleet ? "yes" : "no");
   return count;
 }
 

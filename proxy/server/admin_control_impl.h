@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "abuse/abuse_services.h"
 #include "admin/admin_control.h"
 #include "net/timer.h"
 
@@ -32,6 +33,7 @@ class ServerAdminControl final : public admin::AdminControl {
   StatusOr<admin::BackendInfo> Drain(std::string_view backend, std::optional<std::chrono::seconds> grace) override;
   StatusOr<admin::BackendInfo> Undrain(std::string_view backend) override;
   StatusOr<uint64_t> Kick(std::string_view user) override;
+  StatusOr<uint64_t> MoveUser(std::string_view user, std::string_view shard) override;
   StatusOr<uint64_t> RevokeAppPassword(std::string_view user, std::string_view name) override;
   Status Reload() override;
   // Issue C (server/abuse_admin.cc), over the main loop's handle on the abuse store.
@@ -45,6 +47,9 @@ class ServerAdminControl final : public admin::AdminControl {
   StatusOr<admin::BackendInfo> Describe(std::string_view backend);
   // "* BYE" to every relayed session on `backend`, on every worker.
   void EndSessionsOn(const std::string& backend);
+  // "* BYE" to every relayed session of `user` on every worker, and the same notice to the
+  // fleet; returns how many sessions were ended here.
+  StatusOr<uint64_t> EndSessionsOf(std::string_view user, abuse::FleetNotice::Kind kind, std::string_view shard);
 
   Server* server_;
   std::map<std::string, net::TimerPtr, std::less<>> drain_timers_;  // by backend name

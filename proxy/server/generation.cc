@@ -105,7 +105,8 @@ const char* ListenerModeName(config::ListenerMode mode) {
 
 StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id,
                                         std::shared_ptr<health::BackendHealthTable> health,
-                                        std::shared_ptr<auth::AuthServices> auth_services) {
+                                        std::shared_ptr<auth::AuthServices> auth_services,
+                                        std::shared_ptr<route::RuntimeMoves> moves) {
   if (!config) return InvalidArgument("no configuration");
   const config::Config& c = *config;
   auto g = std::make_shared<Generation>();
@@ -167,6 +168,7 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
     g->listeners.push_back(std::move(spec));
   }
   BuildBackendPool(c, std::move(health), metrics, *g, errors);
+  g->pool.moves = std::move(moves);
   g->auth = BuildGenerationAuth(c, std::move(auth_services), metrics, &errors);
   if (auto plan = abuse::AbusePlan::Build(c.abuse); plan.ok()) {
     g->abuse = std::move(*plan);

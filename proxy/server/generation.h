@@ -62,9 +62,11 @@ using GenerationPtr = std::shared_ptr<const Generation>;
 // is the Server's table: each backend gets its index there by name (kept across reloads). Fails
 // with one "FILE:LINE:COL: message" line per problem.
 // auth_services (may be null, e.g. for -t) is the Server's: users stores, caches, the hash pool.
+// moves (may be null) is the Server's table of users moved at runtime, shared by every generation.
 StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics* metrics, uint64_t id,
                                         std::shared_ptr<health::BackendHealthTable> health = nullptr,
-                                        std::shared_ptr<auth::AuthServices> auth_services = nullptr);
+                                        std::shared_ptr<auth::AuthServices> auth_services = nullptr,
+                                        std::shared_ptr<route::RuntimeMoves> moves = nullptr);
 
 // "implicit" or "starttls", as in the config file.
 const char* ListenerModeName(config::ListenerMode mode);

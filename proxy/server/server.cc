@@ -157,7 +157,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto abuse_services = abuse::AbuseServices::Create(c.abuse, s->time_, s->metrics_.get());
   if (!abuse_services.ok()) return abuse_services.status();
   s->abuse_ = std::move(*abuse_services);
-  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_, s->auth_);
+  auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_, s->auth_, s->moves_);
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
   s->warnings_ = ConfigWarnings(c);
@@ -348,7 +348,7 @@ Status Server::Reload(std::string_view trigger) {
   if (!next.ok()) return fail(next.status());
   ReloadPlan plan = PlanReload(*config_, *next);
   const config::Config& c = *plan.effective;
-  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1, health_, auth_);
+  auto built = BuildGeneration(plan.effective, metrics_.get(), generation_->id + 1, health_, auth_, moves_);
   if (!built.ok()) return fail(built.status());
   const GenerationPtr& g = *built;
   // The workers map listening socket i to listener i of their generation.

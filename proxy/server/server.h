@@ -92,6 +92,8 @@ class Server {
   std::shared_ptr<auth::AuthServices> auth_;
   std::shared_ptr<abuse::AbuseServices> abuse_;  // issue C: fingerprints, connection counts, store
   ratelimit::StorePtr admin_abuse_store_;         // the main loop's handle on the store (admin API)
+  // Users moved at runtime (admin API, fleet), shared by every generation's backend pool.
+  std::shared_ptr<route::RuntimeMoves> moves_ = std::make_shared<route::RuntimeMoves>();
   std::unique_ptr<UsersFileWatcher> users_watcher_;  // on main_loop_
   std::vector<std::shared_ptr<const net::UniqueFd>> listen_fds_;  // one per generation listener
   std::vector<WorkerPtr> workers_;

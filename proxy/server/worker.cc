@@ -97,6 +97,9 @@ void Worker::OnFleetNotice(const abuse::FleetNotice& notice) {
   // relayed sessions here. Names compare as the router normalizes them.
   auto router = context_.generation->pool.router;
   if (!router) return;
+  if (notice.kind == abuse::FleetNotice::Kind::kMove && context_.generation->pool.moves) {
+    context_.generation->pool.moves->Set(notice.user, notice.shard);  // the same table for every worker
+  }
   std::vector<session::Session*> chosen;
   for (auto& [raw, owned] : sessions_) {
     if (!raw->relaying()) continue;

@@ -204,5 +204,46 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertIn("cpu_us_per_handshake", report)
 
 
+    def test_zz_attack_cost_json_shape(self):
+        """bench/attack_cost (issue C's attack mode), one tiny round on the in-process store: the
+        JSON report has every figure, the flood was answered and no good login failed. It starts
+        its own Dovecot and imapgate; it asserts no speed."""
+        attack = _binary("IMAPGATE_ATTACK")
+        build_dir = Path(attack).parent
+        if not (build_dir / "imapgate").exists() or shutil.which("dovecot") is None:
+            self.skipTest("needs imapgate next to imapgate-attack and an installed dovecot")
+        out = self.tmp / "attack_cost.json"
+        res = subprocess.run([sys.executable, str(SOURCE_DIR / "bench" / "attack_cost"), "--build-dir",
+                              str(build_dir), "--store", "memory", "--rounds", "1", "--seconds", "2",
+                              "--lead", "1", "--rate", "50", "--addrs", "256", "--json", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=150)
+        self.assertEqual(res.returncode, 0, res.stderr[-3000:])
+        report = json.loads(out.read_text())
+        mem = report["stores"]["memory"]
+        self.assertEqual(len(mem["rounds"]), 1)
+        rnd = mem["rounds"][0]
+        for phase in ("idle", "attack"):
+            good = rnd[phase]["good"]
+            self.assertGreater(good["outcomes"].get("ok", 0), 0, good)
+            self.assertEqual(set(good["outcomes"]) - {"ok"}, set(), good)
+            for key in ("n", "p50", "p90", "p99", "max"):
+                self.assertIn(key, good["login_ms"])
+            self.assertGreater(rnd[phase]["imapgate_cores"], 0)
+            self.assertGreater(rnd[phase]["imapgate_rss_kib"], 0)
+        flood = rnd["attack"]["flood"]
+        self.assertGreater(flood["offered"], 0)
+        answered = sum(v for k, v in flood["outcomes"].items() if k.startswith(("no_", "bye_")))
+        self.assertGreater(answered, 0, flood)
+        self.assertEqual(flood["outcomes"].get("ok", 0), 0, flood)  # every flood password is wrong
+        self.assertGreater(flood["cpu_s"], 0)
+        self.assertIn("ratio_p99", rnd)
+        for key in ("ratio_p99_median_of_rounds", "good_failed", "imapgate_cores_median",
+                    "imapgate_rss_kib_max", "flood_outcomes_total"):
+            self.assertIn(key, mem["summary"])
+        self.assertEqual(mem["summary"]["good_failed"], 0)
+        self.assertGreater(sum(v for k, v in rnd["attack"]["metrics"].items()
+                               if k.startswith("imapgate_abuse_actions_total")), 0, rnd["attack"]["metrics"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -22,6 +22,7 @@ from test_abuse import USERS, AbuseTestCase
 
 class FleetTest(AbuseTestCase):
     ABUSE_BASE = AbuseTestCase.ABUSE
+    SHARDS = [("main", ["m1"]), ("other", ["o1"])]
 
     @classmethod
     def setUpClass(cls):
@@ -156,6 +157,31 @@ class FleetTest(AbuseTestCase):
             if not shared:
                 time.sleep(1)
         self.assertTrue(shared, "instance 2 never saw instance 1's failures after Redis came back")
+
+    def test_4_a_move_on_one_instance_reaches_the_other(self):
+        user, password = "user3@demo.test", USERS["user3@demo.test"]
+        status, _, route = h.admin_request(self.second_admin, "GET", f"/api/v1/route?user={user}")
+        self.assertEqual(status, 200, route)
+        target = "other" if route["shard"] == "main" else "main"
+        c = self.client2("127.0.10.1")
+        self.login(c, user, password)
+        # The operator moves the user through instance 1 ...
+        status, _, data = self.admin_request("POST", f"/api/v1/users/{user}/move", token=self.admin_token,
+                                             body=json.dumps({"shard": target}).encode())
+        self.assertEqual(status, 200, data)
+        # ... the session on instance 2 ends, and its next login goes to the new shard.
+        self.assertIn(b"moving", self.assert_bye_and_close(c, what="the moved user's session on instance 2"))
+        status, _, route = h.admin_request(self.second_admin, "GET", f"/api/v1/route?user={user}")
+        self.assertEqual((route["shard"], route["source"]), (target, "override"), route)
+        backend = "o1" if target == "other" else "m1"
+        before = len(self.backends[backend].logins(user))
+        c = self.client2("127.0.10.1")
+        self.login(c, user, password, tag="l2")
+        self.assertGreater(len(self.backends[backend].logins(user)), before)
+        # A shard that does not exist is refused.
+        status, _, data = self.admin_request("POST", f"/api/v1/users/{user}/move", token=self.admin_token,
+                                             body=json.dumps({"shard": "nowhere"}).encode())
+        self.assertEqual(status, 404, data)
 
     def test_zz_no_secret_in_logs(self):
         self.check_no_secrets_in_logs()
