@@ -239,6 +239,52 @@ TEST_F(AdminApiTest, Kick) {
   EXPECT_EQ(Json(Post("/api/v1/users/nobody/kick")).Find("kicked")->integer(), 0);
 }
 
+TEST_F(AdminApiTest, MoveUser) {
+  HttpResponse r = Post("/api/v1/users/alice%40demo.test/move", R"({"shard":"shard-b"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"user\":\"alice@demo.test\",\"shard\":\"shard-b\",\"kicked\":1}\n");
+  EXPECT_EQ(control_.moved, std::vector<std::string>{"alice@demo.test->shard-b"});
+  EXPECT_EQ(Post("/api/v1/users/alice/move", R"({"shard":"shard-z"})").status, 404);
+  EXPECT_EQ(Post("/api/v1/users/alice/move", "{}").status, 400);
+  EXPECT_EQ(Post("/api/v1/users/alice/move", R"({"shard":"a b"})").status, 400);
+  EXPECT_EQ(Post("/api/v1/users/alice/move", R"({"shard":"shard-a"})", std::nullopt).status, 401);
+  EXPECT_EQ(control_.moved.size(), 1u);
+}
+
+TEST_F(AdminApiTest, AbuseBlocksAndCounters) {
+  HttpResponse r = Get("/api/v1/abuse/blocks");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            "{\"blocks\":[{\"scope\":\"address\",\"key\":\"192.0.2.7\",\"cause\":\"address_failures\","
+            "\"remaining_seconds\":600}],\"truncated\":false}\n");
+  EXPECT_EQ(control_.last_max_blocks, 10000u);
+  r = Get("/api/v1/abuse/address?address=2001:db8::1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).Find("users_tried")->integer(), 2);
+  EXPECT_EQ(Get("/api/v1/abuse/address?address=192.0.2.0/24").status, 400);
+  EXPECT_EQ(Get("/api/v1/abuse/address?address=evil<script>").status, 400);
+  EXPECT_EQ(Get("/api/v1/abuse/address").status, 400);
+  EXPECT_EQ(Get("/api/v1/abuse/address?address=1.2.3.4&address=1.2.3.5").status, 400);
+  EXPECT_EQ(Get("/api/v1/abuse/address?" + std::string(200, 'a') + "=1").status, 400);
+  r = Get("/api/v1/abuse/user?user=carol%40demo.test");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).Find("failures")->integer(), 9);
+  EXPECT_EQ(Json(r).Find("users_tried"), nullptr);
+  EXPECT_EQ(Get("/api/v1/abuse/user?user=a%20b").status, 400);
+}
+
+TEST_F(AdminApiTest, AbuseUnblockNeedsTheTokenAndAValidKey) {
+  HttpResponse r = Post("/api/v1/abuse/unblock", R"({"key":"192.0.2.7"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"key\":\"192.0.2.7\",\"lifted\":true}\n");
+  EXPECT_FALSE(Json(Post("/api/v1/abuse/unblock", R"({"key":"198.51.100.0/24"})")).Find("lifted")->bool_value());
+  EXPECT_EQ(Post("/api/v1/abuse/unblock", R"({"key":"not a key"})").status, 400);
+  EXPECT_EQ(Post("/api/v1/abuse/unblock", R"({"key":")" + std::string(129, '1') + R"("})").status, 400);
+  EXPECT_EQ(Post("/api/v1/abuse/unblock", "{}").status, 400);
+  EXPECT_EQ(Post("/api/v1/abuse/unblock", R"({"key":"192.0.2.7"})", std::nullopt).status, 401);
+  EXPECT_EQ(control_.unblocked.size(), 2u);
+}
+
 TEST_F(AdminApiTest, RevokeAppPassword) {
   HttpResponse r = Post("/api/v1/users/carol%40demo.test/revoke-app-password", R"({"name":"phone"})");
   ASSERT_EQ(r.status, 200) << r.body;

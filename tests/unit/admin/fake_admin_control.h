@@ -81,6 +81,39 @@ class FakeAdminControl : public admin::AdminControl {
     return 1;
   }
   std::vector<std::string> revoked;
+  StatusOr<uint64_t> MoveUser(std::string_view user, std::string_view shard) override {
+    if (shard != "shard-a" && shard != "shard-b") return Status(StatusCode::kNotFound, "no shard " + std::string(shard));
+    moved.push_back(std::string(user) + "->" + std::string(shard));
+    return 1;
+  }
+  std::vector<std::string> moved;
+  // Issue C.
+  StatusOr<std::vector<admin::AbuseBlockInfo>> AbuseBlocks(size_t max, bool* truncated) override {
+    last_max_blocks = max;
+    *truncated = false;
+    return blocks;
+  }
+  StatusOr<bool> AbuseUnblock(std::string_view key) override {
+    unblocked.push_back(std::string(key));
+    return key == "192.0.2.7";
+  }
+  StatusOr<admin::AbuseCountersInfo> AbuseAddress(std::string_view address) override {
+    admin::AbuseCountersInfo info;
+    info.key = std::string(address);
+    info.failures = 4;
+    info.users_tried = 2;
+    if (!blocks.empty()) info.block = blocks[0];
+    return info;
+  }
+  StatusOr<admin::AbuseCountersInfo> AbuseUser(std::string_view user) override {
+    admin::AbuseCountersInfo info;
+    info.key = std::string(user);
+    info.failures = 9;
+    return info;
+  }
+  std::vector<admin::AbuseBlockInfo> blocks = {{"address", "192.0.2.7", "address_failures", 600}};
+  std::vector<std::string> unblocked;
+  size_t last_max_blocks = 0;
 
   Status Reload() override {
     ++reloads;
