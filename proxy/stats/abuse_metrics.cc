@@ -61,7 +61,7 @@ AbuseSeries::AbuseSeries(prometheus::Registry& r) {
   for (size_t i = 0; i < kScopes.size(); ++i) blocked_[i] = &blocked.Add({{"scope", std::string(kScopes[i])}});
   auto& hook = prometheus::BuildCounter()
                    .Name("imapgate_abuse_policy_hook_total")
-                   .Help("Answers of the auth_policy hook (allow, reject, delay, failed) and reports sent or dropped.")
+                   .Help("Answers of the auth_policy hook before a login (allow, reject, delay, failed).")
                    .Register(r);
   for (size_t i = 0; i < kHookResults.size(); ++i) hook_[i] = &hook.Add({{"result", std::string(kHookResults[i])}});
 }

@@ -24,8 +24,7 @@ class AbuseSeries {
       "blocked", "blocklist", "per_address", "total", "accept_rate", "per_user", "per_user_address", "store_failure"};
   static constexpr std::array<std::string_view, 2> kStores = {"memory", "redis"};
   static constexpr std::array<std::string_view, 2> kScopes = {"address", "subnet"};
-  static constexpr std::array<std::string_view, 6> kHookResults = {"allow", "reject", "delay", "failed", "reported",
-                                                                   "report_dropped"};
+  static constexpr std::array<std::string_view, 4> kHookResults = {"allow", "reject", "delay", "failed"};
 
   explicit AbuseSeries(prometheus::Registry& registry);
 

@@ -149,7 +149,7 @@ class Metrics {
   virtual void AbuseFailOpen() = 0;
   // imapgate_abuse_blocked_keys{scope="address|subnet"} (set from the collect hook).
   virtual void SetAbuseBlocked(std::string_view scope, int64_t count) = 0;
-  // imapgate_abuse_policy_hook_total{result="allow|reject|delay|failed|reported|report_dropped"}.
+  // imapgate_abuse_policy_hook_total{result="allow|reject|delay|failed"}: the hook's answers.
   virtual void AbusePolicyHook(std::string_view result) = 0;
 
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
