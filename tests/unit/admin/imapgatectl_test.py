@@ -132,6 +132,34 @@ class ImapgatectlTest(unittest.TestCase):
         r = self.ctl("reload", token=True)
         self.assertEqual((r.returncode, r.stdout), (0, "reloaded\n"), r.stderr)
 
+    def test_move_blocks_unblock_and_counters(self):
+        self.stub.reply("POST", "/api/v1/users/carol%40demo.test/move", 200,
+                        {"user": "carol@demo.test", "shard": "shard-b", "kicked": 1})
+        self.stub.reply("GET", "/api/v1/abuse/blocks", 200, {"blocks": [
+            {"scope": "address", "key": "192.0.2.7", "cause": "spraying", "remaining_seconds": 60}],
+            "truncated": False})
+        self.stub.reply("POST", "/api/v1/abuse/unblock", 200, {"key": "192.0.2.7", "lifted": True})
+        self.stub.reply("GET", "/api/v1/abuse/address", 200, {
+            "address": "192.0.2.7", "failures": 4, "users_tried": 12,
+            "block": {"scope": "address", "key": "192.0.2.7", "cause": "spraying", "remaining_seconds": 60}})
+        r = self.ctl("move", "carol@demo.test", "shard-b", token=True)
+        self.assertEqual((r.returncode, r.stdout),
+                         (0, "moved carol@demo.test to shard-b; kicked 1 session(s) here\n"), r.stderr)
+        self.assertEqual(json.loads(self.stub.requests[-1].body), {"shard": "shard-b"})
+        r = self.ctl("blocks")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("192.0.2.7", r.stdout)
+        self.assertIn("spraying", r.stdout)
+        r = self.ctl("unblock", "192.0.2.7", token=True)
+        self.assertEqual((r.returncode, r.stdout), (0, "192.0.2.7: lifted\n"), r.stderr)
+        self.assertEqual(json.loads(self.stub.requests[-1].body), {"key": "192.0.2.7"})
+        r = self.ctl("abuse", "--address", "192.0.2.7")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.stub.requests[-1].path, "/api/v1/abuse/address")
+        self.assertIn("users_tried: 12", r.stdout)
+        self.assertIn("block:       address 192.0.2.7 (spraying, 60 s left)", r.stdout)
+        self.assertNotEqual(self.ctl("abuse").returncode, 0)
+
     def test_names_are_quoted_into_one_segment(self):
         self.ctl("drain", "a/../b", token=True)
         self.assertEqual(self.stub.requests[-1].path, "/api/v1/backends/a%2F..%2Fb/drain")
