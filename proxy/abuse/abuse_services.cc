@@ -5,7 +5,6 @@
 
 #include "common/secret.h"
 #include "ratelimit/redis_store.h"
-#include "stats/metrics.h"
 #include "tls/crypto.h"
 
 namespace imapgate::abuse {
@@ -106,21 +105,5 @@ bool AbuseServices::PublishToFleet(ratelimit::Store* store, const FleetNotice& n
   return redis->bus()->Publish(std::move(event));
 }
 
-void AbuseServices::PublishMetrics(stats::Metrics& metrics, ratelimit::Store* admin_store) const {
-  if (auto* redis = dynamic_cast<ratelimit::RedisStore*>(admin_store)) {
-    metrics.SetAbuseBlocked("address", static_cast<int64_t>(redis->mirror_count(ratelimit::BlockScope::kAddress)));
-    metrics.SetAbuseBlocked("subnet", static_cast<int64_t>(redis->mirror_count(ratelimit::BlockScope::kSubnet)));
-    return;
-  }
-  if (!memory_) return;
-  // The memory store counts its blocks in all; subnets are listed apart by ListBlocks.
-  size_t subnets = 0, addresses = 0;
-  memory_->ListBlocks(SIZE_MAX, [&](bool ok, std::vector<ratelimit::BlockEntry> blocks) {
-    if (!ok) return;
-    for (const auto& b : blocks) (b.scope == ratelimit::BlockScope::kSubnet ? subnets : addresses)++;
-  });
-  metrics.SetAbuseBlocked("address", static_cast<int64_t>(addresses));
-  metrics.SetAbuseBlocked("subnet", static_cast<int64_t>(subnets));
-}
 
 }  // namespace imapgate::abuse

@@ -57,9 +57,6 @@ class AbuseServices {
   bool fleet() const { return redis_.has_value(); }
   // The in-process store, null with a fleet store.
   ratelimit::MemoryStore* memory_store() { return fleet() ? nullptr : memory_.get(); }
-  // Copies the blocked-key counts into the metrics (for the collect hook, on the thread of
-  // `admin_store`, the main loop's StoreFor: a fleet store counts its local copy of the blocks).
-  void PublishMetrics(stats::Metrics& metrics, ratelimit::Store* admin_store) const;
 
  private:
   AbuseServices(const config::AbuseConfig& config, const TimeSource* time);

@@ -94,6 +94,7 @@ void ReadPolicyHook(const Field& field, const std::filesystem::path& base_dir, E
                  "ca_file", "verify"},
                 errors);
   map.Require("url");
+  map.Require("nonce_file");  // the pwhash's nonce (Dovecot's auth_policy_hash_nonce): required
   if (map.String("url", false, &out->url)) {
     const std::string& url = out->url;
     bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0 || url.rfind("unix:/", 0) == 0;

@@ -567,6 +567,15 @@ size_t MemoryStore::block_count() const {
   return impl_->blocks_.size();
 }
 
+size_t MemoryStore::block_count(BlockScope scope) const {
+  std::lock_guard<std::mutex> lock(impl_->blocks_mu_);
+  impl_->PurgeBlocksLocked(impl_->NowMs());
+  const char tag = scope == BlockScope::kAddress ? 'a' : 's';
+  size_t n = 0;
+  for (const auto& [key, record] : impl_->blocks_) n += !key.empty() && key[0] == tag ? 1 : 0;
+  return n;
+}
+
 size_t MemoryStore::MemoryBytes() const {
   const Impl& m = *impl_;
   size_t bytes = sizeof(MemoryStore) + sizeof(Impl) +

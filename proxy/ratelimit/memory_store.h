@@ -49,6 +49,8 @@ class MemoryStore final : public Store {
   // Windows held now (every kind), and blocks in force: for metrics and tests.
   size_t key_count() const;
   size_t block_count() const;
+  // Blocks of one scope in force.
+  size_t block_count(BlockScope scope) const;
   // The bytes this store has allocated for its entries and indexes (an upper estimate from the
   // containers' sizes and capacities; the bench checks it against the process's RSS).
   size_t MemoryBytes() const;

@@ -1,6 +1,5 @@
-// ServerAdminControl's calls for issue C's abuse defence: over the main loop's handle on the
-// store. The in-process store answers inside each call; a store that does not (a fleet store
-// still waiting for Redis) is reported as unavailable rather than waited for on the main loop.
+// ServerAdminControl's calls for issue C's abuse defence, over the Server's AdminAbuseStore (the
+// in-process store directly; a fleet store on its own thread, waited for up to a timeout).
 
 #include <optional>
 #include <string>
@@ -34,24 +33,20 @@ admin::AbuseCountersInfo ToInfo(const ratelimit::KeyReport& r) {
   return info;
 }
 
-Status NotAtOnce() {
+Status NoAnswer() {
   return Status(StatusCode::kUnavailable, "the abuse store did not answer (is Redis reachable?)");
 }
 
 }  // namespace
 
 StatusOr<std::vector<admin::AbuseBlockInfo>> ServerAdminControl::AbuseBlocks(size_t max, bool* truncated) {
-  std::optional<std::vector<admin::AbuseBlockInfo>> out;
-  bool ok = false;
-  server_->admin_abuse_store_->ListBlocks(max + 1, [&](bool answered, std::vector<ratelimit::BlockEntry> blocks) {
-    ok = answered;
-    out.emplace();
-    for (const auto& b : blocks) out->push_back(ToInfo(b));
-  });
-  if (!out || !ok) return NotAtOnce();
-  *truncated = out->size() > max;
-  if (*truncated) out->resize(max);
-  return std::move(*out);
+  auto blocks = server_->admin_abuse_store_->ListBlocks(max + 1);
+  if (!blocks) return NoAnswer();
+  std::vector<admin::AbuseBlockInfo> out;
+  for (const auto& b : *blocks) out.push_back(ToInfo(b));
+  *truncated = out.size() > max;
+  if (*truncated) out.resize(max);
+  return out;
 }
 
 StatusOr<bool> ServerAdminControl::AbuseUnblock(std::string_view key) {
@@ -66,10 +61,9 @@ StatusOr<bool> ServerAdminControl::AbuseUnblock(std::string_view key) {
     if (!ip) return InvalidArgument("key: not an IP address");
     canonical = proxyproto::FormatIp(ip->Unmapped());
   }
-  std::optional<bool> lifted;
-  server_->admin_abuse_store_->Unblock(subnet ? ratelimit::BlockScope::kSubnet : ratelimit::BlockScope::kAddress,
-                                       canonical, [&](bool was) { lifted = was; });
-  if (!lifted) return NotAtOnce();
+  std::optional<bool> lifted = server_->admin_abuse_store_->Unblock(
+      subnet ? ratelimit::BlockScope::kSubnet : ratelimit::BlockScope::kAddress, canonical);
+  if (!lifted) return NoAnswer();
   LogEvent(LogLevel::kInfo, "admin_unblock").Add("key", canonical).Add("lifted", *lifted ? "yes" : "no");
   return *lifted;
 }
@@ -80,25 +74,15 @@ StatusOr<admin::AbuseCountersInfo> ServerAdminControl::AbuseAddress(std::string_
   const abuse::AbusePlan& plan = *server_->generation_->abuse;
   ratelimit::LoginKeys keys =
       ratelimit::MakeLoginKeys(ip->Unmapped(), "", plan.policy.subnet_prefix_v4, plan.policy.subnet_prefix_v6);
-  std::optional<admin::AbuseCountersInfo> out;
-  bool ok = false;
-  server_->admin_abuse_store_->ReportAddress(keys, [&](bool answered, ratelimit::KeyReport report) {
-    ok = answered;
-    out = ToInfo(report);
-  });
-  if (!out || !ok) return NotAtOnce();
-  return std::move(*out);
+  std::optional<ratelimit::KeyReport> report = server_->admin_abuse_store_->ReportAddress(keys);
+  if (!report) return NoAnswer();
+  return ToInfo(*report);
 }
 
 StatusOr<admin::AbuseCountersInfo> ServerAdminControl::AbuseUser(std::string_view user) {
-  std::optional<admin::AbuseCountersInfo> out;
-  bool ok = false;
-  server_->admin_abuse_store_->ReportUser(ratelimit::NormalizedUser(user), [&](bool answered, ratelimit::KeyReport report) {
-    ok = answered;
-    out = ToInfo(report);
-  });
-  if (!out || !ok) return NotAtOnce();
-  return std::move(*out);
+  std::optional<ratelimit::KeyReport> report = server_->admin_abuse_store_->ReportUser(ratelimit::NormalizedUser(user));
+  if (!report) return NoAnswer();
+  return ToInfo(*report);
 }
 
 }  // namespace imapgate::server

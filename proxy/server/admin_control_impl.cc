@@ -198,8 +198,7 @@ StatusOr<uint64_t> ServerAdminControl::EndSessionsOf(std::string_view user, abus
         move ? "Your mailbox is moving, please reconnect" : "Disconnected by the administrator");
   }
   // The rest of a fleet (store: redis) does the same on its instances; `count` is this one's.
-  const bool fleet = abuse::AbuseServices::PublishToFleet(server_->admin_abuse_store_.get(),
-                                                          abuse::FleetNotice{kind, wanted, std::string(shard)});
+  const bool fleet = server_->admin_abuse_store_->PublishToFleet(abuse::FleetNotice{kind, wanted, std::string(shard)});
   LogEvent(LogLevel::kInfo, move ? "admin_move_kick" : "admin_kick")
       .Add("user", wanted)
       .Add("sessions", count)

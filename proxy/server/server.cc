@@ -167,7 +167,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
   s->main_loop_ = std::move(*loop);
-  if (auto store = s->abuse_->StoreFor(s->main_loop_.get()); store.ok()) {
+  if (auto store = AdminAbuseStore::Create(s->abuse_.get(), std::chrono::milliseconds(1000)); store.ok()) {
     s->admin_abuse_store_ = std::move(*store);
   } else {
     return store.status();
@@ -187,12 +187,14 @@ Status Server::StartHealthChecks() {
   stats::Metrics* metrics = metrics_.get();
   const health::BackendHealthTable* table = health_.get();
   const auth::AuthServices* auth = auth_.get();
-  const abuse::AbuseServices* abuse = abuse_.get();
-  ratelimit::Store* abuse_store = admin_abuse_store_.get();
-  metrics_->SetCollectHook([metrics, table, auth, abuse, abuse_store] {
+  AdminAbuseStore* abuse_store = admin_abuse_store_.get();
+  metrics_->SetCollectHook([metrics, table, auth, abuse_store] {
     stats::PublishBackendHealth(*table, *metrics);
     metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
-    abuse->PublishMetrics(*metrics, abuse_store);
+    if (auto blocked = abuse_store->BlockedCounts()) {
+      metrics->SetAbuseBlocked("address", static_cast<int64_t>(blocked->first));
+      metrics->SetAbuseBlocked("subnet", static_cast<int64_t>(blocked->second));
+    }
   });
   const config::HealthCheckConfig& hc = generation_->config->health_checks;
   if (!hc.enabled) return Status::Ok();  // passive marks only
@@ -320,7 +322,7 @@ Server::~Server() {
   if (auth_) auth_->Shutdown();  // no hash job may post to a worker loop being destroyed
   workers_.clear();
   admin_.reset();
-  admin_abuse_store_.reset();  // a fleet store's connection lives on the main loop
+  admin_abuse_store_.reset();  // stops the fleet store's thread
   signals_.clear();
   drain_timer_.reset();
 }

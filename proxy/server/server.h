@@ -29,6 +29,7 @@
 #include "net/event_loop.h"
 #include "net/signal_watcher.h"
 #include "net/timer.h"
+#include "server/admin_abuse_store.h"
 #include "server/admin_control_impl.h"
 #include "server/generation.h"
 #include "session/session_registry.h"
@@ -91,7 +92,7 @@ class Server {
   // The auth stage's process-wide state (hash pool, caches, users stores), shared by generations.
   std::shared_ptr<auth::AuthServices> auth_;
   std::shared_ptr<abuse::AbuseServices> abuse_;  // issue C: fingerprints, connection counts, store
-  ratelimit::StorePtr admin_abuse_store_;         // the main loop's handle on the store (admin API)
+  std::unique_ptr<AdminAbuseStore> admin_abuse_store_;  // the admin API's handle on the store
   // Users moved at runtime (admin API, fleet), shared by every generation's backend pool.
   std::shared_ptr<route::RuntimeMoves> moves_ = std::make_shared<route::RuntimeMoves>();
   std::unique_ptr<UsersFileWatcher> users_watcher_;  // on main_loop_

@@ -22,6 +22,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import pwd
 import grp
 import secrets
@@ -898,6 +899,15 @@ DEMO_STARTTLS_SHARDS = ("shard-b",)   # linked with STARTTLS, verified against t
 # knows, works too). carol has a second factor: her password followed by the current TOTP code.
 DEMO_TOTP_USERS = {"carol@demo.test": "JBSWY3DPEHPK3PXP"}
 DEMO_MASTER_USER = "imapgate"
+# `scripts/demo --fleet` (issue C): a redis-server and a second imapgate sharing the abuse state
+# (failures, tarpits, blocks, kicks) with the first; the same users, backends and CA.
+DEMO_FLEET_REDIS_PORT = 16379
+DEMO_FLEET_IMPLICIT_PORT = 20993
+DEMO_FLEET_STARTTLS_PORT = 20143
+DEMO_FLEET_ADMIN_PORT = 29464
+# The second instance's ports, by the first's.
+DEMO_FLEET_PORT_MAP = {DEMO_IMPLICIT_PORT: DEMO_FLEET_IMPLICIT_PORT, DEMO_STARTTLS_PORT: DEMO_FLEET_STARTTLS_PORT,
+                       DEMO_ADMIN_PORT: DEMO_FLEET_ADMIN_PORT}
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -1075,6 +1085,88 @@ def demo_config_text(demo: Path, tls: Dict[str, Path]) -> str:
                          drain_grace="10s")
 
 
+_ABUSE_FLEET_KEYS = ("store", "redis", "key_file")
+
+
+def _fleet_abuse(lines: List[str], key_file: Path) -> List[str]:
+    """`lines` with the top-level `abuse:` section set to the fleet's shared store: its own
+    store/redis/key_file keys (a nested block under one of them included) replaced by store: redis,
+    the demo's redis-server and key_file. Other keys and comments are kept; with no `abuse:`
+    section one is appended."""
+    shared = ["store: redis",
+              f'redis: {{ address: "{LOOPBACK}:{DEMO_FLEET_REDIS_PORT}" }}',
+              f"key_file: {key_file}"]
+    starts = [i for i, line in enumerate(lines) if re.match(r"abuse\s*:", line)]
+    if not starts:
+        return lines + ["", "# scripts/demo --fleet: one abuse state for both instances.", "abuse:"] + \
+            ["  " + k for k in shared]
+    if len(starts) > 1 or not re.fullmatch(r"abuse\s*:\s*(#.*)?", lines[starts[0]]):
+        raise ValueError("its `abuse:` section is not a block mapping (`abuse:` alone on its line)")
+    begin = starts[0]
+    end = next((j for j in range(begin + 1, len(lines)) if lines[j] and not lines[j][0].isspace()), len(lines))
+    body = lines[begin + 1:end]
+    keys = [ln for ln in body if ln.strip() and not ln.lstrip().startswith("#")]
+    indent = (len(keys[0]) - len(keys[0].lstrip())) if keys else 2
+    kept: List[str] = []
+    insert_at: Optional[int] = None
+    skip_deeper = False
+    for ln in body:
+        depth = len(ln) - len(ln.lstrip())
+        if skip_deeper and ln.strip():
+            if depth > indent:
+                continue                # the block value of a replaced key
+            if not ln.lstrip().startswith("#"):
+                skip_deeper = False
+        m = re.match(r"(\s*)([a-z_]+)\s*:(.*)$", ln)
+        if m and len(m.group(1)) == indent and m.group(2) in _ABUSE_FLEET_KEYS:
+            if insert_at is None:
+                insert_at = len(kept)
+            value = m.group(3).split("#", 1)[0].strip()
+            skip_deeper = value == ""
+            continue
+        kept.append(ln)
+    pad = " " * indent
+    new = [pad + "# scripts/demo --fleet: one abuse state for both instances, in the demo's redis-server."] + \
+        [pad + k for k in shared]
+    if insert_at is None:
+        insert_at = 0
+    kept[insert_at:insert_at] = new
+    return lines[:begin + 1] + kept + lines[end:]
+
+
+def fleet_config_text(base: str, key_file: Path, instance: int) -> str:
+    """The config of fleet instance 1 or 2 (`scripts/demo --fleet`), from the text of the demo's
+    config (conf/imapgate.yaml): the same keys, with abuse.store: redis on 127.0.0.1:16379 and the
+    shared abuse key_file; instance 2 also on its own listeners and admin address (20993, 20143,
+    29464 for 10993, 10143, 9464). Relative paths stay as they are: the result is meant for a file
+    in .demo/, whose `../.demo/X` is the same file as conf/'s. Raises ValueError when `base` does not
+    have the demo's three addresses or its abuse section cannot be rewritten."""
+    if instance not in (1, 2):
+        raise ValueError("instance is 1 or 2")
+    lines = base.splitlines()
+    addr = re.compile(r"""(\baddress\s*:\s*["']?)127\.0\.0\.1:(\d+)\b""")
+    found: Dict[int, int] = {}
+
+    def move(m: re.Match) -> str:
+        port = int(m.group(2))
+        if port not in DEMO_FLEET_PORT_MAP:
+            return m.group(0)
+        found[port] = found.get(port, 0) + 1
+        return f"{m.group(1)}{LOOPBACK}:{DEMO_FLEET_PORT_MAP[port] if instance == 2 else port}"
+
+    out = []
+    for ln in lines:
+        code, hash_, comment = ln.partition("#")     # addresses in comments stay as they are
+        out.append(addr.sub(move, code) + hash_ + comment)
+    missing = [p for p in DEMO_FLEET_PORT_MAP if found.get(p) != 1]
+    if missing:
+        raise ValueError("it does not name each of the demo's addresses once: "
+                         + ", ".join(f"{LOOPBACK}:{p}" for p in missing))
+    head = [f"# imapgate demo fleet, instance {instance} of 2: written by `scripts/demo --fleet` at every start",
+            "# from the demo's config; edit that one instead. Relative paths resolve against .demo/."]
+    return "\n".join(head + _fleet_abuse(out, key_file)) + "\n"
+
+
 def _shard_map(backends: List[DemoBackend], ca: str) -> str:
     rows = [f"  {'shard':<8} {'backend':<13} {'address':<16} link to imapgate"]
     last = None
@@ -1088,7 +1180,53 @@ def _shard_map(backends: List[DemoBackend], ca: str) -> str:
     return "\n".join(rows) + f"\n  mail stores: {store} (a1 and a2 share shard-a's)"
 
 
-def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
+class _LogFollower:
+    """Follows a log file from its current end; fleet mode prefixes each line with the instance."""
+
+    def __init__(self, path: Path, prefix: str = ""):
+        self.f = open(path, "rb")
+        self.f.seek(0, os.SEEK_END)
+        self.prefix = prefix
+        self.partial = b""
+
+    def pump(self) -> None:
+        chunk = self.f.read()
+        if not chunk:
+            return
+        if not self.prefix:
+            sys.stdout.write(chunk.decode(errors="replace"))
+        else:
+            lines = (self.partial + chunk).split(b"\n")
+            self.partial = lines.pop()
+            for line in lines:
+                sys.stdout.write(self.prefix + line.decode(errors="replace") + "\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _fleet_banner(ca: str, conf1: str, conf2: str) -> str:
+    return f"""
+Fleet (--fleet): a second imapgate shares one abuse state with the first through redis-server on
+127.0.0.1:{DEMO_FLEET_REDIS_PORT} (failures, tarpits, blocks; an admin kick on either ends the user's sessions on both).
+  instance 1: 127.0.0.1:{DEMO_IMPLICIT_PORT} (implicit TLS), 127.0.0.1:{DEMO_STARTTLS_PORT} (STARTTLS), admin http://127.0.0.1:{DEMO_ADMIN_PORT}  ({conf1}, log .demo/imapgate.log)
+  instance 2: 127.0.0.1:{DEMO_FLEET_IMPLICIT_PORT} (implicit TLS), 127.0.0.1:{DEMO_FLEET_STARTTLS_PORT} (STARTTLS), admin http://127.0.0.1:{DEMO_FLEET_ADMIN_PORT}  ({conf2}, log .demo/imapgate-2.log)
+  Both: the same users, backends, master password, admin token and CA; abuse.store: redis with the
+  key .demo/abuse-key. redis-server's log: .demo/redis/redis.log. Their log lines below start [1] and [2].
+
+  Fail a password on instance 1, see it counted on instance 2 (its next login there waits once 3 failed):
+    curl --cacert {ca} 'imaps://localhost:{DEMO_IMPLICIT_PORT}/INBOX' -u alice@demo.test:wrong-password
+    curl -s 'http://127.0.0.1:{DEMO_FLEET_ADMIN_PORT}/api/v1/abuse/address?address=127.0.0.1'
+  Kick alice on instance 1; her session on instance 2 ends (* BYE):
+    curl -X POST -H "Authorization: Bearer $(cat .demo/admin-token)" http://127.0.0.1:{DEMO_ADMIN_PORT}/api/v1/users/alice@demo.test/kick
+"""
+
+
+def run_demo(repo: Path, binary: Path, config: Optional[Path] = None, fleet: bool = False) -> int:
+    """The demo in the foreground until Ctrl-C/SIGTERM. fleet: also a redis-server on 16379 and a
+    second imapgate (20993, 20143, admin 29464) sharing the abuse state with the first; both run
+    configs derived from `config` (.demo/fleet-1.yaml, .demo/fleet-2.yaml, see fleet_config_text)."""
     global _REPO
     _REPO = repo
     demo = repo / ".demo"
@@ -1101,6 +1239,13 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
     pidfile = demo / "imapgate.pid"
     _stop_pid(_read_pid(pidfile), "imapgate")
     pidfile.unlink(missing_ok=True)
+    # ... and of an earlier --fleet run: its second imapgate and its redis-server.
+    pidfile2 = demo / "imapgate-2.pid"
+    _stop_pid(_read_pid(pidfile2), "imapgate")
+    pidfile2.unlink(missing_ok=True)
+    redis_pidfile = demo / "redis.pid"
+    _stop_pid(_read_pid(redis_pidfile), "redis-server", also=str(DEMO_FLEET_REDIS_PORT))
+    redis_pidfile.unlink(missing_ok=True)
     legacy = demo / "dovecot"   # the single Dovecot of the demo before shards
     if (legacy / "dovecot.conf").exists():
         old = Dovecot(legacy, port=DEMO_BACKEND_PORT, instance_name="imapgate-demo")
@@ -1122,6 +1267,11 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
     for b in backends:
         b.cleanup_stale()
     ports = [b.dove.port for b in backends] + [DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT]
+    if fleet and not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()):
+        print("[demo] --fleet needs redis-server (scripts/install-deps installs it)", file=sys.stderr)
+        return 1
+    if fleet:
+        ports += [DEMO_FLEET_REDIS_PORT, DEMO_FLEET_IMPLICIT_PORT, DEMO_FLEET_STARTTLS_PORT, DEMO_FLEET_ADMIN_PORT]
     for port in ports:
         if port_accepts(port):
             print(f"[demo] 127.0.0.1:{port} is already in use (another demo running?)", file=sys.stderr)
@@ -1130,20 +1280,43 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
     token_file = demo / "admin-token"
     write_admin_token(token_file)
     _write_demo_overrides(demo / "overrides")
-    _readable_after_privilege_drop(token_file, tls["key"], users_file, demo / "master-password")
+    secret_files = [users_file, demo / "master-password"]
+    abuse_key = demo / "abuse-key"
+    if fleet:
+        # The fingerprint key both instances share (abuse.key_file), kept across runs.
+        _kept_secret(abuse_key, lambda: secrets.token_urlsafe(32))
+        secret_files.append(abuse_key)
+    _readable_after_privilege_drop(token_file, tls["key"], *secret_files)
 
     conf = config or repo / "conf" / "imapgate.yaml"
     if not conf.exists():
         conf = demo / "imapgate.yaml"
         print(f"[demo] warning: conf/imapgate.yaml is missing; using a generated {_rel(conf)}")
         conf.write_text(demo_config_text(demo, tls))
-    check = subprocess.run([str(binary), "-t", "-c", str(conf)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-    if check.returncode != 0:
-        print(f"[demo] {conf} does not check:\n{check.stdout.decode(errors='replace')}", file=sys.stderr)
-        return 1
+    conf2: Optional[Path] = None
+    if fleet:
+        base = conf
+        conf, conf2 = demo / "fleet-1.yaml", demo / "fleet-2.yaml"
+        try:
+            for n, path in ((1, conf), (2, conf2)):
+                path.write_text(fleet_config_text(base.read_text(), abuse_key, n))
+        except ValueError as e:
+            print(f"[demo] --fleet cannot derive the fleet's configs from {base}: {e}", file=sys.stderr)
+            return 1
+        print(f"[demo] fleet configs from {_rel(base)}: {_rel(conf)} and {_rel(conf2)} (abuse.store: redis)")
+    for c in (conf, conf2):
+        if c is None:
+            continue
+        check = subprocess.run([str(binary), "-t", "-c", str(c)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+        if check.returncode != 0:
+            print(f"[demo] {c} does not check:\n{check.stdout.decode(errors='replace')}", file=sys.stderr)
+            return 1
 
     gate: Optional[ImapGate] = None
+    gate2: Optional[ImapGate] = None
+    redis: Optional[Redis] = None
+    followers: List[_LogFollower] = []
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -1151,6 +1324,12 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        if fleet:
+            redis = Redis(demo / "redis", port=DEMO_FLEET_REDIS_PORT)
+            print(f"[demo] starting redis-server on 127.0.0.1:{DEMO_FLEET_REDIS_PORT} (no persistence; "
+                  f"log {_rel(redis.log_path)})")
+            redis.start()
+            redis_pidfile.write_text(f"{redis.proc.pid}\n")
         for b in backends:
             link = "STARTTLS" if b.dove.starttls else "plaintext"
             print(f"[demo] starting Dovecot {b.name} ({b.shard}) on 127.0.0.1:{b.dove.port}, {link}"
@@ -1174,6 +1353,15 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None) -> int:
         gate = ImapGate(binary, conf, log, ports=(DEMO_IMPLICIT_PORT, DEMO_STARTTLS_PORT, DEMO_ADMIN_PORT))
         gate.start()
         pidfile.write_text(f"{gate.pid}\n")
+        followers.append(_LogFollower(log, "[1] " if fleet else ""))
+        if fleet:
+            log2 = demo / "imapgate-2.log"
+            print(f"[demo] starting the second imapgate: {_rel(binary)} -c {_rel(conf2)} (stderr also in {_rel(log2)})")
+            gate2 = ImapGate(binary, conf2, log2,
+                             ports=(DEMO_FLEET_IMPLICIT_PORT, DEMO_FLEET_STARTTLS_PORT, DEMO_FLEET_ADMIN_PORT))
+            gate2.start()
+            pidfile2.write_text(f"{gate2.pid}\n")
+            followers.append(_LogFollower(log2, "[2] "))
         ca = _rel(tls["ca"])
         more = ", ".join(f"{u} / {p}" for u, p in DEMO_MORE_USERS.items())
         print(f"""
@@ -1209,32 +1397,47 @@ the others by the hash (their mail is on both shards, so they work wherever they
   Drain a backend (its sessions get * BYE after the 10 s drain grace), then undrain it:
     curl -X POST -H "Authorization: Bearer $(cat .demo/admin-token)" http://127.0.0.1:{DEMO_ADMIN_PORT}/api/v1/backends/a1/drain
 
+{_fleet_banner(ca, _rel(conf), _rel(conf2)) if fleet else ""}
 Backend logs: .demo/backends/NAME.log. Press Ctrl-C to stop. imapgate's log follows:
 """, flush=True)
         # Follow imapgate's log until it exits or we are told to stop; report backends' exits.
-        with open(log, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            while True:
-                chunk = f.read()
-                if chunk:
-                    sys.stdout.write(chunk.decode(errors="replace"))
-                    sys.stdout.flush()
-                if not gate.running():
-                    print(f"[demo] imapgate exited with {gate.proc.returncode}", file=sys.stderr)
+        redis_reported = False
+        while True:
+            for f in followers:
+                f.pump()
+            for n, g in ((1, gate), (2, gate2)):
+                if g is not None and not g.running():
+                    name = f"imapgate {n}" if fleet else "imapgate"
+                    print(f"[demo] {name} exited with {g.proc.returncode}", file=sys.stderr)
                     return 1
-                for b in backends:
-                    b.watch()
-                time.sleep(0.2)
+            for b in backends:
+                b.watch()
+            if redis is not None and redis.proc is not None and redis.proc.poll() is not None \
+                    and not redis_reported:
+                redis_reported = True
+                print(f"\n[demo] redis-server exited ({redis.proc.returncode}): the instances count alone"
+                      f" (fail-open) until it is back on 127.0.0.1:{DEMO_FLEET_REDIS_PORT}\n", flush=True)
+            time.sleep(0.2)
     except KeyboardInterrupt:
         print("\n[demo] stopping ...", flush=True)
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for f in followers:
+            f.close()
+        if gate2 is not None:
+            rc = gate2.stop(signal.SIGTERM, timeout=20)
+            print(f"[demo] imapgate 2 stopped (exit {rc})")
+        pidfile2.unlink(missing_ok=True)
         if gate is not None:
             rc = gate.stop(signal.SIGTERM, timeout=20)
-            print(f"[demo] imapgate stopped (exit {rc})")
+            print(f"[demo] imapgate {'1 ' if fleet else ''}stopped (exit {rc})")
         pidfile.unlink(missing_ok=True)
+        if redis is not None:
+            redis.stop()
+            print("[demo] redis-server stopped")
+        redis_pidfile.unlink(missing_ok=True)
         for b in backends:
             try:
                 b.stop()
@@ -1252,6 +1455,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     d.add_argument("--binary", type=Path, default=None)
     d.add_argument("--config", type=Path, default=None,
                    help="imapgate config (default conf/imapgate.yaml)")
+    d.add_argument("--fleet", action="store_true",
+                   help=f"also a redis-server on 127.0.0.1:{DEMO_FLEET_REDIS_PORT} and a second imapgate "
+                        f"({DEMO_FLEET_IMPLICIT_PORT}, {DEMO_FLEET_STARTTLS_PORT}, admin {DEMO_FLEET_ADMIN_PORT}) "
+                        "sharing the abuse state with the first")
     c = sub.add_parser("certs", help="create a CA and server certificate in DIR")
     c.add_argument("dir", type=Path)
     args = ap.parse_args(argv)
@@ -1261,7 +1468,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not binary.exists():
             print(f"[demo] {binary} does not exist; build first", file=sys.stderr)
             return 1
-        return run_demo(repo, binary, args.config.resolve() if args.config else None)
+        return run_demo(repo, binary, args.config.resolve() if args.config else None, fleet=args.fleet)
     if args.cmd == "certs":
         for k, v in make_ca_and_server_cert(args.dir).items():
             print(f"{k}: {v}")

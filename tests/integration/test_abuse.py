@@ -15,11 +15,14 @@ metrics and admin API.
 from __future__ import annotations
 
 import json
+import secrets
+import threading
 import time
 import unittest
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import harness as h
+from test_shards import readable_after_privilege_drop
 
 USERS = {f"user{i}@demo.test": f"user{i}-password" for i in range(1, 9)}
 USERS.update(h.USERS)
@@ -236,6 +239,170 @@ class ConnectionLimitsTest(AbuseTestCase):
         self.assertGreaterEqual(h.metric_sum(m, "imapgate_connections_refused_total", reason="per_user"), 1)
         self.assertGreaterEqual(h.metric_sum(m, "imapgate_connections_refused_total", reason="per_user_address"), 1)
 
+
+    def test_zz_no_secret_in_logs(self):
+        self.check_no_secrets_in_logs()
+
+
+class _PolicyHandler(h._FixtureHandler):
+    def do_POST(self):
+        svc: "PolicyServerFixture" = self.server.owner
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        body = json.loads(raw or b"{}")
+        command = h.urllib.parse.parse_qs(h.urllib.parse.urlsplit(self.path).query).get("command", [""])[0]
+        with svc.lock:
+            svc.requests.append({"command": command, "body": body, "raw": raw, "user": body.get("login")})
+            answer = svc.answers.get(body.get("login"), {"status": 0, "msg": "ok"})
+        self.reply(200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+
+
+class PolicyServerFixture(h._FixtureService):
+    """A fixture standing in for weakforced (not packaged for Debian here): a Dovecot auth_policy
+    server answering per login name ({"status": N, "msg": ...}; default allow) and recording
+    every request (command, JSON body)."""
+
+    handler_class = _PolicyHandler
+
+    def __init__(self):
+        super().__init__()
+        self.answers: Dict[str, Dict] = {}
+
+
+class TrustListsAndPolicyHookTest(AbuseTestCase):
+    """Trusted networks, the blocklist (and its reload), the accept rate, and the auth_policy
+    hook (a fixture server), on one imapgate."""
+
+    WEBMAIL = "127.0.13.1"
+    policy: PolicyServerFixture
+
+    @classmethod
+    def setUpClass(cls):
+        cls.policy = PolicyServerFixture().start()
+        cls.policy.answers["user1@demo.test"] = {"status": -1, "msg": "known bad"}
+        cls.policy.answers["user2@demo.test"] = {"status": 1, "msg": "slow down"}
+        nonce_dir = h.Path(h.tempfile.mkdtemp(prefix="imapgate-it-policy-"))
+        nonce_dir.chmod(0o755)  # a reload reads the nonce again after the privilege drop
+        cls.nonce_file = nonce_dir / "nonce"
+        h.write_secret_file(cls.nonce_file, secrets.token_urlsafe(24))
+        h.give_to_unprivileged(cls.nonce_file)
+        cls.BLOCKLIST = "[127.0.14.0/24]"
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.policy.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.policy.stop()
+
+    @classmethod
+    def imapgate_config(cls, **overrides):
+        abuse = AbuseTestCase.ABUSE.replace("connections: { per_address: 4, per_user_address: 2, per_user: 3 }",
+                                            "connections: { per_address: 4, per_user_address: 2, per_user: 3, "
+                                            "accepts_per_minute: 5 }")
+        abuse += "\n" + "\n".join([
+            f"trusted_networks: [{cls.WEBMAIL}]",
+            f"blocklist: {cls.BLOCKLIST}",
+            f'policy_hook: {{ url: "http://127.0.0.1:{cls.policy.port}/policy", nonce_file: {cls.nonce_file}, '
+            'timeout: 1s, max_delay: 2s }',
+        ])
+        return super().imapgate_config(abuse=abuse, **overrides)
+
+    def test_a_trusted_peer_is_not_limited_and_the_address_it_forwards_is_counted(self):
+        user = "user3@demo.test"
+        c = self.client(self.WEBMAIL)
+        lines = c.command("i", 'ID ("name" "webmail" "x-originating-ip" "127.0.15.7")')
+        self.assertIn(b"i OK", lines[-1])
+        for i in range(6):
+            line, took = self.try_login(c, user, f"webmail-wrong-{i}")
+            self.assertIn(b"NO [AUTHENTICATIONFAILED]", line)
+        # The forwarded address was counted (and tarpitted), the webmail server not at all.
+        status, _, data = self.admin_request("GET", "/api/v1/abuse/address?address=127.0.15.7")
+        self.assertEqual((status, data["failures"]), (200, 6), data)
+        status, _, data = self.admin_request("GET", f"/api/v1/abuse/address?address={self.WEBMAIL}")
+        self.assertEqual(data["failures"], 0, data)
+        # Many connections from the webmail server: no per-address limit for it.
+        held = [self.client(self.WEBMAIL) for _ in range(6)]
+        self.assertEqual(len(held), 6)
+
+    def test_a_blocklisted_address_is_refused_at_connect_and_a_reload_lifts_it(self):
+        data = self.assert_bye_and_close(self.implicit(source="127.0.14.9"), what="blocklisted")
+        self.assertIn(b"* BYE Access denied", data)
+        type(self).BLOCKLIST = "[]"
+        readable_after_privilege_drop(self.token_file, self.tls["key"])  # a reload reads them again
+        self.write_config()
+        self.reload()
+        deadline = time.monotonic() + 10
+        while True:
+            c = h.RawClient.connect(self.implicit_port, tls=True, ctx=self.client_ctx(), source="127.0.14.9")
+            self.addCleanup(c.close)
+            if c.readline().startswith(b"* OK") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.login(c, "user3@demo.test", USERS["user3@demo.test"])
+
+    def test_the_accept_rate_per_address(self):
+        src = "127.0.16.1"
+        for _ in range(5):
+            c = self.client(src)
+            c.close()
+        data = self.assert_bye_and_close(self.implicit(source=src), what="sixth connection within a minute")
+        self.assertIn(b"Too many connections", data)
+        self.client("127.0.16.2")
+        self.assertGreaterEqual(h.metric_sum(self.metrics(), "imapgate_connections_refused_total",
+                                             reason="accept_rate"), 1)
+
+    def test_the_policy_hook_allows_rejects_delays_and_is_told_the_result(self):
+        # allow, and the report after
+        c = self.client("127.0.17.1")
+        self.login(c, "user4@demo.test", USERS["user4@demo.test"])
+        # reject: refused before the password is checked, whatever it is
+        line, _ = self.try_login(self.client("127.0.17.2"), "user1@demo.test", USERS["user1@demo.test"])
+        self.assertIn(b"NO [UNAVAILABLE] Login refused by policy", line)
+        # delay: 1 s before the check
+        line, took = self.try_login(self.client("127.0.17.3"), "user2@demo.test", USERS["user2@demo.test"])
+        self.assertIn(b"OK", line)
+        self.assertGreaterEqual(took, 1.0)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self.policy.lock:
+                reports = [r for r in self.policy.requests if r["command"] == "report"]
+            if len(reports) >= 3:
+                break
+            time.sleep(0.1)
+        with self.policy.lock:
+            requests = list(self.policy.requests)
+        by = {(r["command"], r["user"]): r["body"] for r in requests}
+        allow = by[("allow", "user4@demo.test")]
+        self.assertEqual(allow["remote"], "127.0.17.1")
+        self.assertEqual(allow["protocol"], "imap")
+        self.assertTrue(allow["tls"])
+        self.assertEqual(len(allow["pwhash"]), 4)  # 12 bits, as Dovecot sends them
+        self.assertIs(by[("report", "user4@demo.test")]["success"], True)
+        rejected = by[("report", "user1@demo.test")]
+        self.assertIs(rejected["success"], False)
+        self.assertIs(rejected["policy_reject"], True)
+        for r in requests:  # never a password in what the hook sees
+            for pw in USERS.values():
+                self.assertNotIn(pw.encode(), r["raw"])
+        m = self.metrics()
+        for result in ("allow", "reject", "delay"):
+            self.assertGreaterEqual(h.metric_sum(m, "imapgate_abuse_policy_hook_total", result=result), 1, result)
+
+    def test_the_policy_hook_down_fails_open_and_is_counted(self):
+        self.policy.down()
+        try:
+            c = self.client("127.0.18.1")
+            line, _ = self.try_login(c, "user5@demo.test", USERS["user5@demo.test"])
+            self.assertIn(b"OK", line)
+            self.assertGreaterEqual(h.metric_sum(self.metrics(), "imapgate_abuse_policy_hook_total", result="failed"), 1)
+        finally:
+            self.policy.up()
 
     def test_zz_no_secret_in_logs(self):
         self.check_no_secrets_in_logs()

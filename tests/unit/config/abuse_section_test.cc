@@ -219,10 +219,13 @@ TEST_F(AbuseSecretsTest, PolicyHook) {
   EXPECT_EQ(h.timeout, milliseconds(1000));
   EXPECT_TRUE(h.reject_on_fail);
   ASSERT_NE(h.nonce, nullptr);
-  auto bad = Load("  policy_hook: { url: \"ftp://x/\" }\n");
+  auto no_nonce = Load("  policy_hook: { url: \"http://127.0.0.1:1/\" }\n");
+  ASSERT_FALSE(no_nonce.ok());
+  EXPECT_NE(no_nonce.status().message().find("nonce_file"), std::string::npos);
+  auto bad = Load("  policy_hook: { url: \"ftp://x/\", nonce_file: nonce }\n");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("policy_hook.url"), std::string::npos);
-  auto truncate = Load("  policy_hook: { url: \"http://127.0.0.1:1/\", hash_truncate: 257 }\n");
+  auto truncate = Load("  policy_hook: { url: \"http://127.0.0.1:1/\", nonce_file: nonce, hash_truncate: 257 }\n");
   ASSERT_FALSE(truncate.ok());
   EXPECT_NE(truncate.status().message().find("hash_truncate"), std::string::npos);
 }
