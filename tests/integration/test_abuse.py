@@ -197,6 +197,22 @@ class UserUnderAttackTest(AbuseTestCase):
         self.assertEqual((status, data["failures"]), (200, 5), data)
 
 
+class SubnetBlockTest(AbuseTestCase):
+    ABUSE = AbuseTestCase.ABUSE.replace("block_subnet_after: 0", "block_subnet_after: 5")
+
+    def test_failures_spread_over_a_subnet_block_the_subnet(self):
+        for i in range(5):  # one failure each from five addresses of 127.0.19.0/24
+            line, _ = self.try_login(self.client(f"127.0.19.{i + 1}"), "user1@demo.test", f"subnet-{i}")
+            self.assertIn(b"NO [AUTHENTICATIONFAILED]", line)
+        self.assertTrue(self.wait_for_log(r"abuse_block scope=subnet key=127\.0\.19\.0/24 cause=subnet_failures"))
+        data = self.assert_bye_and_close(self.implicit(source="127.0.19.200"), what="another address of the subnet")
+        self.assertIn(b"Too many failed logins", data)
+        self.client("127.0.20.1")  # the next subnet is not affected
+        self.assertIn({"scope": "subnet", "key": "127.0.19.0/24", "cause": "subnet_failures"},
+                      [{k: b[k] for k in ("scope", "key", "cause")} for b in self.blocks()])
+        self.assertEqual(h.metric_sum(self.metrics(), "imapgate_abuse_blocked_keys", scope="subnet"), 1)
+
+
 class ConnectionLimitsTest(AbuseTestCase):
     def test_connections_per_address_before_login(self):
         src = "127.0.5.1"
