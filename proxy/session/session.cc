@@ -259,14 +259,15 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
 
 void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
-
   auto taken = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
   if (!taken.ok()) return;  // the frontend is closing (timeout, shutdown): it ends the session
   worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
   if (int shard = ShardMetricsIndex(); shard >= 0) {
     worker_->metrics->ShardLogin(shard, stats::LoginResult::kOk, failovers_);
   }
-  preauth_slots_ = {};  // logged in: counted by session_slots_ from now on
+  // Logged in: no longer a connection before login of its address (session_slots_ count it now);
+  // it still counts towards the total until it ends.
+  preauth_slots_.address.Release();
   frontend::ClientConnection client = std::move(*taken);
   DeleteSoon(std::move(frontend_));
   client.connection.Queue(result.leftover);  // after the tagged OK, in the backend's order

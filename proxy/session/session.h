@@ -182,7 +182,7 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
   std::shared_ptr<auth::WorkerAuth> login_auth_;  // the runtime the current login's step belongs to
   std::shared_ptr<abuse::WorkerAbuse> abuse_;        // admitted this connection (its generation's)
   std::shared_ptr<abuse::WorkerAbuse> login_abuse_;  // the current login's (the newest generation's)
-  ratelimit::ConnectionLimits::PreauthSlots preauth_slots_;  // until logged in or closed
+  ratelimit::ConnectionLimits::PreauthSlots preauth_slots_;  // address: until logged in; total: until closed
   ratelimit::ConnectionLimits::SessionSlots session_slots_;  // while logged in
 
   std::unique_ptr<net::ProxyHeaderReader> proxy_reader_;  // before the frontend, with PROXY in

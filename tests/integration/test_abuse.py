@@ -213,6 +213,18 @@ class SubnetBlockTest(AbuseTestCase):
         self.assertEqual(h.metric_sum(self.metrics(), "imapgate_abuse_blocked_keys", scope="subnet"), 1)
 
 
+class TotalConnectionsTest(AbuseTestCase):
+    ABUSE = AbuseTestCase.ABUSE.replace("per_user: 3 }", "per_user: 3, total: 3 }")
+
+    def test_logged_in_sessions_count_towards_the_total(self):
+        self.login(self.client("127.0.21.1"), "user5@demo.test", USERS["user5@demo.test"])
+        self.login(self.client("127.0.21.2"), "user6@demo.test", USERS["user6@demo.test"])
+        self.client("127.0.21.3")
+        data = self.assert_bye_and_close(self.implicit(source="127.0.21.4"), what="a fourth connection")
+        self.assertIn(b"* BYE Too many connections", data)
+        self.assertGreaterEqual(h.metric_sum(self.metrics(), "imapgate_connections_refused_total", reason="total"), 1)
+
+
 class ConnectionLimitsTest(AbuseTestCase):
     def test_connections_per_address_before_login(self):
         src = "127.0.5.1"
