@@ -167,17 +167,18 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
   s->main_loop_ = std::move(*loop);
-  if (auto store = AdminAbuseStore::Create(s->abuse_.get(), std::chrono::milliseconds(1000)); store.ok()) {
-    s->admin_abuse_store_ = std::move(*store);
-  } else {
-    return store.status();
-  }
   if (Status st = s->CreateAdminAndSignals(); !st.ok()) return st;
   if (Status st = s->StartHealthChecks(); !st.ok()) return st;
   // Everything that needs root is done: listeners bound, keys loaded. No thread runs yet.
   if (Status st = ApplyProcessIdentity(c.process); !st.ok()) return st;
   if (Status st = HardenProcess(); !st.ok()) return st;
   if (Status st = s->auth_->StartPool(); !st.ok()) return st;  // the hash threads, unprivileged
+  // The admin API's handle on the abuse store (a fleet store's thread, unprivileged too).
+  if (auto store = AdminAbuseStore::Create(s->abuse_.get(), std::chrono::milliseconds(1000)); store.ok()) {
+    s->admin_abuse_store_ = std::move(*store);
+  } else {
+    return store.status();
+  }
   if (Status st = s->CreateWorkers(s->session_cap_); !st.ok()) return st;
   return s;
 }
@@ -187,11 +188,12 @@ Status Server::StartHealthChecks() {
   stats::Metrics* metrics = metrics_.get();
   const health::BackendHealthTable* table = health_.get();
   const auth::AuthServices* auth = auth_.get();
-  AdminAbuseStore* abuse_store = admin_abuse_store_.get();
-  metrics_->SetCollectHook([metrics, table, auth, abuse_store] {
+  Server* self = this;  // admin_abuse_store_ is made after the privilege drop, before any scrape
+  metrics_->SetCollectHook([metrics, table, auth, self] {
     stats::PublishBackendHealth(*table, *metrics);
     metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
-    if (auto blocked = abuse_store->BlockedCounts()) {
+    if (!self->admin_abuse_store_) return;
+    if (auto blocked = self->admin_abuse_store_->BlockedCounts()) {
       metrics->SetAbuseBlocked("address", static_cast<int64_t>(blocked->first));
       metrics->SetAbuseBlocked("subnet", static_cast<int64_t>(blocked->second));
     }
