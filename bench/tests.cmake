@@ -4,6 +4,6 @@ add_test(NAME integration_bench_smoke
          COMMAND python3 -m unittest -v test_bench_smoke
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/integration)
 set_tests_properties(integration_bench_smoke PROPERTIES
-  ENVIRONMENT "IMAPGATE_BIN=$<TARGET_FILE:imapgate>;IMAPGATE_LOADGEN=$<TARGET_FILE:imapgate-loadgen>;IMAPGATE_FIXTURE_BACKEND=$<TARGET_FILE:imapgate-fixture-backend>;IMAPGATE_TLS_SINK=$<TARGET_FILE:imapgate-tls-sink>;IMAPGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+  ENVIRONMENT "IMAPGATE_BIN=$<TARGET_FILE:imapgate>;IMAPGATE_LOADGEN=$<TARGET_FILE:imapgate-loadgen>;IMAPGATE_FIXTURE_BACKEND=$<TARGET_FILE:imapgate-fixture-backend>;IMAPGATE_TLS_SINK=$<TARGET_FILE:imapgate-tls-sink>;IMAPGATE_ATTACK=$<TARGET_FILE:imapgate-attack>;IMAPGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   LABELS integration
-  TIMEOUT 120)
+  TIMEOUT 240)
