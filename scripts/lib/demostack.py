@@ -42,11 +42,20 @@ LOOPBACK = "127.0.0.1"
 # Ports
 # --------------------------------------------------------------------------------------------
 
+_HANDED_OUT: set = set()
+
+
 def free_port() -> int:
-    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago and that this process has not
+    handed out before (the kernel may give a just-closed port again: two listeners of one config
+    then got the same port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def port_accepts(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
