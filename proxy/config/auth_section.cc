@@ -15,7 +15,7 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-constexpr size_t kMaxUrlBytes = 1024;
+constexpr size_t kMaxAuthUrlBytes = 1024;
 
 // A list of scalars at `field`, each passed to `each(text, node)`; reports a non-list and a list
 // longer than `max`.
@@ -50,9 +50,9 @@ bool ValidUrlScheme(std::string_view url) {
 
 void ReadUrl(const MapReader& map, std::string_view key, ErrorList* errors, std::string* out) {
   if (!map.String(key, false, out)) return;
-  if (out->size() > kMaxUrlBytes || !ValidUrlScheme(*out)) {
+  if (out->size() > kMaxAuthUrlBytes || !ValidUrlScheme(*out)) {
     errors->Add(map.MarkOf(key), map.PathOf(key) + ": expected an http://, https:// or unix:/PATH:/URI URL of at most " +
-                                     std::to_string(kMaxUrlBytes) + " bytes");
+                                     std::to_string(kMaxAuthUrlBytes) + " bytes");
     out->clear();
   }
 }

@@ -271,7 +271,7 @@ class UsersReader {
   std::string_view default_domain_;
 };
 
-std::string Mode(mode_t mode) {
+std::string UsersFileMode(mode_t mode) {
   char text[8];
   std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
   return text;
@@ -333,7 +333,7 @@ StatusOr<std::shared_ptr<const auth::UserDatabase>> LoadUsersFile(const std::str
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return fail("cannot read file: not a regular file");
   if ((st.st_mode & 077) != 0) {
-    return fail("the file is accessible by group or others (mode " + Mode(st.st_mode) +
+    return fail("the file is accessible by group or others (mode " + UsersFileMode(st.st_mode) +
                 "); the users file holds secrets: chmod 600 it");
   }
   WipedString text;

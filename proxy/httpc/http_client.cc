@@ -15,9 +15,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {

@@ -3,7 +3,7 @@
 namespace imapgate::proxyproto {
 namespace {
 
-constexpr char kV2Signature[] = "\r\n\r\n\0\r\nQUIT\n";  // 12 bytes (the array adds a NUL)
+constexpr char kEncodedV2Signature[] = "\r\n\r\n\0\r\nQUIT\n";  // 12 bytes (the array adds a NUL)
 
 // Both endpoints in one family: IPv4 if both are (or map to) IPv4, otherwise IPv6.
 bool NormalizePair(const Endpoint& source, const Endpoint& destination, Endpoint* s, Endpoint* d) {
@@ -23,7 +23,7 @@ void AppendPort(std::string* out, uint16_t port) {
 }
 
 std::string V2Prefix(uint8_t command, uint8_t family_transport, uint16_t length) {
-  std::string out(kV2Signature, 12);
+  std::string out(kEncodedV2Signature, 12);
   out.push_back(static_cast<char>(0x20 | command));
   out.push_back(static_cast<char>(family_transport));
   out.push_back(static_cast<char>(length >> 8));

@@ -14,7 +14,7 @@
 namespace imapgate::admin {
 namespace {
 
-constexpr std::string_view kToken = "0123456789abcdef0123456789abcdef";
+constexpr std::string_view kTestToken = "0123456789abcdef0123456789abcdef";
 
 class TokenFileTest : public ::testing::Test {
  protected:
@@ -40,24 +40,24 @@ class TokenFileTest : public ::testing::Test {
 };
 
 TEST_F(TokenFileTest, ReadsTheFirstLineTrimmed) {
-  auto t = AdminToken::FromFile(Write(std::string(kToken) + "\n"));
+  auto t = AdminToken::FromFile(Write(std::string(kTestToken) + "\n"));
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_TRUE(t->configured());
-  EXPECT_TRUE(t->Matches(kToken));
-  auto crlf = AdminToken::FromFile(Write("  " + std::string(kToken) + " \r\n\n"));
+  EXPECT_TRUE(t->Matches(kTestToken));
+  auto crlf = AdminToken::FromFile(Write("  " + std::string(kTestToken) + " \r\n\n"));
   ASSERT_TRUE(crlf.ok()) << crlf.status().message();
-  EXPECT_TRUE(crlf->Matches(kToken));
+  EXPECT_TRUE(crlf->Matches(kTestToken));
 }
 
 TEST_F(TokenFileTest, GroupReadableIsAccepted) {
-  EXPECT_TRUE(AdminToken::FromFile(Write(std::string(kToken), 0640)).ok());
+  EXPECT_TRUE(AdminToken::FromFile(Write(std::string(kTestToken), 0640)).ok());
 }
 
 TEST_F(TokenFileTest, WorldReadableOrWritableIsRefused) {
-  auto t = AdminToken::FromFile(Write(std::string(kToken), 0644));
+  auto t = AdminToken::FromFile(Write(std::string(kTestToken), 0644));
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("chmod 600"), std::string::npos);
-  EXPECT_FALSE(AdminToken::FromFile(Write(std::string(kToken), 0602)).ok());
+  EXPECT_FALSE(AdminToken::FromFile(Write(std::string(kTestToken), 0602)).ok());
 }
 
 TEST_F(TokenFileTest, MissingFileNamesThePath) {
@@ -71,7 +71,7 @@ TEST_F(TokenFileTest, DirectoryIsRefused) { EXPECT_FALSE(AdminToken::FromFile(di
 TEST_F(TokenFileTest, EmptyFileIsRefused) { EXPECT_FALSE(AdminToken::FromFile(Write("")).ok()); }
 
 TEST_F(TokenFileTest, MoreThanOneLineIsRefused) {
-  EXPECT_FALSE(AdminToken::FromFile(Write(std::string(kToken) + "\nsecond\n")).ok());
+  EXPECT_FALSE(AdminToken::FromFile(Write(std::string(kTestToken) + "\nsecond\n")).ok());
 }
 
 TEST_F(TokenFileTest, SizeBound) {
@@ -101,9 +101,9 @@ TEST(AdminTokenTest, FromStringBounds) {
 }
 
 TEST(AdminTokenTest, MatchesOnlyTheToken) {
-  auto t = AdminToken::FromString(kToken);
+  auto t = AdminToken::FromString(kTestToken);
   ASSERT_TRUE(t.ok());
-  EXPECT_TRUE(t->Matches(kToken));
+  EXPECT_TRUE(t->Matches(kTestToken));
   EXPECT_FALSE(t->Matches("0123456789abcdef0123456789abcdeX"));  // same length
   EXPECT_FALSE(t->Matches("X123456789abcdef0123456789abcdef"));
   EXPECT_FALSE(t->Matches("0123456789abcdef0123456789abcde"));
@@ -115,7 +115,7 @@ TEST(AdminTokenTest, NoneConfiguredMatchesNothing) {
   AdminToken none;
   EXPECT_FALSE(none.configured());
   EXPECT_FALSE(none.Matches(""));
-  EXPECT_FALSE(none.Matches(kToken));
+  EXPECT_FALSE(none.Matches(kTestToken));
 }
 
 TEST(BearerTokenTest, ParsesTheScheme) {

@@ -6,13 +6,13 @@
 namespace imapgate::auth {
 namespace {
 
-constexpr char kBcrypt[] = "$2b$05$abcdefghijklmnopqrstuuWG29KuyeAicPCJODk1zjyGvyQUU2awu";  // "password"
+constexpr char kUserDbBcrypt[] = "$2b$05$abcdefghijklmnopqrstuuWG29KuyeAicPCJODk1zjyGvyQUU2awu";  // "password"
 
 UserRecord User(std::string name, std::string_view totp_key = {},
                 std::optional<SecondFactorPolicy> policy = std::nullopt) {
   UserRecord user;
   user.name = std::move(name);
-  user.password = *ParsePasswordHash(kBcrypt);
+  user.password = *ParsePasswordHash(kUserDbBcrypt);
   user.totp_key = SecretString(totp_key);
   user.second_factor = policy;
   return user;
@@ -68,7 +68,7 @@ TEST(UserDatabase, DummyHashHasTheFirstUsersSchemeAndCost) {
   ASSERT_NE(db, nullptr);
   EXPECT_EQ(db->dummy_hash().scheme, HashScheme::kBcrypt);
   EXPECT_EQ(db->dummy_hash().encoded.rfind("$2b$05$", 0), 0u);
-  EXPECT_NE(db->dummy_hash().encoded, kBcrypt);
+  EXPECT_NE(db->dummy_hash().encoded, kUserDbBcrypt);
   EXPECT_FALSE(VerifyPassword(db->dummy_hash(), "password"));
   EXPECT_TRUE(ParsePasswordHash(db->dummy_hash().encoded).ok());
 }

@@ -18,7 +18,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool Has(const Lines& lines, const std::string& text) {
+bool AbuseHas(const Lines& lines, const std::string& text) {
   for (const std::string& l : lines) {
     if (l.find(text) != std::string::npos) return true;
   }
@@ -134,13 +134,13 @@ TEST(AbuseConfigTest, EachBoundIsEnforcedAtItsPosition) {
     Lines errors = Errors(kMinimal + "abuse:\n" + k.line + "\n");
     ASSERT_FALSE(errors.empty()) << k.line;
     EXPECT_EQ(errors[0].rfind("8:", 0), 0u) << k.line << "\n" << JoinLines(errors);
-    EXPECT_TRUE(Has(errors, k.message)) << k.line << "\n" << JoinLines(errors);
+    EXPECT_TRUE(AbuseHas(errors, k.message)) << k.line << "\n" << JoinLines(errors);
   }
 }
 
 TEST(AbuseConfigTest, TarpitMaxBelowBaseIsRefused) {
   Lines errors = Errors(kMinimal + "abuse:\n  tarpit_base: 2s\n  tarpit_max: 1s\n");
-  EXPECT_TRUE(Has(errors, "tarpit_max: must be at least tarpit_base")) << JoinLines(errors);
+  EXPECT_TRUE(AbuseHas(errors, "tarpit_max: must be at least tarpit_base")) << JoinLines(errors);
 }
 
 TEST(AbuseConfigTest, ListsAreBounded) {
@@ -150,7 +150,7 @@ TEST(AbuseConfigTest, ListsAreBounded) {
   }
   list += "]";
   Lines errors = Errors(kMinimal + "abuse:\n  blocklist: " + list + "\n");
-  EXPECT_TRUE(Has(errors, "at most 1024 ranges")) << JoinLines(errors);
+  EXPECT_TRUE(AbuseHas(errors, "at most 1024 ranges")) << JoinLines(errors);
 }
 
 class AbuseSecretsTest : public ::testing::Test {

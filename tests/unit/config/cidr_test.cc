@@ -14,7 +14,7 @@ std::string Canonical(std::string_view text) {
   return range.ok() ? range->ToString() : "";
 }
 
-std::string Error(std::string_view text) {
+std::string CidrError(std::string_view text) {
   auto range = ParseCidr(text);
   EXPECT_FALSE(range.ok()) << text;
   return range.ok() ? "" : range.status().message();
@@ -42,30 +42,30 @@ TEST(CidrTest, ParsesRangesAndBareAddressesAsHostRoutes) {
 
 TEST(CidrTest, PrefixBoundsPerFamily) {
   EXPECT_EQ(Canonical("10.1.2.3/32"), "10.1.2.3/32");
-  EXPECT_EQ(Error("10.1.2.3/33"), "the prefix length must be a number 0..32");
+  EXPECT_EQ(CidrError("10.1.2.3/33"), "the prefix length must be a number 0..32");
   EXPECT_EQ(Canonical("fd00::1/128"), "fd00::1/128");
-  EXPECT_EQ(Error("fd00::1/129"), "the prefix length must be a number 0..128");
-  EXPECT_EQ(Error("10.0.0.0/"), "the prefix length must be a number 0..32");
-  EXPECT_EQ(Error("10.0.0.0/08"), "the prefix length must be a number 0..32");
-  EXPECT_EQ(Error("10.0.0.0/-1"), "the prefix length must be a number 0..32");
-  EXPECT_EQ(Error("10.0.0.0/8x"), "the prefix length must be a number 0..32");
-  EXPECT_EQ(Error("::/1000"), "the prefix length must be a number 0..128");
+  EXPECT_EQ(CidrError("fd00::1/129"), "the prefix length must be a number 0..128");
+  EXPECT_EQ(CidrError("10.0.0.0/"), "the prefix length must be a number 0..32");
+  EXPECT_EQ(CidrError("10.0.0.0/08"), "the prefix length must be a number 0..32");
+  EXPECT_EQ(CidrError("10.0.0.0/-1"), "the prefix length must be a number 0..32");
+  EXPECT_EQ(CidrError("10.0.0.0/8x"), "the prefix length must be a number 0..32");
+  EXPECT_EQ(CidrError("::/1000"), "the prefix length must be a number 0..128");
 }
 
 TEST(CidrTest, RefusesBadAddressesAndHostBitsPastThePrefix) {
   const std::string bad = "not an IPv4 or IPv6 address (expected e.g. 10.0.0.0/8 or ::1/128)";
-  EXPECT_EQ(Error(""), "empty CIDR range");
-  EXPECT_EQ(Error("/8"), bad);
-  EXPECT_EQ(Error("10.0.0/8"), bad);
-  EXPECT_EQ(Error("010.0.0.0/8"), bad);
-  EXPECT_EQ(Error("256.0.0.0/8"), bad);
-  EXPECT_EQ(Error("localhost"), bad);
-  EXPECT_EQ(Error("[::1]/128"), bad);
-  EXPECT_EQ(Error("fe80::1%eth0"), bad);
-  EXPECT_EQ(Error(" 10.0.0.0/8"), bad);
-  EXPECT_EQ(Error("10.0.0.1/8"),
+  EXPECT_EQ(CidrError(""), "empty CIDR range");
+  EXPECT_EQ(CidrError("/8"), bad);
+  EXPECT_EQ(CidrError("10.0.0/8"), bad);
+  EXPECT_EQ(CidrError("010.0.0.0/8"), bad);
+  EXPECT_EQ(CidrError("256.0.0.0/8"), bad);
+  EXPECT_EQ(CidrError("localhost"), bad);
+  EXPECT_EQ(CidrError("[::1]/128"), bad);
+  EXPECT_EQ(CidrError("fe80::1%eth0"), bad);
+  EXPECT_EQ(CidrError(" 10.0.0.0/8"), bad);
+  EXPECT_EQ(CidrError("10.0.0.1/8"),
             "the address has bits set past the prefix length /8 (write the network address)");
-  EXPECT_EQ(Error("2001:db8::1/32"),
+  EXPECT_EQ(CidrError("2001:db8::1/32"),
             "the address has bits set past the prefix length /32 (write the network address)");
 }
 

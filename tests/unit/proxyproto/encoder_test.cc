@@ -10,29 +10,29 @@ namespace {
 
 Endpoint E(const char* ip, uint16_t port) { return Endpoint{*ParseIp(ip), port}; }
 
-std::string Bytes(std::initializer_list<int> v) {
+std::string EncoderBytes(std::initializer_list<int> v) {
   std::string s;
   for (int b : v) s.push_back(static_cast<char>(b));
   return s;
 }
 
-const std::string kSig = Bytes({0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A});
+const std::string kEncoderSig = EncoderBytes({0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A});
 
 TEST(EncoderTest, V2Ipv4Bytes) {
   std::string h = EncodeV2(E("192.0.2.1", 50000), E("10.0.0.2", 143));
-  EXPECT_EQ(h, kSig + Bytes({0x21, 0x11, 0x00, 0x0C, 192, 0, 2, 1, 10, 0, 0, 2, 0xC3, 0x50, 0x00, 0x8F}));
+  EXPECT_EQ(h, kEncoderSig + EncoderBytes({0x21, 0x11, 0x00, 0x0C, 192, 0, 2, 1, 10, 0, 0, 2, 0xC3, 0x50, 0x00, 0x8F}));
 }
 
 TEST(EncoderTest, V2Ipv6Bytes) {
   std::string h = EncodeV2(E("2001:db8::1", 1), E("::1", 993));
   ASSERT_EQ(h.size(), 52u);
-  EXPECT_EQ(h.substr(0, 16), kSig + Bytes({0x21, 0x21, 0x00, 0x24}));
-  EXPECT_EQ(h.substr(16, 16), Bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
-  EXPECT_EQ(h.substr(32, 16), Bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
-  EXPECT_EQ(h.substr(48), Bytes({0x00, 0x01, 0x03, 0xE1}));
+  EXPECT_EQ(h.substr(0, 16), kEncoderSig + EncoderBytes({0x21, 0x21, 0x00, 0x24}));
+  EXPECT_EQ(h.substr(16, 16), EncoderBytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(h.substr(32, 16), EncoderBytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(h.substr(48), EncoderBytes({0x00, 0x01, 0x03, 0xE1}));
 }
 
-TEST(EncoderTest, V2LocalBytes) { EXPECT_EQ(EncodeV2Local(), kSig + Bytes({0x20, 0x00, 0x00, 0x00})); }
+TEST(EncoderTest, V2LocalBytes) { EXPECT_EQ(EncodeV2Local(), kEncoderSig + EncoderBytes({0x20, 0x00, 0x00, 0x00})); }
 
 TEST(EncoderTest, V1Text) {
   EXPECT_EQ(EncodeV1(E("192.0.2.1", 50000), E("10.0.0.2", 143)), "PROXY TCP4 192.0.2.1 10.0.0.2 50000 143\r\n");

@@ -490,7 +490,7 @@ TEST_F(BackendLoginTest, CredentialsAreWipedAsSoonAsThePasswordLiteralIsSent) {
   ExpectOutcome(BackendOutcome::kLoggedIn);
 }
 
-MasterUserCredentials Master(MasterUserCredentials::Form form) {
+MasterUserCredentials AliceMaster(MasterUserCredentials::Form form) {
   MasterUserCredentials m;
   m.form = form;
   m.user = SecretString("alice");
@@ -506,7 +506,7 @@ TEST_F(BackendLoginTest, MasterUserLogsInWithTheSeparatorForm) {
     c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
     c.ReadUntilClose();
   });
-  StartWith(Master(MasterUserCredentials::Form::kLoginSeparator));
+  StartWith(AliceMaster(MasterUserCredentials::Form::kLoginSeparator));
   ExpectOutcome(BackendOutcome::kLoggedIn);
 }
 
@@ -518,13 +518,13 @@ TEST_F(BackendLoginTest, MasterUserLogsInWithSaslPlainAndTheClientAsAuthzid) {
     c.Send("A2 OK [CAPABILITY IMAP4rev1] ok\r\n");
     c.ReadUntilClose();
   });
-  StartWith(Master(MasterUserCredentials::Form::kSaslPlainAuthzid));
+  StartWith(AliceMaster(MasterUserCredentials::Form::kSaslPlainAuthzid));
   ExpectOutcome(BackendOutcome::kLoggedIn);
 }
 
 TEST_F(BackendLoginTest, MasterUserSaslFormNeedsSaslIrAndAuthPlain) {
   GreetOnly("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n");
-  StartWith(Master(MasterUserCredentials::Form::kSaslPlainAuthzid));
+  StartWith(AliceMaster(MasterUserCredentials::Form::kSaslPlainAuthzid));
   ExpectOutcome(BackendOutcome::kUnavailable, "SASL-IR");
   Finish();
   EXPECT_EQ(after_greeting_, "");
