@@ -150,8 +150,13 @@ void ClientFrontend::OnIo(net::IoWatcher*, bool readable, bool writable) {
 void ClientFrontend::DoHandshake() {
   net::IoResult r = tls_->Handshake();
   switch (r.status) {
-    case net::IoStatus::kOk:
-      delegate_->OnTlsHandshake(true);
+    case net::IoStatus::kOk: {
+      stats::Metrics::TlsHandshakeEvent event;
+      event.ok = true;
+      event.version = tls_->VersionLabel();
+      event.resumed = tls_->SessionReused();
+      event.starttls = starttls_done_;
+      delegate_->OnTlsHandshake(event);
       state_ = State::kReading;
       ArmWithinDeadline(options_.preauth_timeout);
       if (!starttls_done_) SendGreeting();  // after STARTTLS the client speaks first
@@ -162,6 +167,7 @@ void ClientFrontend::DoHandshake() {
       if (tls_->HasBufferedInput()) conn_.ActivateRead();
       UpdateInterest();
       return;
+    }
     case net::IoStatus::kWantRead:
       conn_.watcher().WantRead(true);
       conn_.watcher().WantWrite(false);
@@ -170,12 +176,15 @@ void ClientFrontend::DoHandshake() {
       conn_.watcher().WantRead(false);
       conn_.watcher().WantWrite(true);
       return;
-    default:
+    default: {
       LogEvent(LogLevel::kDebug, "tls_handshake_failed").Add("reason", tls_->failure_reason());
-      delegate_->OnTlsHandshake(false);
+      stats::Metrics::TlsHandshakeEvent event;
+      event.failure = tls::HandshakeFailureName(tls_->failure_kind());
+      delegate_->OnTlsHandshake(event);
       end_ = FrontendEnd::kTlsFailed;
       FinishClose();
       return;
+    }
   }
 }
 
@@ -632,10 +641,14 @@ void ClientFrontend::FinishClose() {
 
 void ClientFrontend::OnTimeout() {
   switch (state_) {
-    case State::kHandshake:
+    case State::kHandshake: {
+      stats::Metrics::TlsHandshakeEvent event;
+      event.failure = "timeout";
+      delegate_->OnTlsHandshake(event);
       end_ = FrontendEnd::kTimeout;
       FinishClose();
       return;
+    }
     case State::kClosing:
       FinishClose();  // the client is not reading our last words
       return;

@@ -31,6 +31,7 @@
 #include "net/socket.h"
 #include "net/timer.h"
 #include "net/transport.h"
+#include "stats/metrics.h"
 #include "tls/tls_context.h"
 #include "tls/tls_transport.h"
 
@@ -79,8 +80,10 @@ class FrontendDelegate {
   virtual ~FrontendDelegate() = default;
   // The client asked to log in; the frontend reads nothing more until answered.
   virtual void OnLoginRequested(LoginRequest request) = 0;
-  // The TLS handshake finished (ok) or failed.
-  virtual void OnTlsHandshake(bool ok) = 0;
+  // The TLS handshake finished or failed (its version, resumption and STARTTLS, or why it failed:
+  // a failure class of tls::HandshakeFailureName, or "timeout" when tls_handshake_timeout or
+  // the pre-auth deadline ended it). Once per handshake; the event's views live for the call.
+  virtual void OnTlsHandshake(const stats::Metrics::TlsHandshakeEvent& event) = 0;
   // The session is over before login; the connection is closed. The owner may delete the
   // frontend only after this call returns (defer the deletion).
   virtual void OnFrontendEnded(FrontendEnd end) = 0;

@@ -33,6 +33,11 @@ size_t SessionCapFromDescriptors(uint64_t nofile, int workers, size_t configured
   return per_worker < configured ? static_cast<size_t>(per_worker) : configured;
 }
 
+uint64_t SessionsLimit(int workers, size_t per_worker_cap, uint64_t abuse_total) {
+  const uint64_t by_workers = static_cast<uint64_t>(workers < 1 ? 1 : workers) * per_worker_cap;
+  return abuse_total > 0 && abuse_total < by_workers ? abuse_total : by_workers;
+}
+
 StatusOr<Identity> ResolveIdentity(const config::ProcessConfig& process) {
   Identity id;
   std::vector<char> buf(16384);

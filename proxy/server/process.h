@@ -28,6 +28,10 @@ uint64_t RaiseDescriptorLimit();
 // too low to serve at all.
 constexpr uint64_t kReservedDescriptors = 32;
 size_t SessionCapFromDescriptors(uint64_t nofile, int workers, size_t configured);
+// The most client sessions the instance holds at once (imapgate_sessions_limit): workers times the
+// per-worker cap, or abuse_total (the abuse defence's abuse.connections.total, when it is
+// enabled) when that is lower; abuse_total 0 means no such limit. Pure.
+uint64_t SessionsLimit(int workers, size_t per_worker_cap, uint64_t abuse_total);
 
 // An account, resolved from the passwd and group databases.
 struct Identity {

@@ -71,6 +71,18 @@ std::string ShardSummary(const login::BackendPool& pool) {
   return out;
 }
 
+// The metrics a configuration generation decides (issue E): each listener's certificate notAfter
+// and the sessions limit. At start-up and after each successful reload.
+void PublishGenerationMetrics(const Generation& g, stats::Metrics& metrics, int workers, size_t session_cap) {
+  for (size_t i = 0; i < g.listeners.size() && i < g.server_tls.size(); ++i) {
+    metrics.SetCertificateNotAfter(g.listeners[i].context.index,
+                                   static_cast<double>(g.server_tls[i]->not_after_unix_seconds()));
+  }
+  const config::Config& c = *g.config;
+  const uint64_t total = c.abuse.enabled ? c.abuse.connections.max_total : 0;
+  metrics.SetSessionsLimit(static_cast<int64_t>(SessionsLimit(workers, session_cap, total)));
+}
+
 }  // namespace
 
 CheckReport CheckConfigResources(const config::ConfigPtr& config) {
@@ -141,6 +153,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto metrics = stats::Metrics::Create(listener_names, c.backend.name, IMAPGATE_VERSION);
   if (!metrics.ok()) return metrics.status();
   s->metrics_ = std::move(*metrics);
+  s->metrics_->SetStartTime(UnixSeconds(s->time_->WallNow()));
 
   health::HealthPolicy policy;
   policy.rise = c.health_checks.rise;
@@ -162,6 +175,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   s->generation_ = *generation;
   s->warnings_ = ConfigWarnings(c);
   s->metrics_->ConfigLoaded(UnixSeconds(s->time_->WallNow()));
+  PublishGenerationMetrics(*s->generation_, *s->metrics_, workers, s->session_cap_);
 
   if (Status st = s->BindListeners(); !st.ok()) return st;
   auto loop = net::EventLoop::Create();
@@ -392,6 +406,7 @@ Status Server::Reload(std::string_view trigger) {
     LogEvent(LogLevel::kError, "health_checks_failed").Add("error", st.message());
   }
   metrics_->ConfigReloaded(true, UnixSeconds(time_->WallNow()));
+  PublishGenerationMetrics(*g, *metrics_, static_cast<int>(workers_.size()), session_cap_);
   LogEvent(LogLevel::kInfo, "reload_ok")
       .Add("trigger", trigger)
       .Add("file", file)

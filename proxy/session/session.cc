@@ -114,9 +114,9 @@ void Session::Kick(const char* text) {
   relay_->Shutdown(text, relay::RelayEnd::kKicked);
 }
 
-void Session::OnTlsHandshake(bool ok) {
-  worker_->metrics->TlsHandshake(listener_->index, ok);
-  if (ok) tls_version_ = frontend_->TlsVersion();
+void Session::OnTlsHandshake(const stats::Metrics::TlsHandshakeEvent& event) {
+  worker_->metrics->TlsHandshake(listener_->index, event);
+  if (event.ok) tls_version_ = frontend_->TlsVersion();
 }
 
 void Session::OnLoginRequested(frontend::LoginRequest request) {
@@ -333,6 +333,7 @@ void Session::Finish(const char* result) {
       .Add("duration_s", duration)
       .Add("result", result);
   worker_->metrics->SessionClosed(listener_->index, duration);
+  worker_->metrics->SessionEnded(listener_->index, result);
   if (record_ && worker_->registry != nullptr) worker_->registry->Remove(record_.get());
   active_backend_.Reset();
   worker_->on_session_done(this);

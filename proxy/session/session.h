@@ -118,7 +118,7 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
 
   // FrontendDelegate.
   void OnLoginRequested(frontend::LoginRequest request) override;
-  void OnTlsHandshake(bool ok) override;
+  void OnTlsHandshake(const stats::Metrics::TlsHandshakeEvent& event) override;
   void OnFrontendEnded(frontend::FrontendEnd end) override;
   void OnCleartextLoginRefused() override;
   void OnLoginContinuation(SecretString response) override;

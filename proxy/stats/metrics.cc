@@ -20,6 +20,7 @@
 
 #include "health/backend_health_table.h"
 #include "stats/abuse_metrics.h"
+#include "stats/session_tls_metrics.h"
 
 namespace imapgate::stats {
 namespace {
@@ -51,11 +52,10 @@ struct ListenerSeries {
   std::array<prometheus::Counter*, kResultCount> logins{};
   prometheus::Histogram* login_duration = nullptr;
   std::array<prometheus::Counter*, kReasonCount> rejections{};
-  prometheus::Counter* tls_ok = nullptr;
-  prometheus::Counter* tls_failed = nullptr;
   prometheus::Counter* cleartext_logins_refused = nullptr;
   prometheus::Counter* proxy_ok = nullptr;
   prometheus::Counter* proxy_refused = nullptr;
+  std::unique_ptr<internal::ListenerSessionTls> session_tls;  // issue E
 };
 
 // The series of one backend, created when its name is first seen; owned by their families.
@@ -128,7 +128,6 @@ struct Families {
   prometheus::Family<prometheus::Counter>* logins = nullptr;
   prometheus::Family<prometheus::Histogram>* login_duration = nullptr;
   prometheus::Family<prometheus::Counter>* rejections = nullptr;
-  prometheus::Family<prometheus::Counter>* tls = nullptr;
   prometheus::Family<prometheus::Counter>* backend_errors = nullptr;
   prometheus::Family<prometheus::Counter>* shard_logins = nullptr;
   prometheus::Family<prometheus::Counter>* failovers = nullptr;
@@ -164,8 +163,7 @@ class PrometheusMetrics final : public Metrics {
         s->rejections[i] = &families_.rejections->Add(
             {{"listener", name}, {"reason", RejectReasonName(static_cast<RejectReason>(i))}});
       }
-      s->tls_ok = &families_.tls->Add({{"listener", name}, {"result", "ok"}});
-      s->tls_failed = &families_.tls->Add({{"listener", name}, {"result", "failed"}});
+      s->session_tls = session_tls_->AddListener(name);
       s->cleartext_logins_refused = &families_.cleartext->Add({{"listener", name}});
       s->proxy_ok = &families_.proxy_headers->Add({{"listener", name}, {"result", "ok"}});
       s->proxy_refused = &families_.proxy_headers->Add({{"listener", name}, {"result", "refused"}});
@@ -268,9 +266,6 @@ class PrometheusMetrics final : public Metrics {
   void CleartextLoginRefused(int listener) override {
     if (const ListenerSeries* s = At(listener)) s->cleartext_logins_refused->Increment();
   }
-  void TlsHandshake(int listener, bool ok) override {
-    if (const ListenerSeries* s = At(listener)) (ok ? s->tls_ok : s->tls_failed)->Increment();
-  }
   void BackendError(int backend) override {
     if (const BackendSeries* b = backends_.At(backend)) b->errors->Increment();
   }
@@ -292,12 +287,29 @@ class PrometheusMetrics final : public Metrics {
     relay_b2c_->Increment(static_cast<double>(backend_to_client));
   }
 
+  // --- Sessions, TLS and process (issue E), in SessionTlsSeries. ---
+  void TlsHandshake(int listener, const TlsHandshakeEvent& event) override {
+    if (const ListenerSeries* s = At(listener)) internal::SessionTlsSeries::Handshake(*s->session_tls, event);
+  }
+  void SessionEnded(int listener, std::string_view end) override {
+    if (const ListenerSeries* s = At(listener)) internal::SessionTlsSeries::Ended(*s->session_tls, end);
+  }
+  void SetStartTime(double unix_seconds) override { session_tls_->SetStartTime(unix_seconds); }
+  void SetCertificateNotAfter(int listener, double unix_seconds) override {
+    if (const ListenerSeries* s = At(listener)) internal::SessionTlsSeries::SetNotAfter(*s->session_tls, unix_seconds);
+  }
+  void SetSessionsLimit(int64_t sessions) override { session_tls_->SetSessionsLimit(sessions); }
+
   // --- Configuration reloads (issue D). ---
   void ConfigReloaded(bool ok, double unix_seconds) override {
     (ok ? reloads_ok_ : reloads_failed_)->Increment();
     if (ok) last_reload_->Set(unix_seconds);
+    session_tls_->SetLastReloadSuccessful(ok);
   }
-  void ConfigLoaded(double unix_seconds) override { last_reload_->Set(unix_seconds); }
+  void ConfigLoaded(double unix_seconds) override {
+    last_reload_->Set(unix_seconds);
+    session_tls_->SetLastReloadSuccessful(true);
+  }
 
   std::string Serialize() const override {
     std::function<void()> hook;
@@ -385,6 +397,8 @@ class PrometheusMetrics final : public Metrics {
 
   // Issue C.
   std::unique_ptr<internal::AbuseSeries> abuse_;
+  // Issue E (created in Build before any listener).
+  std::unique_ptr<internal::SessionTlsSeries> session_tls_;
   void AbuseAction(std::string_view action, std::string_view reason) override { abuse_->Action(action, reason); }
   void ConnectionRefused(std::string_view reason) override { abuse_->ConnectionRefused(reason); }
   void AbuseStoreCall(std::string_view store, double seconds, bool ok) override {
@@ -489,10 +503,6 @@ void PrometheusMetrics::Build(const std::string& version) {
                          .Name("imapgate_preauth_rejections_total")
                          .Help("Pre-auth sessions cut off or commands refused, per reason.")
                          .Register(r);
-  auto& tls = prometheus::BuildCounter()
-                  .Name("imapgate_tls_handshakes_total")
-                  .Help("Client TLS handshakes completed or failed, per listener.")
-                  .Register(r);
   auto& cleartext = prometheus::BuildCounter()
                         .Name("imapgate_cleartext_logins_refused_total")
                         .Help("LOGIN/AUTHENTICATE refused before STARTTLS, per listener.")
@@ -504,7 +514,6 @@ void PrometheusMetrics::Build(const std::string& version) {
   families_.logins = &logins;
   families_.login_duration = &login_duration;
   families_.rejections = &rejections;
-  families_.tls = &tls;
   families_.cleartext = &cleartext;
   families_.proxy_headers = &prometheus::BuildCounter()
                                  .Name("imapgate_proxy_headers_total")
@@ -559,6 +568,7 @@ void PrometheusMetrics::Build(const std::string& version) {
   BuildReloadMetrics(r);
   BuildAuthMetrics(r);
   abuse_ = std::make_unique<internal::AbuseSeries>(r);
+  session_tls_ = std::make_unique<internal::SessionTlsSeries>(r);
 }
 
 }  // namespace

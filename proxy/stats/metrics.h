@@ -11,10 +11,12 @@
 // labels are low-cardinality (never a user or an IP).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -82,8 +84,6 @@ class Metrics {
   // imapgate_proxy_headers_total{listener,result="ok|refused"}: PROXY protocol headers read, or
   // connections closed for a missing, malformed or untrusted one.
   virtual void ProxyHeader(int listener, bool ok) = 0;
-  // imapgate_tls_handshakes_total{listener,result="ok|failed"}
-  virtual void TlsHandshake(int listener, bool ok) = 0;
   // imapgate_backend_errors_total{backend}; BackendError() counts for backend index 0.
   virtual void BackendError(int backend) = 0;
   void BackendError() { BackendError(0); }
@@ -98,6 +98,46 @@ class Metrics {
   // imapgate_relay_bytes_total{direction="client_to_backend|backend_to_client"}; called when a
   // session ends (not per byte), with that session's totals.
   virtual void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) = 0;
+
+  // --- Sessions, TLS and process (issue E). ---
+  // Label values are fixed sets (see docs/METRICS.md); an event naming a value outside its set is
+  // dropped whole, so a scrape never grows. Per-listener series exist from ListenerIndex() on.
+  static constexpr std::array<std::string_view, 2> kTlsVersions = {"tls1_2", "tls1_3"};
+  static constexpr std::array<std::string_view, 7> kTlsFailureReasons = {
+      "no_shared_cipher", "protocol_version", "alpn", "sni", "timeout", "closed", "other"};
+  static constexpr std::array<std::string_view, 13> kSessionEndReasons = {
+      "logout",          "client_closed", "client_error", "backend_closed", "backend_error",
+      "idle_timeout",    "preauth_timeout", "tls_failed", "rejected",       "refused",
+      "kicked",          "shutdown",      "error"};
+  // TlsHandshakeEvent: one client TLS handshake's outcome, as the frontend saw it. The views
+  // only need to live for the call.
+  struct TlsHandshakeEvent {
+    bool ok = false;
+    std::string_view version;  // ok: "tls1_2" or "tls1_3" (a failed one is counted as "unknown")
+    std::string_view failure;  // !ok: one of kTlsFailureReasons
+    bool resumed = false;      // ok: an abbreviated handshake (session ticket)
+    bool starttls = false;     // ok: the handshake of a STARTTLS upgrade
+  };
+  // imapgate_tls_handshakes_total{listener,version,result}; when !ok also
+  // imapgate_tls_handshake_failures_total{listener,reason}; when ok and resumed
+  // imapgate_tls_resumed_handshakes_total{listener}; when ok and starttls
+  // imapgate_starttls_upgrades_total{listener}.
+  virtual void TlsHandshake(int listener, const TlsHandshakeEvent& event) = 0;
+  // The imapgate_sessions_ended_total reason of a session's end as the session_end log line names
+  // it (result=: a frontend end such as "line_too_long", a relay end such as "closed", or
+  // "proxy_refused", "internal_error"); "" for a name it does not know. Pure.
+  static std::string_view SessionEndReason(std::string_view end);
+  // imapgate_sessions_ended_total{listener,reason=SessionEndReason(end)}; an unknown end is dropped.
+  virtual void SessionEnded(int listener, std::string_view end) = 0;
+  // imapgate_start_time_seconds: when the process started (Unix seconds); once, at start-up.
+  virtual void SetStartTime(double unix_seconds) = 0;
+  // imapgate_tls_certificate_not_after_seconds{listener}: the notAfter of the listener's leaf
+  // certificate (Unix seconds); at start-up and after each successful reload.
+  virtual void SetCertificateNotAfter(int listener, double unix_seconds) = 0;
+  // imapgate_sessions_limit: the most client sessions this instance holds at once.
+  virtual void SetSessionsLimit(int64_t sessions) = 0;
+  // imapgate_config_last_reload_successful (no method of its own): ConfigLoaded and
+  // ConfigReloaded(true) set it to 1, ConfigReloaded(false) to 0.
 
   // Routing (issue D). The label index of shard `name` (created on first use; a lock: call it
   // when building a generation, not per login).

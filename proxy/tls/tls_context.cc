@@ -137,6 +137,18 @@ std::string FormatAsn1Time(const ASN1_TIME* time) {
   return std::string(reinterpret_cast<const char*>(data), len);
 }
 
+// `time` in seconds since the Unix epoch, or 0 when it cannot be converted.
+int64_t UnixSecondsOf(const ASN1_TIME* time) {
+  bssl::UniquePtr<ASN1_TIME> epoch(ASN1_TIME_set(nullptr, 0));
+  int days = 0;
+  int seconds = 0;
+  if (!epoch || time == nullptr || !ASN1_TIME_diff(&days, &seconds, epoch.get(), time)) {
+    ERR_clear_error();
+    return 0;
+  }
+  return static_cast<int64_t>(days) * 86400 + seconds;
+}
+
 Status ApplyCommonSettings(SSL_CTX* ctx) {
   if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
       !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
@@ -182,8 +194,10 @@ StatusOr<std::shared_ptr<TlsServerContext>> TlsServerContext::Create(const std::
   if (!SSL_CTX_use_certificate_chain_file(ctx.get(), certificate_file.c_str())) {
     return InvalidArgument(cert_name + ExplainLoadFailure(certificate_file, PemContent::kCertificate));
   }
+  int64_t not_after_seconds = 0;
   if (X509* leaf = SSL_CTX_get0_certificate(ctx.get())) {
     const ASN1_TIME* not_after = X509_get0_notAfter(leaf);
+    not_after_seconds = UnixSecondsOf(not_after);
     if (not_after != nullptr && X509_cmp_time(not_after, &now) < 0) {
       return InvalidArgument(cert_name + "expired on " + FormatAsn1Time(not_after));
     }
@@ -208,7 +222,7 @@ StatusOr<std::shared_ptr<TlsServerContext>> TlsServerContext::Create(const std::
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   static const unsigned char kSessionContext[] = "imapgate";
   SSL_CTX_set_session_id_context(ctx.get(), kSessionContext, sizeof kSessionContext - 1);
-  return std::shared_ptr<TlsServerContext>(new TlsServerContext(std::move(ctx)));
+  return std::shared_ptr<TlsServerContext>(new TlsServerContext(std::move(ctx), not_after_seconds));
 }
 
 StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(const std::string& ca_file, bool verify) {

@@ -8,6 +8,7 @@
 // workers (SSL_CTX is reference-counted and thread-safe for SSL_new).
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -33,10 +34,14 @@ class TlsServerContext {
   static StatusOr<std::shared_ptr<TlsServerContext>> Create(const std::string& certificate_file,
                                                              const std::string& key_file, time_t now);
   ssl_ctx_st* get() const { return ctx_.get(); }
+  // The notAfter of the leaf certificate, in seconds since the Unix epoch (0 if it could not be
+  // read); for the certificate expiry metric.
+  int64_t not_after_unix_seconds() const { return not_after_; }
 
  private:
-  explicit TlsServerContext(SslCtxPtr ctx) : ctx_(std::move(ctx)) {}
+  TlsServerContext(SslCtxPtr ctx, int64_t not_after) : ctx_(std::move(ctx)), not_after_(not_after) {}
   SslCtxPtr ctx_;
+  int64_t not_after_ = 0;
 };
 
 class TlsClientContext {

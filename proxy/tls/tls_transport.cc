@@ -28,13 +28,21 @@ class BoringTlsTransport final : public TlsTransport {
     int rc = SSL_do_handshake(ssl_.get());
     if (rc == 1) return {net::IoStatus::kOk};
     net::IoResult r = MapError(rc);
-    if (r.status == net::IoStatus::kError || r.status == net::IoStatus::kEof) {
-      failure_reason_ = r.status == net::IoStatus::kEof ? "peer closed during handshake" : TakeTlsErrorString();
-    }
+    if (r.status == net::IoStatus::kError || r.status == net::IoStatus::kEof) RecordFailure(r.status);
     return r;
   }
 
   const std::string& failure_reason() const override { return failure_reason_; }
+  HandshakeFailure failure_kind() const override { return failure_kind_; }
+
+  std::string_view VersionLabel() const override {
+    if (!SSL_is_init_finished(ssl_.get())) return "unknown";
+    switch (SSL_version(ssl_.get())) {
+      case TLS1_2_VERSION: return "tls1_2";
+      case TLS1_3_VERSION: return "tls1_3";
+      default: return "unknown";
+    }
+  }
 
   net::IoResult Read(char* buf, size_t len) override {
     ERR_clear_error();
@@ -96,12 +104,85 @@ class BoringTlsTransport final : public TlsTransport {
     }
   }
 
+  // Sets failure_reason_ (the first error, as text) and failure_kind_ from the error queue, and
+  // clears it.
+  void RecordFailure(net::IoStatus status) {
+    failure_kind_ = HandshakeFailure::kOther;
+    bool any = false;
+    bool classified = false;
+    const char* data = nullptr;
+    int flags = 0;
+    for (uint32_t err; (err = ERR_get_error_line_data(nullptr, nullptr, &data, &flags)) != 0;) {
+      // `data` is valid until the next call that changes the queue: used before anything else.
+      const std::string_view text = (flags & ERR_FLAG_STRING) != 0 && data != nullptr ? data : "";
+      const HandshakeFailure kind = ClassifyTlsError(err, text);
+      if (!any) {
+        char buf[256];
+        ERR_error_string_n(err, buf, sizeof buf);
+        failure_reason_ = buf;
+        any = true;
+      }
+      if (!classified && kind != HandshakeFailure::kOther) {
+        failure_kind_ = kind;
+        classified = true;
+      }
+    }
+    ERR_clear_error();
+    if (!any) {
+      // EOF, or a reset (SSL_ERROR_SYSCALL with an empty queue): the peer went away.
+      failure_reason_ = status == net::IoStatus::kEof ? "peer closed during handshake"
+                                                      : "connection reset during handshake";
+      failure_kind_ = HandshakeFailure::kClosed;
+    }
+  }
+
   net::UniqueFd fd_;
   SslPtr ssl_;
   std::string failure_reason_;
+  HandshakeFailure failure_kind_ = HandshakeFailure::kNone;
 };
 
 }  // namespace
+
+const char* HandshakeFailureName(HandshakeFailure failure) {
+  switch (failure) {
+    case HandshakeFailure::kNone: return "";
+    case HandshakeFailure::kNoSharedCipher: return "no_shared_cipher";
+    case HandshakeFailure::kProtocolVersion: return "protocol_version";
+    case HandshakeFailure::kAlpn: return "alpn";
+    case HandshakeFailure::kSni: return "sni";
+    case HandshakeFailure::kClosed: return "closed";
+    case HandshakeFailure::kOther: return "other";
+  }
+  return "other";
+}
+
+HandshakeFailure ClassifyTlsError(uint32_t packed, std::string_view data) {
+  if (ERR_GET_LIB(packed) != ERR_LIB_SSL) return HandshakeFailure::kOther;
+  switch (ERR_GET_REASON(packed)) {
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUP:
+    case SSL_R_NO_CIPHERS_PASSED:
+      return HandshakeFailure::kNoSharedCipher;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+    case SSL_R_INAPPROPRIATE_FALLBACK:
+    case SSL_R_TLSV1_ALERT_INAPPROPRIATE_FALLBACK:
+      return HandshakeFailure::kProtocolVersion;
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+      return HandshakeFailure::kAlpn;
+    case SSL_R_TLSV1_ALERT_UNRECOGNIZED_NAME:
+      return HandshakeFailure::kSni;
+    case SSL_R_ERROR_PARSING_EXTENSION:
+      // BoringSSL names the extension: server_name is 0, ALPN 16.
+      if (data == "extension 0") return HandshakeFailure::kSni;
+      if (data == "extension 16") return HandshakeFailure::kAlpn;
+      return HandshakeFailure::kOther;
+    default:
+      return HandshakeFailure::kOther;
+  }
+}
 
 StatusOr<TlsTransportPtr> NewServerTransport(const TlsServerContext& ctx, int fd) {
   net::UniqueFd owned(fd);

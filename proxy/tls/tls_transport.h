@@ -6,13 +6,24 @@
 // record buffers whenever they are empty, so an idle session holds no TLS buffers.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "net/transport.h"
 #include "tls/tls_context.h"
 
 namespace imapgate::tls {
+
+// HandshakeFailure: why a server-side handshake failed, in classes an operator can act on (the
+// imapgate_tls_handshake_failures_total reasons; "timeout" is the frontend's, not the transport's).
+enum class HandshakeFailure { kNone, kNoSharedCipher, kProtocolVersion, kAlpn, kSni, kClosed, kOther };
+// "no_shared_cipher", "protocol_version", "alpn", "sni", "closed", "other"; "" for kNone.
+const char* HandshakeFailureName(HandshakeFailure failure);
+// The class of one BoringSSL error: `packed` as ERR_get_error returns it, `data` its error data
+// ("" when none; BoringSSL names the extension it could not parse there, "extension 16"). Pure.
+HandshakeFailure ClassifyTlsError(uint32_t packed, std::string_view data);
 
 class TlsTransport : public net::Transport {
  public:
@@ -27,6 +38,12 @@ class TlsTransport : public net::Transport {
   // The server name the client asked for with SNI (server side), or empty.
   virtual std::string RequestedServerName() const = 0;
   virtual bool SessionReused() const = 0;
+  // The class of the handshake failure (kNone until Handshake() fails): the first error of
+  // BoringSSL's queue that ClassifyTlsError places in a class, else kOther; kClosed when the
+  // peer closed or reset the connection with no TLS error.
+  virtual HandshakeFailure failure_kind() const = 0;
+  // "tls1_2" or "tls1_3" once the handshake completed with that version, else "unknown".
+  virtual std::string_view VersionLabel() const = 0;
 };
 
 using TlsTransportPtr = std::unique_ptr<TlsTransport>;

@@ -260,6 +260,9 @@ TEST_F(ClientFrontendTest, StartTlsUpgradesAndResetsPreTlsState) {
   ASSERT_TRUE(ClientHandshake());
   ASSERT_TRUE(PumpUntil([&] { return delegate_.handshakes_ok == 1; }));
   EXPECT_EQ(frontend_->TlsVersion(), "TLSv1.3");
+  ASSERT_EQ(delegate_.tls_events.size(), 1u);
+  EXPECT_TRUE(delegate_.tls_events[0].starttls);  // counted as a STARTTLS upgrade
+  EXPECT_EQ(delegate_.tls_events[0].version, "tls1_3");
   PumpFor(10ms);
   EXPECT_EQ(received_, "");  // no second greeting after STARTTLS: the client speaks first
 
@@ -310,6 +313,10 @@ TEST_F(ClientFrontendTest, ImplicitTlsGreetingOffersAuthPlainWithoutStartTls) {
             "* OK [CAPABILITY IMAP4rev1 ID LITERAL+ SASL-IR AUTH=PLAIN AUTH=LOGIN] imapgate ready\r\n");
   EXPECT_EQ(delegate_.handshakes_ok, 1);
   EXPECT_EQ(frontend_->TlsVersion(), "TLSv1.3");
+  ASSERT_EQ(delegate_.tls_events.size(), 1u);
+  EXPECT_EQ(delegate_.tls_events[0].version, "tls1_3");
+  EXPECT_FALSE(delegate_.tls_events[0].starttls);
+  EXPECT_FALSE(delegate_.tls_events[0].resumed);
 }
 
 TEST_F(ClientFrontendTest, GarbageInsteadOfClientHelloFailsTls) {
@@ -318,6 +325,8 @@ TEST_F(ClientFrontendTest, GarbageInsteadOfClientHelloFailsTls) {
   ASSERT_TRUE(WaitEnded());
   EXPECT_EQ(*delegate_.ended, FrontendEnd::kTlsFailed);
   EXPECT_EQ(delegate_.handshakes_failed, 1);
+  ASSERT_EQ(delegate_.tls_events.size(), 1u);
+  EXPECT_EQ(delegate_.tls_events[0].failure, "other");  // not TLS at all
 }
 
 TEST_F(ClientFrontendTest, SilentClientHitsHandshakeTimeout) {
@@ -326,6 +335,10 @@ TEST_F(ClientFrontendTest, SilentClientHitsHandshakeTimeout) {
   ASSERT_TRUE(WaitEnded());
   EXPECT_EQ(*delegate_.ended, FrontendEnd::kTimeout);
   EXPECT_EQ(delegate_.handshakes_ok, 0);
+  // A handshake cut by its timeout is a failed handshake, reason "timeout".
+  EXPECT_EQ(delegate_.handshakes_failed, 1);
+  ASSERT_EQ(delegate_.tls_events.size(), 1u);
+  EXPECT_EQ(delegate_.tls_events[0].failure, "timeout");
 }
 
 TEST_F(ClientFrontendTest, LoginAfterTlsIsRequestedAndNothingMoreIsRead) {

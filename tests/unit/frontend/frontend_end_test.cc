@@ -32,6 +32,13 @@ TEST(FrontendEndTest, EveryEndHasItsOwnName) {
   EXPECT_STREQ(FrontendEndName(FrontendEnd::kLineTooLong), "line_too_long");
 }
 
+TEST(FrontendEndTest, EveryEndIsCountedUnderASessionsEndedReason) {
+  for (FrontendEnd end : kAllEnds) {
+    EXPECT_NE(stats::Metrics::SessionEndReason(FrontendEndName(end)), "") << FrontendEndName(end);
+  }
+  EXPECT_EQ(stats::Metrics::SessionEndReason(FrontendEndName(FrontendEnd::kRefused)), "refused");
+}
+
 TEST(FrontendEndTest, FatalParseErrorsMapByCodeNotByMessage) {
   EXPECT_EQ(FrontendEndForParseError(ParseErrorCode::kLineTooLong), FrontendEnd::kLineTooLong);
   EXPECT_EQ(FrontendEndForParseError(ParseErrorCode::kLiteralTooLarge), FrontendEnd::kLiteralTooLarge);

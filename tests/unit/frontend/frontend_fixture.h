@@ -32,7 +32,10 @@ namespace imapgate::frontend {
 class RecordingDelegate : public FrontendDelegate {
  public:
   void OnLoginRequested(LoginRequest request) override { logins.push_back(std::move(request)); }
-  void OnTlsHandshake(bool ok) override { ++(ok ? handshakes_ok : handshakes_failed); }
+  void OnTlsHandshake(const stats::Metrics::TlsHandshakeEvent& e) override {
+    ++(e.ok ? handshakes_ok : handshakes_failed);
+    tls_events.push_back({e.ok, std::string(e.version), std::string(e.failure), e.resumed, e.starttls});
+  }
   void OnFrontendEnded(FrontendEnd end) override {
     ended = end;
     ++ended_calls;
@@ -46,6 +49,15 @@ class RecordingDelegate : public FrontendDelegate {
   std::vector<std::string> continuations;  // answers to SendContinuation
   int handshakes_ok = 0;
   int handshakes_failed = 0;
+  // Every OnTlsHandshake, its views copied.
+  struct TlsEvent {
+    bool ok;
+    std::string version;
+    std::string failure;
+    bool resumed;
+    bool starttls;
+  };
+  std::vector<TlsEvent> tls_events;
   std::optional<FrontendEnd> ended;
   int ended_calls = 0;
   int cleartext_refused = 0;

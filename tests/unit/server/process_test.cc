@@ -27,6 +27,13 @@ TEST(SessionCapTest, TooFewDescriptorsGiveZero) {
   EXPECT_EQ(SessionCapFromDescriptors(64, 16, 100000), 0u);
 }
 
+TEST(SessionsLimitTest, WorkersTimesTheCapOrTheAbuseTotalWhenLower) {
+  EXPECT_EQ(SessionsLimit(2, 5000, 0), 10000u);      // no abuse total: the workers' caps
+  EXPECT_EQ(SessionsLimit(2, 5000, 300), 300u);      // a lower total wins
+  EXPECT_EQ(SessionsLimit(2, 5000, 20000), 10000u);  // a higher one does not
+  EXPECT_EQ(SessionsLimit(0, 7, 0), 7u);             // at least one worker
+}
+
 Identity Nobody() { return Identity{"nobody", "nogroup", 65534, 65534}; }
 Identity Root() { return Identity{"root", "root", 0, 0}; }
 

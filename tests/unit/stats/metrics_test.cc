@@ -159,8 +159,9 @@ TEST_F(MetricsTest, EverySeriesExistsAtZeroBeforeAnyEvent) {
                 {{"listener", l}, {"reason", RejectReasonName(static_cast<RejectReason>(i))}}),
           0);
     }
-    EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", l}, {"result", "ok"}}), 0);
-    EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", l}, {"result", "failed"}}), 0);
+    EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", l}, {"version", "tls1_3"}, {"result", "ok"}}), 0);
+    EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", l}, {"version", "unknown"}, {"result", "failed"}}),
+              0);
   }
   EXPECT_EQ(Value("imapgate_backend_errors_total", {{"backend", "dovecot"}}), 0);
   EXPECT_EQ(Value("imapgate_relay_bytes_total", {{"direction", "client_to_backend"}}), 0);
@@ -229,13 +230,21 @@ TEST_F(MetricsTest, PreauthRejectedCountsEachReasonSeparately) {
 }
 
 TEST_F(MetricsTest, TlsHandshakeOkAndFailed) {
-  metrics_->TlsHandshake(1, true);
-  metrics_->TlsHandshake(1, false);
-  metrics_->TlsHandshake(1, false);
-  EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", "imaps"}, {"result", "ok"}}), 1);
-  EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", "imaps"}, {"result", "failed"}}),
-            2);
-  EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", "imap"}, {"result", "ok"}}), 0);
+  Metrics::TlsHandshakeEvent ok;
+  ok.ok = true;
+  ok.version = "tls1_3";
+  Metrics::TlsHandshakeEvent failed;
+  failed.failure = "other";
+  metrics_->TlsHandshake(1, ok);
+  metrics_->TlsHandshake(1, failed);
+  metrics_->TlsHandshake(1, failed);
+  EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", "imaps"}, {"version", "tls1_3"}, {"result", "ok"}}),
+            1);
+  EXPECT_EQ(
+      Value("imapgate_tls_handshakes_total", {{"listener", "imaps"}, {"version", "unknown"}, {"result", "failed"}}),
+      2);
+  EXPECT_EQ(Value("imapgate_tls_handshakes_total", {{"listener", "imap"}, {"version", "tls1_3"}, {"result", "ok"}}),
+            0);
 }
 
 TEST_F(MetricsTest, CleartextLoginsRefusedCountPerListener) {
@@ -266,7 +275,12 @@ TEST_F(MetricsTest, OutOfRangeListenerIsIgnored) {
     metrics_->SessionClosed(bad, 1);
     metrics_->LoginFinished(bad, LoginResult::kOk, 1);
     metrics_->PreauthRejected(bad, RejectReason::kLineTooLong);
-    metrics_->TlsHandshake(bad, true);
+    Metrics::TlsHandshakeEvent ok;
+    ok.ok = true;
+    ok.version = "tls1_3";
+    metrics_->TlsHandshake(bad, ok);
+    metrics_->SessionEnded(bad, "logout");
+    metrics_->SetCertificateNotAfter(bad, 5);
   }
   metrics_->LoginFinished(0, LoginResult::kCount, 1);
   metrics_->PreauthRejected(0, RejectReason::kCount);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -47,6 +48,27 @@ TEST_F(TlsContextTest, ServerContextLoadsCertificateAndKey) {
   auto ctx = TlsServerContext::Create(certs().server_cert, certs().server_key);
   ASSERT_TRUE(ctx.ok()) << ctx.status().message();
   EXPECT_NE((*ctx)->get(), nullptr);
+}
+
+// notAfter as the openssl CLI reads it from the same file ("notAfter=Nov 28 14:58:30 2036 GMT").
+time_t NotAfterByOpenSsl(const std::string& cert) {
+  const std::string command = "openssl x509 -noout -enddate -in '" + cert + "'";
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return 0;
+  char line[256] = {};
+  const bool read = fgets(line, sizeof line, p) != nullptr;
+  pclose(p);
+  struct tm tm {};
+  if (!read || strptime(line, "notAfter=%b %d %H:%M:%S %Y GMT", &tm) == nullptr) return 0;
+  return timegm(&tm);
+}
+
+TEST_F(TlsContextTest, ServerContextKnowsTheLeafCertificatesNotAfter) {
+  auto ctx = TlsServerContext::Create(certs().server_cert, certs().server_key);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  const time_t expected = NotAfterByOpenSsl(certs().server_cert);
+  ASSERT_GT(expected, std::time(nullptr));
+  EXPECT_EQ((*ctx)->not_after_unix_seconds(), static_cast<int64_t>(expected));
 }
 
 TEST_F(TlsContextTest, MissingCertificateFileIsNamedInTheError) {

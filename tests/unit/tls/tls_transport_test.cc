@@ -146,6 +146,8 @@ TEST_F(TlsTransportTest, HandshakeNegotiatesTls13AndCarriesDataBothWays) {
   ASSERT_EQ(c, Step::kDone) << client->failure_reason();
   EXPECT_EQ(server->ProtocolName(), "TLSv1.3");
   EXPECT_EQ(client->ProtocolName(), "TLSv1.3");
+  EXPECT_EQ(server->VersionLabel(), "tls1_3");
+  EXPECT_EQ(server->failure_kind(), HandshakeFailure::kNone);
   EXPECT_EQ(server->SelectedAlpn(), "");  // our client offers no ALPN
   EXPECT_FALSE(server->SessionReused());
 
@@ -221,6 +223,21 @@ TEST_F(TlsTransportTest, Tls11ClientIsRefused) {
   EXPECT_EQ(c, Step::kFailed);
   EXPECT_FALSE(server->failure_reason().empty());
   EXPECT_EQ(server->ProtocolName(), "none");
+  EXPECT_EQ(server->failure_kind(), HandshakeFailure::kProtocolVersion) << server->failure_reason();
+  EXPECT_EQ(server->VersionLabel(), "unknown");
+}
+
+TEST_F(TlsTransportTest, ClientWithoutASharedCipherIsClassifiedAsSuch) {
+  NewPair();
+  TlsTransportPtr server = NewServer();
+  auto ctx = NewRawClientCtx();
+  ASSERT_TRUE(SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION));
+  ASSERT_TRUE(SSL_CTX_set_strict_cipher_list(ctx.get(), "AES128-SHA"));  // CBC, RSA key exchange
+  auto client = NewRawClient(ctx.get());
+  Step s, c;
+  HandshakeRaw(server.get(), client.get(), &s, &c);
+  EXPECT_EQ(s, Step::kFailed);
+  EXPECT_EQ(server->failure_kind(), HandshakeFailure::kNoSharedCipher) << server->failure_reason();
 }
 
 TEST_F(TlsTransportTest, Tls12ClientIsAccepted) {
@@ -233,6 +250,7 @@ TEST_F(TlsTransportTest, Tls12ClientIsAccepted) {
   HandshakeRaw(server.get(), client.get(), &s, &c);
   ASSERT_EQ(s, Step::kDone) << server->failure_reason();
   EXPECT_EQ(server->ProtocolName(), "TLSv1.2");
+  EXPECT_EQ(server->VersionLabel(), "tls1_2");
 }
 
 TEST_F(TlsTransportTest, AlpnWithoutImapIsRefusedWithNoApplicationProtocol) {
@@ -256,6 +274,7 @@ TEST_F(TlsTransportTest, AlpnWithoutImapIsRefusedWithNoApplicationProtocol) {
   ASSERT_EQ(c, Step::kFailed);
   // The client saw the server's alert (ALPACA: RFC 7301 no_application_protocol).
   EXPECT_EQ(client_reason, SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL);
+  EXPECT_EQ(server->failure_kind(), HandshakeFailure::kAlpn) << server->failure_reason();
 }
 
 TEST_F(TlsTransportTest, AlpnOfferingImapSelectsImap) {
@@ -327,6 +346,7 @@ TEST_F(TlsTransportTest, SecondHandshakeResumesWithTheTicket) {
   ASSERT_EQ(c, Step::kDone);
   EXPECT_TRUE(server->SessionReused());
   EXPECT_TRUE(SSL_session_reused(client.get()));
+  EXPECT_EQ(server->VersionLabel(), "tls1_3");
   g_sessions = nullptr;
 }
 
@@ -344,6 +364,29 @@ TEST_F(TlsTransportTest, PeerClosingDuringHandshakeIsReported) {
   IoResult r = server->Handshake();
   EXPECT_TRUE(r.status == IoStatus::kEof || r.status == IoStatus::kError);
   EXPECT_FALSE(server->failure_reason().empty());
+  EXPECT_EQ(server->failure_kind(), HandshakeFailure::kClosed);
+}
+
+TEST(TlsErrorClassTest, EachReasonLandsInItsClass) {
+  auto ssl = [](int reason) { return static_cast<uint32_t>(ERR_PACK(ERR_LIB_SSL, reason)); };
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_NO_SHARED_CIPHER), ""), HandshakeFailure::kNoSharedCipher);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_NO_SHARED_GROUP), ""), HandshakeFailure::kNoSharedCipher);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_UNSUPPORTED_PROTOCOL), ""), HandshakeFailure::kProtocolVersion);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_TLSV1_ALERT_PROTOCOL_VERSION), ""), HandshakeFailure::kProtocolVersion);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_NO_APPLICATION_PROTOCOL), ""), HandshakeFailure::kAlpn);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_TLSV1_ALERT_UNRECOGNIZED_NAME), ""), HandshakeFailure::kSni);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_ERROR_PARSING_EXTENSION), "extension 0"), HandshakeFailure::kSni);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_ERROR_PARSING_EXTENSION), "extension 16"), HandshakeFailure::kAlpn);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_ERROR_PARSING_EXTENSION), "extension 10"), HandshakeFailure::kOther);
+  EXPECT_EQ(ClassifyTlsError(ssl(SSL_R_WRONG_VERSION_NUMBER), ""), HandshakeFailure::kOther);  // not TLS
+  EXPECT_EQ(ClassifyTlsError(static_cast<uint32_t>(ERR_PACK(ERR_LIB_X509, 1)), ""), HandshakeFailure::kOther);
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kNoSharedCipher), "no_shared_cipher");
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kProtocolVersion), "protocol_version");
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kAlpn), "alpn");
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kSni), "sni");
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kClosed), "closed");
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kOther), "other");
+  EXPECT_STREQ(HandshakeFailureName(HandshakeFailure::kNone), "");
 }
 
 }  // namespace
