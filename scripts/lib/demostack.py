@@ -9,6 +9,7 @@ Standard library only. Everything here talks to 127.0.0.1 and to nothing else.
   * mail:     make_message()               -- a small RFC 5322 message with CRLF line ends
   * imapgate: imapgate_yaml(...), shard_backend(...), write_admin_token(...), ImapGate(...)
                                            -- config text (one backend or shards) and process control
+  * Prometheus(...)                         -- a real Prometheus scraping imapgate, alert rules loaded
 
 Run `python3 scripts/lib/demostack.py demo` to start the demo stack in the foreground
 (scripts/demo does that after building): two shards of real Dovecots behind imapgate.
@@ -821,6 +822,149 @@ class Redis:
         self.proc = None
 
 
+class PrometheusError(RuntimeError):
+    """Prometheus's HTTP API answered an error (a query that does not parse or run, ...)."""
+
+
+class Prometheus:
+    """A real Prometheus server (Debian's `prometheus`) on 127.0.0.1:port scraping imapgate's admin
+    endpoint(s) `targets` ("127.0.0.1:PORT", job `imapgate`) every `scrape_interval`, with the
+    rule files `rule_files` loaded and evaluated as often. Its config (ROOT/prometheus.yml), TSDB
+    (ROOT/data) and log (ROOT/prometheus.log) live in `root`; start() waits until it is ready,
+    stop() ends it (SIGTERM, then SIGKILL). The API helpers raise PrometheusError on an error answer.
+    Only loopback is ever listened on or scraped."""
+
+    JOB = "imapgate"
+
+    def __init__(self, root, targets: Iterable[str], rule_files: Iterable = (), port: Optional[int] = None,
+                 scrape_interval: str = "1s"):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.targets = list(targets)
+        for t in self.targets:
+            if not t.startswith(LOOPBACK + ":"):
+                raise ValueError(f"only loopback is ever a target: {t}")
+        self.rule_files = [str(Path(r).resolve()) for r in rule_files]
+        self.port = port or free_port()
+        self.scrape_interval = scrape_interval
+        self.config_path = self.root / "prometheus.yml"
+        self.data_dir = self.root / "data"
+        self.log_path = self.root / "prometheus.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def config_text(self) -> str:
+        lines = ["# Written by demostack.Prometheus: imapgate's admin endpoint(s), its alert rules.",
+                 "global:",
+                 f"  scrape_interval: {self.scrape_interval}",
+                 f"  scrape_timeout: {self.scrape_interval}",
+                 f"  evaluation_interval: {self.scrape_interval}"]
+        if self.rule_files:
+            lines += ["rule_files:"] + [f"  - {json.dumps(r)}" for r in self.rule_files]
+        lines += ["scrape_configs:",
+                  f"  - job_name: {self.JOB}",
+                  "    metrics_path: /metrics",
+                  "    static_configs:",
+                  f"      - targets: {json.dumps(self.targets)}"]
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 60.0) -> "Prometheus":
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        self.config_path.write_text(self.config_text())
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [binary, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.data_dir}",
+             f"--web.listen-address={LOOPBACK}:{self.port}", "--storage.tsdb.retention.time=2d",
+             "--log.level=warn"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(self.root), start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if self._get("/-/ready")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"prometheus on {self.url} was not ready within {timeout}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _get(self, path: str, timeout: float = 10.0) -> Tuple[int, bytes]:
+        import urllib.error
+        import urllib.request
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never a proxy
+        try:
+            with opener.open(self.url + path, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def api(self, path: str, **params) -> object:
+        """GET /api/v1/PATH?params; the answer's `data`. PrometheusError on an error answer."""
+        import urllib.parse
+        query = urllib.parse.urlencode(params, doseq=True)
+        status, body = self._get(f"/api/v1/{path}" + (f"?{query}" if query else ""))
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise PrometheusError(f"/api/v1/{path}: HTTP {status}, not JSON: {body[:300]!r}")
+        if status != 200 or answer.get("status") != "success":
+            raise PrometheusError(f"{answer.get('errorType', status)}: {answer.get('error', body[:300])}")
+        return answer["data"]
+
+    def query(self, expr: str) -> List[Dict]:
+        """An instant query (now); the result's list of {metric, value} (a scalar as one item)."""
+        data = self.api("query", query=expr)
+        if data["resultType"] in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        return data["result"]
+
+    def active_targets(self) -> List[Dict]:
+        return self.api("targets", state="active")["activeTargets"]
+
+    def wait_targets_up(self, timeout: float = 30.0) -> List[Dict]:
+        """Wait until every configured target has been scraped successfully (health "up")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            active = self.active_targets()
+            up = {t["labels"].get("instance") for t in active if t.get("health") == "up"}
+            if set(self.targets) <= up:
+                return active
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"targets not up within {timeout}s: "
+                                   + "; ".join(f"{t['scrapeUrl']} {t['health']} {t.get('lastError', '')}"
+                                               for t in active))
+            time.sleep(0.2)
+
+    def rule_groups(self) -> List[Dict]:
+        return self.api("rules")["groups"]
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+
 class ImapGate:
     """An imapgate process: `BIN -c CONFIG`, stderr captured to a file."""
 
@@ -917,6 +1061,17 @@ DEMO_FLEET_ADMIN_PORT = 29464
 # The second instance's ports, by the first's.
 DEMO_FLEET_PORT_MAP = {DEMO_IMPLICIT_PORT: DEMO_FLEET_IMPLICIT_PORT, DEMO_STARTTLS_PORT: DEMO_FLEET_STARTTLS_PORT,
                        DEMO_ADMIN_PORT: DEMO_FLEET_ADMIN_PORT}
+# Issue E: a real Prometheus scraping the demo's imapgate(s) (both with --fleet) every few seconds,
+# with monitoring/alerts.yml loaded; its config, TSDB and log in .demo/prometheus/.
+DEMO_PROMETHEUS_PORT = 19090
+DEMO_PROMETHEUS_SCRAPE_INTERVAL = "5s"
+
+
+def demo_alert_rules(repo: Path) -> Path:
+    """The alert rules the demo's Prometheus loads: the repository's monitoring/alerts.yml, or the
+    one next to this script when the repository has none (a copy with only conf/)."""
+    mine = repo / "monitoring" / "alerts.yml"
+    return mine if mine.exists() else Path(__file__).resolve().parents[2] / "monitoring" / "alerts.yml"
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -1255,6 +1410,10 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None, fleet: boo
     redis_pidfile = demo / "redis.pid"
     _stop_pid(_read_pid(redis_pidfile), "redis-server", also=str(DEMO_FLEET_REDIS_PORT))
     redis_pidfile.unlink(missing_ok=True)
+    # ... and its Prometheus.
+    prom_pidfile = demo / "prometheus.pid"
+    _stop_pid(_read_pid(prom_pidfile), "prometheus", also=str(demo / "prometheus"))
+    prom_pidfile.unlink(missing_ok=True)
     legacy = demo / "dovecot"   # the single Dovecot of the demo before shards
     if (legacy / "dovecot.conf").exists():
         old = Dovecot(legacy, port=DEMO_BACKEND_PORT, instance_name="imapgate-demo")
@@ -1281,6 +1440,12 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None, fleet: boo
         return 1
     if fleet:
         ports += [DEMO_FLEET_REDIS_PORT, DEMO_FLEET_IMPLICIT_PORT, DEMO_FLEET_STARTTLS_PORT, DEMO_FLEET_ADMIN_PORT]
+    have_prometheus = bool(shutil.which("prometheus") or Path("/usr/bin/prometheus").exists())
+    if have_prometheus:
+        ports.append(DEMO_PROMETHEUS_PORT)
+    else:
+        print("[demo] warning: prometheus is not installed (scripts/install-deps installs it): "
+              "the demo runs without it", file=sys.stderr)
     for port in ports:
         if port_accepts(port):
             print(f"[demo] 127.0.0.1:{port} is already in use (another demo running?)", file=sys.stderr)
@@ -1325,6 +1490,7 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None, fleet: boo
     gate: Optional[ImapGate] = None
     gate2: Optional[ImapGate] = None
     redis: Optional[Redis] = None
+    prom: Optional[Prometheus] = None
     followers: List[_LogFollower] = []
 
     def on_signal(signum, frame):
@@ -1371,6 +1537,24 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None, fleet: boo
             gate2.start()
             pidfile2.write_text(f"{gate2.pid}\n")
             followers.append(_LogFollower(log2, "[2] "))
+        admin_ports = [DEMO_ADMIN_PORT] + ([DEMO_FLEET_ADMIN_PORT] if fleet else [])
+        if have_prometheus:
+            rules = demo_alert_rules(repo)
+            prom = Prometheus(demo / "prometheus", [f"{LOOPBACK}:{p}" for p in admin_ports], rule_files=[rules],
+                              port=DEMO_PROMETHEUS_PORT, scrape_interval=DEMO_PROMETHEUS_SCRAPE_INTERVAL)
+            print(f"[demo] starting Prometheus on {prom.url}: scrapes imapgate's admin endpoint"
+                  f"{'s' if fleet else ''} every {DEMO_PROMETHEUS_SCRAPE_INTERVAL}, rules {_rel(rules)} "
+                  f"(config, data and log in {_rel(prom.root)}/)")
+            try:
+                prom.start()
+                prom_pidfile.write_text(f"{prom.proc.pid}\n")
+            except RuntimeError as e:   # the demo still works without it
+                print(f"[demo] warning: Prometheus did not start; the demo runs without it: {e}", file=sys.stderr)
+                prom = None
+        status_pages = "  ".join(f"http://{LOOPBACK}:{p}/" for p in admin_ports)
+        prom_lines = (f"""  Prometheus: http://{LOOPBACK}:{DEMO_PROMETHEUS_PORT}  (alerts: /alerts, targets: /targets; the rules of
+    monitoring/alerts.yml; Grafana dashboard to import: monitoring/grafana/imapgate.json)"""
+                      if prom is not None else "  Prometheus: not running (see the warning above)")
         ca = _rel(tls["ca"])
         more = ", ".join(f"{u} / {p}" for u, p in DEMO_MORE_USERS.items())
         print(f"""
@@ -1397,6 +1581,8 @@ the others by the hash (their mail is on both shards, so they work wherever they
   Metrics and health:
     curl http://127.0.0.1:{DEMO_ADMIN_PORT}/metrics
     curl http://127.0.0.1:{DEMO_ADMIN_PORT}/healthz
+  Status page (open in a browser): {status_pages}
+{prom_lines}
 
   Kill the primary of shard-a; alice's next login goes to its replica a2 (same mail):
     kill $(cat .demo/backends/a1.pid)
@@ -1411,6 +1597,7 @@ Backend logs: .demo/backends/NAME.log. Press Ctrl-C to stop. imapgate's log foll
 """, flush=True)
         # Follow imapgate's log until it exits or we are told to stop; report backends' exits.
         redis_reported = False
+        prom_reported = False
         while True:
             for f in followers:
                 f.pump()
@@ -1426,6 +1613,10 @@ Backend logs: .demo/backends/NAME.log. Press Ctrl-C to stop. imapgate's log foll
                 redis_reported = True
                 print(f"\n[demo] redis-server exited ({redis.proc.returncode}): the instances count alone"
                       f" (fail-open) until it is back on 127.0.0.1:{DEMO_FLEET_REDIS_PORT}\n", flush=True)
+            if prom is not None and prom.proc is not None and prom.proc.poll() is not None and not prom_reported:
+                prom_reported = True
+                print(f"\n[demo] Prometheus exited ({prom.proc.returncode}); see {_rel(prom.log_path)}\n",
+                      flush=True)
             time.sleep(0.2)
     except KeyboardInterrupt:
         print("\n[demo] stopping ...", flush=True)
@@ -1435,6 +1626,10 @@ Backend logs: .demo/backends/NAME.log. Press Ctrl-C to stop. imapgate's log foll
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for f in followers:
             f.close()
+        if prom is not None:
+            prom.stop()
+            print("[demo] Prometheus stopped")
+        prom_pidfile.unlink(missing_ok=True)
         if gate2 is not None:
             rc = gate2.stop(signal.SIGTERM, timeout=20)
             print(f"[demo] imapgate 2 stopped (exit {rc})")

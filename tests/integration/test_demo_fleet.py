@@ -8,12 +8,14 @@ demo's fixed ports: it fails at once, saying so, when one of them is taken (a de
 logs in through both instances; failures through one tarpit the next login through the other; an
 admin kick on one ends her session on the other; the other's admin API shows the failures; Ctrl-C
 stops everything (redis-server included) and leaves no process. Without --fleet: no redis-server
-and no second instance, the demo as before.
+and no second instance, the demo as before. Both ways (issue E): a real Prometheus answers on
+127.0.0.1:19090 with every imapgate of the demo a target that is up and the alert rules loaded.
 """
 
 from __future__ import annotations
 
 import imaplib
+import json
 import os
 import re
 import shutil
@@ -26,6 +28,7 @@ import tempfile
 import time
 import unittest
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import List, Optional, Set
 
@@ -33,7 +36,7 @@ import harness as h
 from harness import ds
 
 ALICE, ALICE_PW = "alice@demo.test", "alice-password"
-DEMO_PORTS = [ds.DEMO_IMPLICIT_PORT, ds.DEMO_STARTTLS_PORT, ds.DEMO_ADMIN_PORT] + \
+DEMO_PORTS = [ds.DEMO_IMPLICIT_PORT, ds.DEMO_STARTTLS_PORT, ds.DEMO_ADMIN_PORT, ds.DEMO_PROMETHEUS_PORT] + \
     [p for members in ds.DEMO_SHARDS.values() for _, p in members]
 FLEET_PORTS = [ds.DEMO_FLEET_REDIS_PORT, ds.DEMO_FLEET_IMPLICIT_PORT, ds.DEMO_FLEET_STARTTLS_PORT,
                ds.DEMO_FLEET_ADMIN_PORT]
@@ -55,6 +58,15 @@ def procs_naming(text: str) -> List[str]:
         if text in cmd:
             out.append(f"{d.name} {cmd.strip()}")
     return out
+
+
+def prometheus_api(path: str) -> object:
+    """GET http://127.0.0.1:19090/api/v1/PATH (the demo's Prometheus); the answer's data."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://{h.HOST}:{ds.DEMO_PROMETHEUS_PORT}/api/v1/{path}", timeout=10) as r:
+        answer = json.loads(r.read())
+    assert answer["status"] == "success", answer
+    return answer["data"]
 
 
 def duration_seconds(text: str) -> float:
@@ -123,7 +135,7 @@ class DemoProcess:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the demo did not start within {START_TIMEOUT}s:\n{self.output()[-4000:]}")
             time.sleep(0.2)
-        names = ["imapgate.pid"] + (["imapgate-2.pid", "redis.pid"] if self.fleet else [])
+        names = ["imapgate.pid", "prometheus.pid"] + (["imapgate-2.pid", "redis.pid"] if self.fleet else [])
         names += [f"backends/{n}.pid" for members in ds.DEMO_SHARDS.values() for n, _ in members]
         for n in names:
             self.pids[n] = ds._read_pid(self.demo / n)
@@ -226,12 +238,40 @@ class DemoTestBase(unittest.TestCase):
         self.assertIn("AUTHENTICATIONFAILED", str(e.exception))
         return took
 
+    def assert_prometheus_scrapes(self, admin_ports: List[int]) -> None:
+        """The demo's Prometheus answers on 127.0.0.1:19090, scrapes every imapgate of the demo
+        (job imapgate, target up within 30 s) and has monitoring/alerts.yml's rules loaded; the
+        demo printed its URL and the status pages' URLs."""
+        want = {f"{h.HOST}:{p}" for p in admin_ports}
+        deadline = time.monotonic() + 30
+        while True:
+            active = prometheus_api("targets?state=active")["activeTargets"]
+            health = {t["labels"]["instance"]: t["health"] for t in active if t["labels"].get("job") == "imapgate"}
+            if all(health.get(i) == "up" for i in want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(health, {i: "up" for i in want}, f"imapgate targets of the demo's Prometheus: {active}")
+        up = prometheus_api("query?query=" + urllib.parse.quote('up{job="imapgate"}'))["result"]
+        self.assertEqual({r["metric"]["instance"]: r["value"][1] for r in up}, {i: "1" for i in want})
+        rules = [r["name"] for g in prometheus_api("rules")["groups"] for r in g["rules"]]
+        alerts = re.findall(r"(?m)^\s*-\s+alert:\s*(\S+)", (h.SOURCE_DIR / "monitoring" / "alerts.yml").read_text())
+        self.assertEqual(sorted(rules), sorted(alerts))
+        pid = self.demo.pids["prometheus.pid"]
+        self.assertTrue(pid and ds._pid_alive(pid) and str(self.demo.demo / "prometheus") in ds._proc_cmdline(pid))
+        self.assertTrue((self.demo.demo / "prometheus" / "data").is_dir())
+        out = self.demo.output()
+        self.assertIn(f"http://127.0.0.1:{ds.DEMO_PROMETHEUS_PORT}", out, "the demo does not print Prometheus's URL")
+        for p in admin_ports:
+            self.assertIn(f"http://127.0.0.1:{p}/", out, "the demo does not print the status page's URL")
+
     def assert_stops_cleanly(self):
         rc = self.demo.stop()
         out = self.demo.output()
         self.assertEqual(rc, 0, f"the demo did not exit 0 on Ctrl-C (it may have stopped before):\n{out[-3000:]}")
         self.assertEqual(self.demo.leftovers(), [], f"left running after Ctrl-C:\n{out[-3000:]}")
         self.assertIn("[demo] Dovecots stopped", out)
+        self.assertIn("[demo] Prometheus stopped", out)
+        self.assertFalse(ds._pid_alive(self.demo.pids["prometheus.pid"]))
         return out
 
 
@@ -319,6 +359,9 @@ class DemoFleetTest(DemoTestBase):
         time.sleep(0.5)
         self.assertTrue(self.demo.running(), f"the demo stopped:\n{self.demo.output()[-3000:]}")
 
+    def test_6_prometheus_scrapes_both_instances(self):
+        self.assert_prometheus_scrapes([ds.DEMO_ADMIN_PORT, ds.DEMO_FLEET_ADMIN_PORT])
+
     def test_z_ctrl_c_stops_everything(self):
         out = self.assert_stops_cleanly()
         for want in ("[demo] imapgate 2 stopped (exit 0)", "[demo] imapgate 1 stopped (exit 0)",
@@ -341,6 +384,9 @@ class DemoWithoutFleetTest(DemoTestBase):
         out = self.demo.output()
         self.assertIn("-c conf/imapgate.yaml", out)
         self.assertNotIn("Fleet (--fleet)", out)
+
+    def test_2_prometheus_scrapes_the_instance(self):
+        self.assert_prometheus_scrapes([ds.DEMO_ADMIN_PORT])
 
     def test_z_ctrl_c_stops_everything(self):
         out = self.assert_stops_cleanly()
