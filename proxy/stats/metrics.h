@@ -152,6 +152,30 @@ class Metrics {
   // imapgate_abuse_policy_hook_total{result="allow|reject|delay|failed"}: the hook's answers.
   virtual void AbusePolicyHook(std::string_view result) = 0;
 
+  // --- Backends and relay (issue E). ---
+  // imapgate_backend_connect_duration_seconds{backend}: one successful connect to backend
+  // `backend` (a BackendIndex) for a login, from the connect() call until the backend is ready for
+  // a command (TCP, TLS, greeting, STARTTLS). An unknown index is ignored.
+  virtual void BackendConnected(int backend, double seconds) = 0;
+  // imapgate_backend_login_duration_seconds{backend}: one successful backend login, from the start
+  // of the backend connection (or of the LOGIN on a warm connection) to the backend's tagged OK.
+  virtual void BackendLoggedIn(int backend, double seconds) = 0;
+  // One shard's backends (shard: a ShardIndex): configured, and up and not draining.
+  struct ShardBackendCount {
+    int shard = -1;
+    int64_t configured = 0;
+    int64_t up = 0;
+  };
+  // imapgate_shard_backends{shard} and imapgate_shard_backends_up{shard} (gauges): the listed
+  // shards get their counts, every other shard ever named reads 0 (a reload removed it). For the
+  // collect hook (a small allocation per call), not per event.
+  virtual void SetShardBackends(const std::vector<ShardBackendCount>& shards) = 0;
+  // imapgate_relay_bytes_total{direction}: `bytes` just relayed in one direction, called by the
+  // relay on every read it forwards. One relaxed atomic add, no lock, no allocation; the sum
+  // reaches the counter at the start of the next Serialize(). (Replaces the end-of-session
+  // RelayBytes above, which still adds directly.)
+  virtual void RelayBytesFlowed(bool backend_to_client, uint64_t bytes) = 0;
+
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
   // imapgate_build_info{version} 1 and imapgate_up 1.
   virtual std::string Serialize() const = 0;
