@@ -67,8 +67,14 @@ class FailoverLogin final : public StepRequest {
   void OnResult(upstream::BackendLoginResult result) {
     const BackendPool& pool = step_.pool();
     const PoolBackend& backend = pool.backends[shard_.backends[position_]];
+    if (pool.metrics != nullptr && result.connect_seconds >= 0) {
+      pool.metrics->BackendConnected(backend.metrics_index, result.connect_seconds);
+    }
     switch (result.outcome) {
       case upstream::BackendOutcome::kLoggedIn:
+        if (pool.metrics != nullptr && result.login_seconds >= 0) {
+          pool.metrics->BackendLoggedIn(backend.metrics_index, result.login_seconds);
+        }
         if (pool.health) pool.health->RecordPassive(backend.health, true);
         attempt_.backend = std::move(result);
         context_.Done(Verdict::Accept());
@@ -91,6 +97,8 @@ class FailoverLogin final : public StepRequest {
       return;
     }
     if (pool.health) pool.health->RecordPassive(backend.health, false, result.detail);
+    // Counted for the backend that failed (each one a failover tried), not the shard's last.
+    if (pool.metrics != nullptr) pool.metrics->BackendError(backend.metrics_index);
     last_failure_ = backend.name + ": " + result.detail;
     ++attempt_.failovers;
     LogEvent(LogLevel::kWarn, "backend_failover")

@@ -15,6 +15,11 @@
 // going stale is not the backend's failure). When
 // the health table marks every backend of the shard down, the first one not draining still gets
 // one real try (the marks may be stale: a restarted backend waits for its rise count).
+//
+// Metrics (pool.metrics, when set): each try's connect latency (a fresh connect that reached the
+// backend), the login latency of the try that logged in, and imapgate_backend_errors_total for
+// each backend found unusable (by that backend's metrics_index; a stale warm connection is not
+// counted).
 #pragma once
 
 #include "common/time_source.h"

@@ -21,4 +21,20 @@ StatusOr<BackendPool> SingleBackendPool(std::string name, upstream::BackendTarge
   return pool;
 }
 
+std::vector<stats::Metrics::ShardBackendCount> ShardBackendCounts(const BackendPool& pool) {
+  std::vector<stats::Metrics::ShardBackendCount> counts;
+  counts.reserve(pool.shards.size());
+  for (const PoolShard& shard : pool.shards) {
+    if (shard.metrics_index < 0) continue;
+    stats::Metrics::ShardBackendCount c;
+    c.shard = shard.metrics_index;
+    c.configured = static_cast<int64_t>(shard.backends.size());
+    for (size_t h : shard.health_order) {
+      if (!pool.health || pool.health->IsUsable(h)) ++c.up;
+    }
+    counts.push_back(c);
+  }
+  return counts;
+}
+
 }  // namespace imapgate::login

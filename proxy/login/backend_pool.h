@@ -15,6 +15,7 @@
 #include "health/backend_health_table.h"
 #include "route/router.h"
 #include "route/runtime_moves.h"
+#include "stats/metrics.h"
 #include "tls/tls_context.h"
 #include "upstream/backend_connector.h"
 #include "upstream/backend_credentials.h"
@@ -27,6 +28,7 @@ struct PoolBackend {
   size_t shard = 0;               // index into BackendPool::shards
   size_t health = 0;              // index into the health table
   upstream::BackendTarget target;  // address, link security, timeouts, PROXY v2 out
+  int metrics_index = -1;         // stats::Metrics::BackendIndex; -1: no metrics
 };
 
 // A master user the shard's backends accept (Dovecot master users): the backend login acts for the
@@ -58,6 +60,9 @@ struct BackendPool {
   std::shared_ptr<health::BackendHealthTable> health;
   // Users moved at runtime (the Server's, kept across reloads); null: none.
   std::shared_ptr<route::RuntimeMoves> moves;
+  // Where logins record backend connect and login latency and backend errors (by each
+  // backend's metrics_index); not owned, outlives the pool (the Server's). Null: no metrics.
+  stats::Metrics* metrics = nullptr;
 
   // The backend named `name`, if any.
   const PoolBackend* FindBackend(std::string_view name) const {
@@ -70,6 +75,11 @@ struct BackendPool {
 
 // A pool of one shard ("default") holding one backend, `name` at `target`, without health
 // (every try is made). For tests and tools.
+// Each shard's backends for the shard gauges (stats::Metrics::SetShardBackends): configured, and
+// usable now (up and not draining) per the health table (without one, all count as usable).
+// Shards without a metrics index are left out. Reads the health table's atomics: for a scrape.
+std::vector<stats::Metrics::ShardBackendCount> ShardBackendCounts(const BackendPool& pool);
+
 StatusOr<BackendPool> SingleBackendPool(std::string name, upstream::BackendTarget target);
 
 }  // namespace imapgate::login

@@ -141,6 +141,8 @@ bool Relay::Pump(Pipe& p) {
               p.is_backend_to_client ? counters_->backend_to_client : counters_->client_to_backend;
           c.store(p.bytes, std::memory_order_relaxed);
         }
+        // The process-wide counter, as the bytes flow (a long IDLE shows while it lasts).
+        if (options_.metrics != nullptr) options_.metrics->RelayBytesFlowed(p.is_backend_to_client, r.bytes);
         last_activity_ = time_->MonotonicNow();
         if (p.is_backend_to_client) {
           framing_.FromBackend(scratch_, r.bytes);

@@ -32,6 +32,7 @@
 #include "net/io_watcher.h"
 #include "net/timer.h"
 #include "net/transport.h"
+#include "stats/metrics.h"
 
 namespace imapgate::relay {
 
@@ -39,6 +40,10 @@ struct RelayOptions {
   size_t high_watermark = 262144;
   size_t low_watermark = 65536;
   std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
+  // Where every read's bytes are added as they flow (imapgate_relay_bytes_total, through
+  // Metrics::RelayBytesFlowed: one atomic add per read); not owned, outlives every relay (the
+  // Server's). Null: not counted.
+  stats::Metrics* metrics = nullptr;
 };
 
 // How a relayed session ended.

@@ -51,6 +51,7 @@ void BuildBackendPool(const config::Config& c, std::shared_ptr<health::BackendHe
                       stats::Metrics* metrics, Generation& g, std::string& errors) {
   login::BackendPool& pool = g.pool;
   pool.health = std::move(health);
+  pool.metrics = metrics;
   auto router = config::BuildRouter(c);
   if (!router.ok()) {
     errors += c.source_file + ": routing: " + router.status().message() + "\n";
@@ -80,6 +81,11 @@ void BuildBackendPool(const config::Config& c, std::shared_ptr<health::BackendHe
       pb.name = b.name;
       pb.shard = s;
       pb.target.send_proxy_v2 = b.send_proxy_v2;
+      if (metrics != nullptr) {
+        // Every configured backend's series exist from start-up (and from the reload adding it).
+        StatusOr<int> index = metrics->BackendIndex(b.name);
+        if (index.ok()) pb.metrics_index = *index;
+      }
       BuildTarget(c, b, pool, pb.target, errors);
       if (pool.health) {
         StatusOr<size_t> index = pool.health->Add(b.name);
@@ -182,6 +188,7 @@ StatusOr<GenerationPtr> BuildGeneration(config::ConfigPtr config, stats::Metrics
   g->relay.high_watermark = c.limits.relay_high_watermark_bytes;
   g->relay.low_watermark = c.limits.relay_low_watermark_bytes;
   g->relay.idle_timeout = c.timeouts.idle;
+  g->relay.metrics = metrics;
   return GenerationPtr(std::move(g));
 }
 

@@ -205,6 +205,8 @@ Status Server::StartHealthChecks() {
   Server* self = this;  // admin_abuse_store_ is made after the privilege drop, before any scrape
   metrics_->SetCollectHook([metrics, table, auth, self] {
     stats::PublishBackendHealth(*table, *metrics);
+    // Shards of the configuration in effect (generation_ changes on this same main loop: a reload).
+    if (self->generation_) metrics->SetShardBackends(login::ShardBackendCounts(self->generation_->pool));
     metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
     if (!self->admin_abuse_store_) return;
     if (auto blocked = self->admin_abuse_store_->BlockedCounts()) {

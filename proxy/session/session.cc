@@ -231,12 +231,10 @@ void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view ste
 void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view step) {
   double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
   bool auth_failed = verdict.kind == login::VerdictKind::kReject && verdict.reason == login::RejectReason::kAuthFailed;
-  bool backend_down = verdict.kind == login::VerdictKind::kReject &&
-                      verdict.reason == login::RejectReason::kUnavailable && step == backend_step_.name();
   const stats::LoginResult result = auth_failed ? stats::LoginResult::kAuthFailed : stats::LoginResult::kUnavailable;
   worker_->metrics->LoginFinished(listener_->index, result, seconds);
   if (int shard = ShardMetricsIndex(); shard >= 0) worker_->metrics->ShardLogin(shard, result, failovers_);
-  if (backend_down) worker_->metrics->BackendError();
+  // imapgate_backend_errors_total is counted by the backend step, for each backend that failed.
   // A wrong password is routine (info); a backend or service that cannot be reached is the
   // operator's business (warn).
   LogEvent(auth_failed ? LogLevel::kInfo : LogLevel::kWarn, "login_failed")
@@ -303,7 +301,7 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
 
 void Session::OnRelayDone(const relay::RelayResult& result) {
   relay_result_ = result;
-  worker_->metrics->RelayBytes(result.client_to_backend, result.backend_to_client);
+  // imapgate_relay_bytes_total is counted by the relay as the bytes flow (not again here).
   Finish(relay::RelayEndName(result.end));
 }
 

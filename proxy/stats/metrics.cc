@@ -20,6 +20,7 @@
 
 #include "health/backend_health_table.h"
 #include "stats/abuse_metrics.h"
+#include "stats/backend_metrics.h"
 #include "stats/session_tls_metrics.h"
 
 namespace imapgate::stats {
@@ -189,6 +190,7 @@ class PrometheusMetrics final : public Metrics {
       sh->failovers = &families_.failovers->Add({{"shard", name}});
       const int index = shards_.Add(std::move(sh));
       if (index < 0) return Status(StatusCode::kResourceExhausted, "too many shard names for metrics");
+      backend_relay_->AddShard(index, name);
       shard_index_.emplace(name, index);
       return index;
     } catch (const std::exception& e) {
@@ -228,6 +230,7 @@ class PrometheusMetrics final : public Metrics {
       }
       const int index = backends_.Add(std::move(b));
       if (index < 0) return Status(StatusCode::kResourceExhausted, "too many backend names for metrics");
+      backend_relay_->AddBackend(index, name);
       backend_index_.emplace(name, index);
       return index;
     } catch (const std::exception& e) {
@@ -282,10 +285,6 @@ class PrometheusMetrics final : public Metrics {
     if (b == nullptr || i >= kOutcomeCount) return;
     b->checks[i]->Increment();
   }
-  void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) override {
-    relay_c2b_->Increment(static_cast<double>(client_to_backend));
-    relay_b2c_->Increment(static_cast<double>(backend_to_client));
-  }
 
   // --- Sessions, TLS and process (issue E), in SessionTlsSeries. ---
   void TlsHandshake(int listener, const TlsHandshakeEvent& event) override {
@@ -318,6 +317,7 @@ class PrometheusMetrics final : public Metrics {
       hook = collect_hook_;
     }
     if (hook) hook();  // outside the lock: the hook may take BackendIndex's
+    backend_relay_->PublishRelayBytes();
     return prometheus::TextSerializer().Serialize(registry_->Collect());
   }
 
@@ -344,8 +344,19 @@ class PrometheusMetrics final : public Metrics {
   std::array<prometheus::Counter*, 4> route_decisions_{};
   mutable std::mutex hook_mu_;  // collect_hook_ only
   std::function<void()> collect_hook_;
-  prometheus::Counter* relay_c2b_ = nullptr;
-  prometheus::Counter* relay_b2c_ = nullptr;
+  // Issue E's backend and relay series.
+  std::unique_ptr<internal::BackendRelaySeries> backend_relay_;
+  void BackendConnected(int backend, double seconds) override { backend_relay_->Connected(backend, seconds); }
+  void BackendLoggedIn(int backend, double seconds) override { backend_relay_->LoggedIn(backend, seconds); }
+  void SetShardBackends(const std::vector<ShardBackendCount>& shards) override {
+    std::vector<internal::BackendRelaySeries::ShardCount> counts;
+    counts.reserve(shards.size());
+    for (const ShardBackendCount& c : shards) counts.push_back({c.shard, c.configured, c.up});
+    backend_relay_->SetShards(counts);
+  }
+  void RelayBytesFlowed(bool backend_to_client, uint64_t bytes) override {
+    backend_relay_->RelayBytes(backend_to_client, bytes);
+  }
   // Issue B, created in BuildAuthMetrics.
   StatusOr<int> AuthSourceIndex(const std::string& name) override {
     std::lock_guard<std::mutex> lock(add_mu_);
@@ -559,12 +570,7 @@ void PrometheusMetrics::Build(const std::string& version) {
                                  .Name("imapgate_health_checks_total")
                                  .Help("Active backend health checks, per backend and result.")
                                  .Register(r);
-  auto& relay = prometheus::BuildCounter()
-                    .Name("imapgate_relay_bytes_total")
-                    .Help("Bytes relayed after login, counted when each session ends.")
-                    .Register(r);
-  relay_c2b_ = &relay.Add({{"direction", "client_to_backend"}});
-  relay_b2c_ = &relay.Add({{"direction", "backend_to_client"}});
+  backend_relay_ = std::make_unique<internal::BackendRelaySeries>(r);
   BuildReloadMetrics(r);
   BuildAuthMetrics(r);
   abuse_ = std::make_unique<internal::AbuseSeries>(r);

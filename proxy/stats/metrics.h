@@ -84,9 +84,8 @@ class Metrics {
   // imapgate_proxy_headers_total{listener,result="ok|refused"}: PROXY protocol headers read, or
   // connections closed for a missing, malformed or untrusted one.
   virtual void ProxyHeader(int listener, bool ok) = 0;
-  // imapgate_backend_errors_total{backend}; BackendError() counts for backend index 0.
+  // imapgate_backend_errors_total{backend}: a failure talking to that backend during a login.
   virtual void BackendError(int backend) = 0;
-  void BackendError() { BackendError(0); }
   // imapgate_backend_up{backend} and imapgate_backend_draining{backend} (gauges, 0 or 1: up/down
   // and draining are orthogonal) and imapgate_backend_sessions{backend} (gauge: sessions relayed
   // to it now). The health table is the source of truth: PublishBackendHealth copies it in,
@@ -95,9 +94,6 @@ class Metrics {
   // imapgate_health_checks_total{backend,result}: one active health check ended with `outcome`
   // (result = health::CheckOutcomeName).
   virtual void HealthCheckFinished(int backend, health::CheckOutcome outcome) = 0;
-  // imapgate_relay_bytes_total{direction="client_to_backend|backend_to_client"}; called when a
-  // session ends (not per byte), with that session's totals.
-  virtual void RelayBytes(uint64_t client_to_backend, uint64_t backend_to_client) = 0;
 
   // --- Sessions, TLS and process (issue E). ---
   // Label values are fixed sets (see docs/METRICS.md); an event naming a value outside its set is
@@ -191,6 +187,29 @@ class Metrics {
   virtual void SetAbuseBlocked(std::string_view scope, int64_t count) = 0;
   // imapgate_abuse_policy_hook_total{result="allow|reject|delay|failed"}: the hook's answers.
   virtual void AbusePolicyHook(std::string_view result) = 0;
+
+  // --- Backends and relay (issue E). ---
+  // imapgate_backend_connect_duration_seconds{backend}: one successful connect to backend
+  // `backend` (a BackendIndex) for a login, from the connect() call until the backend is ready for
+  // a command (TCP, TLS, greeting, STARTTLS). An unknown index is ignored.
+  virtual void BackendConnected(int backend, double seconds) = 0;
+  // imapgate_backend_login_duration_seconds{backend}: one successful backend login, from the start
+  // of the backend connection (or of the LOGIN on a warm connection) to the backend's tagged OK.
+  virtual void BackendLoggedIn(int backend, double seconds) = 0;
+  // One shard's backends (shard: a ShardIndex): configured, and up and not draining.
+  struct ShardBackendCount {
+    int shard = -1;
+    int64_t configured = 0;
+    int64_t up = 0;
+  };
+  // imapgate_shard_backends{shard} and imapgate_shard_backends_up{shard} (gauges): the listed
+  // shards get their counts, every other shard ever named reads 0 (a reload removed it). For the
+  // collect hook (a small allocation per call), not per event.
+  virtual void SetShardBackends(const std::vector<ShardBackendCount>& shards) = 0;
+  // imapgate_relay_bytes_total{direction}: `bytes` just relayed in one direction, called by the
+  // relay on every read it forwards. One relaxed atomic add, no lock, no allocation; the sum
+  // reaches the counter at the start of the next Serialize().
+  virtual void RelayBytesFlowed(bool backend_to_client, uint64_t bytes) = 0;
 
   // The whole registry in the Prometheus text exposition format (version 0.0.4), including
   // imapgate_build_info{version} 1 and imapgate_up 1.

@@ -74,10 +74,12 @@ Status BackendLogin::Begin(std::optional<BackendConnection> warm) {
   if (!timer.ok()) return timer.status();
   complete_ = std::move(*complete);
   timer_ = std::move(*timer);
+  started_ = time_->MonotonicNow();
   if (warm) {
     // Connected and greeted already: the login clock starts now, and the LOGIN goes out at once
     // (a failure is reported through `done`, later).
     timer_->Arm(target_.login_timeout);
+    warm_ = true;
     OnBackendReady(std::move(*warm));
     return Status::Ok();
   }
@@ -100,6 +102,7 @@ void BackendLogin::OnBackendFailed(std::string detail) { Fail(BackendOutcome::kU
 
 void BackendLogin::OnBackendReady(BackendConnection connection) {
   // Called from the connector's I/O callback: the LOGIN goes out in this same callback.
+  if (!warm_) connect_seconds_ = std::chrono::duration<double>(time_->MonotonicNow() - started_).count();
   conn_ = std::move(connection.connection);
   conn_.watcher().set_handler(this);
   capabilities_ = std::move(connection.capabilities);
@@ -230,6 +233,8 @@ bool BackendLogin::HandleLine(std::string_view raw) {
         Fail(BackendOutcome::kUnavailable, "backend answered LOGIN with BAD");
         return false;
       }
+      // The tagged OK: the login took this long (a CAPABILITY round trip may follow).
+      login_seconds_ = std::chrono::duration<double>(time_->MonotonicNow() - started_).count();
       if (line.code == "CAPABILITY") {
         capabilities_ = line.code_args;
         Succeed();
@@ -344,12 +349,15 @@ void BackendLogin::Fail(BackendOutcome outcome, std::string detail) {
   result_ = BackendLoginResult();
   result_.outcome = outcome;
   result_.detail = std::move(detail);
+  result_.connect_seconds = connect_seconds_;
   Complete();
 }
 
 void BackendLogin::Succeed() {
   result_.outcome = BackendOutcome::kLoggedIn;
   result_.detail = "logged in";
+  result_.connect_seconds = connect_seconds_;
+  result_.login_seconds = login_seconds_;
   result_.capabilities = capabilities_;
   result_.leftover = std::move(input_);
   Complete();

@@ -44,6 +44,13 @@ struct BackendLoginResult {
   // kLoggedIn: the connection, ready for the relay.
   net::BufferedConnection connection;  // its watcher still registered, with no handler
   std::string leftover;  // bytes the backend sent after the tagged OK (normally none)
+  // Timings on the attempt's TimeSource, in seconds; negative when not measured.
+  // connect_seconds: from the connect to the backend ready for a command (TCP, TLS, greeting,
+  // STARTTLS), whenever this attempt connected (also when the login then failed); not measured
+  // on a warm connection or a failed connect. login_seconds (kLoggedIn only): from the start of
+  // the attempt (the connect, or the LOGIN on a warm connection) to the backend's tagged OK.
+  double connect_seconds = -1;
+  double login_seconds = -1;
 };
 
 class BackendLogin final : public net::IoHandler, private ConnectorClient {
@@ -120,6 +127,10 @@ class BackendLogin final : public net::IoHandler, private ConnectorClient {
   std::string proxy_header_;  // PROXY v2 out (target.send_proxy_v2), for the connector
   std::string capabilities_;
   BackendLoginResult result_;
+  std::chrono::steady_clock::time_point started_;  // Begin(): the connect, or the warm LOGIN
+  double connect_seconds_ = -1;                    // set when the connector reported ready
+  bool warm_ = false;                              // began on a warm connection (no connect)
+  double login_seconds_ = -1;                      // set at the backend's tagged OK
 };
 
 using BackendLoginPtr = std::unique_ptr<BackendLogin>;

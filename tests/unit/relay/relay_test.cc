@@ -28,6 +28,7 @@
 #include "net/io_watcher.h"
 #include "net/timer.h"
 #include "net/transport.h"
+#include "stats/metrics.h"
 
 namespace imapgate::relay {
 namespace {
@@ -242,6 +243,44 @@ TEST_F(RelayTest, RelaysBytesBothWaysByteForByte) {
   EXPECT_EQ(done_count_, 0);
   EXPECT_FALSE(client_->eof());
   EXPECT_FALSE(backend_->eof());
+}
+
+// The value of imapgate_relay_bytes_total{direction} in a fresh scrape of `metrics`.
+double RelayBytesMetric(stats::Metrics& metrics, const std::string& direction) {
+  const std::string series = "imapgate_relay_bytes_total{direction=\"" + direction + "\"} ";
+  const std::string text = metrics.Serialize();
+  size_t at = text.find(series);
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + series.size(), nullptr);
+}
+
+TEST_F(RelayTest, RelayBytesReachTheMetricsAsTheyFlowWhileTheSessionLasts) {
+  auto metrics = stats::Metrics::Create({}, "b", "0");
+  ASSERT_TRUE(metrics.ok());
+  options_.metrics = metrics->get();
+  StartRelay();
+  client_->Send("A1 IDLE\r\n");
+  ASSERT_TRUE(RunUntil([&] { return backend_->received() == "A1 IDLE\r\n"; }));
+  EXPECT_EQ(RelayBytesMetric(**metrics, "client_to_backend"), 9);
+  EXPECT_EQ(RelayBytesMetric(**metrics, "backend_to_client"), 0);
+  const std::string cont = "+ idling\r\n";
+  backend_->Send(cont);
+  ASSERT_TRUE(RunUntil([&] { return client_->received() == cont; }));
+  const std::string update = "* 4 EXISTS\r\n";
+  for (int i = 0; i < 3; ++i) {
+    backend_->Send(update);
+    ASSERT_TRUE(RunUntil([&] { return client_->received().size() == cont.size() + (i + 1) * update.size(); }));
+    // Counted while the session is still open (no end-of-session add).
+    EXPECT_EQ(RelayBytesMetric(**metrics, "backend_to_client"), cont.size() + (i + 1) * update.size());
+  }
+  EXPECT_EQ(done_count_, 0);
+  // The end of the session adds nothing more.
+  client_->Close();
+  backend_->ShutdownWrite();
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(RelayBytesMetric(**metrics, "client_to_backend"), 9);
+  EXPECT_EQ(RelayBytesMetric(**metrics, "backend_to_client"), cont.size() + 3 * update.size());
+  relay_.reset();
 }
 
 TEST_F(RelayTest, InitialToClientIsDeliveredBeforeAnyBackendBytes) {

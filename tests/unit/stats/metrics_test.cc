@@ -259,9 +259,10 @@ TEST_F(MetricsTest, CleartextLoginsRefusedCountPerListener) {
 }
 
 TEST_F(MetricsTest, BackendErrorAndRelayBytes) {
-  metrics_->BackendError();
-  metrics_->RelayBytes(100, 2000);
-  metrics_->RelayBytes(1, 0);
+  metrics_->BackendError(0);
+  metrics_->RelayBytesFlowed(false, 100);
+  metrics_->RelayBytesFlowed(true, 2000);
+  metrics_->RelayBytesFlowed(false, 1);
   EXPECT_EQ(Value("imapgate_backend_errors_total", {{"backend", "dovecot"}}), 1);
   EXPECT_EQ(Value("imapgate_relay_bytes_total", {{"direction", "client_to_backend"}}), 101);
   EXPECT_EQ(Value("imapgate_relay_bytes_total", {{"direction", "backend_to_client"}}), 2000);
@@ -353,7 +354,8 @@ TEST_F(MetricsTest, ConcurrentUpdatesAreAllCounted) {
         metrics_->ConnectionAccepted(0);
         metrics_->SessionOpened(1);
         metrics_->SessionClosed(1, 0.5);
-        metrics_->RelayBytes(1, 2);
+        metrics_->RelayBytesFlowed(false, 1);
+        metrics_->RelayBytesFlowed(true, 2);
       }
     });
   }
@@ -443,7 +445,7 @@ TEST(MetricsCreateTest, NoListenersStillServesGlobalSeries) {
   ASSERT_TRUE(created.ok());
   MetricsPtr m = std::move(*created);
   m->ConnectionAccepted(0);  // ignored, no listener 0
-  m->BackendError();
+  m->BackendError(0);
   const std::string text = m->Serialize();
   EXPECT_NE(text.find("imapgate_build_info{version=\"0\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("imapgate_backend_errors_total{backend=\"b\"} 1"), std::string::npos);

@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -19,6 +21,7 @@
 #include "net/event_loop.h"
 #include "net/socket.h"
 #include "scripted_backend.h"
+#include "stats/metrics.h"
 
 namespace imapgate::login {
 namespace {
@@ -59,6 +62,31 @@ class BackendLoginStepTest : public ::testing::Test {
     ASSERT_TRUE(loop.ok());
     loop_ = std::move(*loop);
     pool_.health = std::make_shared<health::BackendHealthTable>(health::HealthPolicy{}, [](const auto&) {});
+    // Backend label index 0 is "unused", so a count that lands on index 0 shows.
+    auto metrics = stats::Metrics::Create({}, "unused", "0");
+    ASSERT_TRUE(metrics.ok());
+    metrics_ = std::move(*metrics);
+    pool_.metrics = metrics_.get();
+  }
+
+  // The value of one sample (name and labels as written) in a fresh scrape; -1 when absent.
+  double Metric(const std::string& series) {
+    std::istringstream in(metrics_->Serialize());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(series + " ", 0) == 0) return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    }
+    ADD_FAILURE() << "no series " << series;
+    return -1;
+  }
+  double Errors(const std::string& backend) {
+    return Metric("imapgate_backend_errors_total{backend=\"" + backend + "\"}");
+  }
+  double Connects(const std::string& backend) {
+    return Metric("imapgate_backend_connect_duration_seconds_count{backend=\"" + backend + "\"}");
+  }
+  double Logins(const std::string& backend) {
+    return Metric("imapgate_backend_login_duration_seconds_count{backend=\"" + backend + "\"}");
   }
 
   // Adds shard `name` with backends at `ports` (names name-1, name-2, ...).
@@ -74,6 +102,7 @@ class BackendLoginStepTest : public ::testing::Test {
       b.target.connect_timeout = 2s;
       b.target.login_timeout = 2s;
       b.health = *pool_.health->Add(b.name);
+      b.metrics_index = *metrics_->BackendIndex(b.name);
       shard.backends.push_back(pool_.backends.size());
       shard.health_order.push_back(b.health);
       pool_.backends.push_back(std::move(b));
@@ -130,6 +159,7 @@ class BackendLoginStepTest : public ::testing::Test {
   }
 
   std::unique_ptr<net::EventLoop> loop_;
+  stats::MetricsPtr metrics_;
   BackendPool pool_;
   std::vector<char> scratch_ = std::vector<char>(65536);
   std::unique_ptr<BackendLoginStep> step_;
@@ -161,6 +191,60 @@ TEST_F(BackendLoginStepTest, ARefusingPrimaryFailsOverToTheReplicaInTheSameLogin
   EXPECT_NE(primary.last_failure.find("connect"), std::string::npos) << primary.last_failure;
   EXPECT_TRUE(pool_.health->IsUp(1));
   CloseConnection();
+}
+
+TEST_F(BackendLoginStepTest, MetricsCountTheErrorOfTheBackendThatFailedAndTheLatencyOfTheOneThatLoggedIn) {
+  ScriptedBackend replica;
+  AcceptLogin(replica, kClientOwnLogin);
+  AddShard("shard-a", {RefusingPort(), replica.port()});
+  BuildRouter({{"alice@demo.test", "shard-a"}});
+  Login();
+  ASSERT_EQ(host_.kind, VerdictKind::kAccept) << host_.detail;
+  EXPECT_EQ(Errors("shard-a-1"), 1);  // the refusing primary, by its own label
+  EXPECT_EQ(Errors("shard-a-2"), 0);
+  EXPECT_EQ(Errors("unused"), 0);  // not index 0
+  EXPECT_EQ(Connects("shard-a-1"), 0);  // a refused connect has no connect latency
+  EXPECT_EQ(Connects("shard-a-2"), 1);
+  EXPECT_EQ(Logins("shard-a-1"), 0);
+  EXPECT_EQ(Logins("shard-a-2"), 1);
+  const upstream::BackendLoginResult& r = *pipeline_->attempt().backend;
+  EXPECT_GE(r.connect_seconds, 0);
+  EXPECT_GE(r.login_seconds, r.connect_seconds);  // the login clock starts with the connect
+  EXPECT_LT(r.login_seconds, 2.0);
+  CloseConnection();
+}
+
+TEST_F(BackendLoginStepTest, MetricsCountEveryFailedBackendOfAShardWithNoneLeft) {
+  AddShard("shard-a", {RefusingPort(), RefusingPort()});
+  BuildRouter({{"alice@demo.test", "shard-a"}});
+  Login();
+  EXPECT_EQ(host_.reason, RejectReason::kUnavailable);
+  EXPECT_EQ(Errors("shard-a-1"), 1);
+  EXPECT_EQ(Errors("shard-a-2"), 1);
+  EXPECT_EQ(Errors("unused"), 0);
+  EXPECT_EQ(Logins("shard-a-1") + Logins("shard-a-2"), 0);
+}
+
+TEST_F(BackendLoginStepTest, ShardBackendCountsSayConfiguredAndUsableBackendsPerShard) {
+  AddShard("shard-a", {RefusingPort(), RefusingPort(), RefusingPort()});
+  AddShard("shard-b", {RefusingPort()});
+  AddShard("shard-c", {RefusingPort()});
+  pool_.shards[0].metrics_index = 4;
+  pool_.shards[1].metrics_index = 7;
+  // shard-c has no metrics index: left out.
+  for (int i = 0; i < 5; ++i) pool_.health->RecordPassive(pool_.shards[0].health_order[0], false, "down");
+  pool_.health->SetDraining(pool_.shards[0].health_order[1], true);  // up, but takes no login
+  std::vector<stats::Metrics::ShardBackendCount> counts = ShardBackendCounts(pool_);
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[0].shard, 4);
+  EXPECT_EQ(counts[0].configured, 3);
+  EXPECT_EQ(counts[0].up, 1);
+  EXPECT_EQ(counts[1].shard, 7);
+  EXPECT_EQ(counts[1].configured, 1);
+  EXPECT_EQ(counts[1].up, 1);
+  pool_.health.reset();  // without a health table every backend counts as usable
+  counts = ShardBackendCounts(pool_);
+  EXPECT_EQ(counts[0].up, 3);
 }
 
 TEST_F(BackendLoginStepTest, APrimaryMarkedDownIsSkippedWithoutATry) {
@@ -223,6 +307,10 @@ TEST_F(BackendLoginStepTest, AWrongPasswordIsANoAndNoReasonToTryTheReplica) {
   EXPECT_EQ(pipeline_->attempt().failovers, 0);
   EXPECT_FALSE(replica.Pending());
   EXPECT_TRUE(pool_.health->IsUp(0));  // it answered: healthy
+  // A NO is no backend error, and no login latency; the connect itself was made and measured.
+  EXPECT_EQ(Errors("shard-a-1"), 0);
+  EXPECT_EQ(Connects("shard-a-1"), 1);
+  EXPECT_EQ(Logins("shard-a-1"), 0);
   pipeline_.reset();                   // closes the refused connection: the backend ends
   host_.retired.clear();
 }
