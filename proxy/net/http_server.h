@@ -7,7 +7,9 @@
 // 8 KiB of request line plus headers (413 beyond), kMaxBodyBytes of body (413 beyond, answered by
 // libevent itself, so that 413 has libevent's short HTML body), 10 s to read a request or write
 // a reply. Meant for the admin endpoint on a trusted address, not for the Internet: it has no
-// connection limit and no TLS. When accept() fails (EMFILE, ENFILE, ...) the listener pauses for
+// connection limit and no TLS. A client that half-closes its socket after the request may get a
+// long reply cut short (libevent 2.1's evhttp drops the connection on the read side's EOF);
+// HTTP clients (Prometheus, curl, browsers) do not half-close. When accept() fails (EMFILE, ENFILE, ...) the listener pauses for
 // 100 ms instead of retrying in a busy loop, and logs that at most once per 10 s.
 //
 // Thread: everything, including destruction, runs on the loop's thread; handlers run there too

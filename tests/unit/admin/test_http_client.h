@@ -68,7 +68,8 @@ inline RawHttpReply SendRaw(uint16_t port, const std::string& request, bool half
 // A GET (or other method) of path with Connection: close.
 inline RawHttpReply Request(uint16_t port, const std::string& method, const std::string& path) {
   return SendRaw(port,
-                 method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+                 method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                 /*half_close=*/false);
 }
 
 // LoopThread: runs an EventLoop on a thread. RunOnLoop() runs fn there and waits for it; the
