@@ -65,6 +65,7 @@ WorkerAbuse::Admission WorkerAbuse::Admit(const net::SocketAddress& client, std:
     Admission refused;
     refused.admitted = false;
     refused.bye_text = text;
+    refused.reason = reason;
     return refused;
   };
   if (plan_->blocklist.Contains(*ip)) return refuse("blocklist", "Access denied");
@@ -149,6 +150,7 @@ WorkerAbuse::SessionAdmission WorkerAbuse::AdmitSession(const login::LoginAttemp
       .Add("user", attempt.user)
       .Add("reason", per_user ? "per_user" : "per_user_address");
   s.ok = false;
+  s.reason = per_user ? "per_user" : "per_user_address";
   s.text = per_user ? "Too many sessions for this user" : "Too many sessions for this user from your address";
   return s;
 }

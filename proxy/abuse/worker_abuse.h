@@ -46,6 +46,7 @@ class WorkerAbuse : public std::enable_shared_from_this<WorkerAbuse> {
   struct Admission {
     bool admitted = true;
     std::string bye_text;
+    const char* reason = "";  // refused: the imapgate_connections_refused_total reason
     ratelimit::ConnectionLimits::PreauthSlots slots;
   };
   Admission Admit(const net::SocketAddress& client, std::string_view session_id);
@@ -62,6 +63,7 @@ class WorkerAbuse : public std::enable_shared_from_this<WorkerAbuse> {
   struct SessionAdmission {
     bool ok = true;
     std::string text;
+    const char* reason = "";  // refused: "per_user" or "per_user_address"
     ratelimit::ConnectionLimits::SessionSlots slots;
   };
   SessionAdmission AdmitSession(const login::LoginAttempt& attempt, std::string_view session_id);

@@ -18,6 +18,7 @@ using internal::BodyObject;
 using internal::HttpStatusOf;
 using internal::JsonOk;
 using internal::Shortened;
+using internal::WriteBackend;
 using net::HttpMethod;
 using net::HttpRequest;
 using net::HttpResponse;
@@ -45,27 +46,6 @@ StatusOr<std::optional<std::string>> UserParam(const HttpRequest& request) {
     user = std::move(value);
   }
   return user;
-}
-
-void WriteBackend(JsonWriter& w, const BackendInfo& b) {
-  w.BeginObject();
-  w.Key("name").String(b.name);
-  w.Key("shard").String(b.shard);
-  w.Key("address").String(b.address);
-  w.Key("security").String(b.security);
-  w.Key("state").String(BackendStateName(b.state));
-  w.Key("active_sessions").Uint(b.active_sessions);
-  w.Key("last_check");
-  if (b.last_check.has_value()) {
-    w.BeginObject();
-    w.Key("ok").Bool(b.last_check->ok);
-    w.Key("detail").String(b.last_check->detail);
-    w.Key("at").Int(b.last_check->at_unix_seconds);
-    w.EndObject();
-  } else {
-    w.Null();
-  }
-  w.EndObject();
 }
 
 HttpResponse BackendReply(const StatusOr<BackendInfo>& info) {
@@ -116,6 +96,7 @@ AdminApi::AdminApi(AdminControl* control, AdminToken token)
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/move", named(&AdminApi::MoveUser));
   router_.Add(HttpMethod::kPost, "/api/v1/users/{}/revoke-app-password", named(&AdminApi::RevokeAppPassword));
   router_.Add(HttpMethod::kPost, "/api/v1/reload", get(&AdminApi::Reload));
+  router_.Add(HttpMethod::kGet, "/api/v1/status", get(&AdminApi::ShowStatus));
   router_.Add(HttpMethod::kGet, "/api/v1/abuse/blocks", get(&AdminApi::ListAbuseBlocks));
   router_.Add(HttpMethod::kPost, "/api/v1/abuse/unblock", get(&AdminApi::AbuseUnblock));
   router_.Add(HttpMethod::kGet, "/api/v1/abuse/address", get(&AdminApi::ShowAbuseAddress));

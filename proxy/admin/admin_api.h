@@ -11,6 +11,14 @@
 //   POST /api/v1/backends/NAME/undrain      body {} -> {"backend":{...}}
 //   POST /api/v1/users/NAME/kick            body {} -> {"user":NAME,"kicked":N}
 //   POST /api/v1/reload                     body {} -> {"ok":true}; refused: 422 {"error":...}
+//   GET  /api/v1/status                     {version, started_at, config_loaded_at, now, ready,
+//                                            ready_reason, draining, listeners:[{name, address,
+//                                            mode, tls, proxy_protocol}], shards:[{name,
+//                                            backends_up, backends:[backend as above]}],
+//                                            counters:{logins:{ok,failed},
+//                                            tls_handshakes:{ok,failed}}, refusals:[{at,
+//                                            listener, reason, client_address}] (newest first),
+//                                            refusals_total, refusals_capacity}
 //
 // Access: a change (any method but GET and HEAD) needs "Authorization: Bearer <token>"; a read
 // needs it too unless the peer is a loopback address. A wrong token is refused even where none
@@ -64,6 +72,8 @@ class AdminApi {
   // POST /api/v1/users/{user}/revoke-app-password {"name": "phone"}
   net::HttpResponse RevokeAppPassword(const net::HttpRequest& request, std::string_view user) const;
   net::HttpResponse Reload(const net::HttpRequest& request) const;
+  // Issue E (admin/status_api.cc): GET /api/v1/status.
+  net::HttpResponse ShowStatus(const net::HttpRequest& request) const;
   // Issue C (admin/abuse_api.cc).
   net::HttpResponse ListAbuseBlocks(const net::HttpRequest& request) const;
   net::HttpResponse AbuseUnblock(const net::HttpRequest& request) const;

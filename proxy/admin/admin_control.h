@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/status_board.h"
 #include "common/status.h"
 
 namespace imapgate::admin {
@@ -78,6 +79,39 @@ struct AbuseCountersInfo {
   std::optional<AbuseBlockInfo> block;
 };
 
+// A client listener, as the status page shows it.
+struct ListenerInfo {
+  std::string name;
+  std::string address;  // host:port as configured
+  std::string mode;     // "implicit" (TLS from the first byte) or "starttls"
+  bool tls = true;      // whether the listener offers TLS (every imapgate listener does)
+  bool proxy_protocol = false;  // whether it expects a PROXY protocol header first
+};
+
+// A shard and its backends in failover order.
+struct ShardInfo {
+  std::string name;
+  std::vector<BackendInfo> backends;
+};
+
+// Everything GET /api/v1/status and /readyz report: the process, its listeners, shards and
+// backends, the counters and the recent refusals (newest first).
+struct StatusInfo {
+  std::string version;
+  int64_t started_unix_seconds = 0;
+  int64_t config_loaded_unix_seconds = 0;  // start-up, or the last successful reload
+  int64_t now_unix_seconds = 0;
+  bool draining = false;         // a graceful shutdown (SIGTERM) is under way
+  bool config_loaded = false;    // a configuration is in effect
+  bool listeners_bound = false;  // every client listener is bound and served by the workers
+  std::vector<ListenerInfo> listeners;
+  std::vector<ShardInfo> shards;
+  StatusCounts counts;
+  std::vector<Refusal> refusals;  // newest first, at most refusals_capacity
+  uint64_t refusals_total = 0;    // since start-up, including those no longer listed
+  uint64_t refusals_capacity = 0;
+};
+
 class AdminControl {
  public:
   virtual ~AdminControl() = default;
@@ -115,6 +149,12 @@ class AdminControl {
   // The same as SIGHUP: reads, validates and swaps in the config and override files. An error
   // says why nothing changed (FILE:LINE:COL: message).
   virtual Status Reload() = 0;
+
+  // Issue E: the state GET /api/v1/status shows and /readyz judges (admin/readiness.h).
+  // Default: kUnavailable, for doubles without one.
+  virtual StatusOr<StatusInfo> StatusReport() {
+    return Status(StatusCode::kUnavailable, "the status report is not available");
+  }
 
   // Issue C (defaults: kUnavailable, for doubles that have no abuse defence). The blocks in force
   // (at most max; *truncated when there were more); lifting one block (key: an address or a

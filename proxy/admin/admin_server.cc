@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "admin/readiness.h"
+#include "admin/status_page.h"
 #include "stats/metrics.h"
 
 namespace imapgate::admin {
@@ -33,6 +35,7 @@ StatusOr<AdminServerPtr> AdminServer::Create(net::EventLoop* loop, const std::st
                                              std::function<bool()> is_healthy,
                                              AdminControl* control, AdminToken token) {
   if (control == nullptr) return InvalidArgument("admin API needs a control");
+  std::function<bool()> healthy = is_healthy;
   auto created = Create(loop, host, port, metrics, std::move(is_healthy));
   if (!created.ok()) return created.status();
   AdminServerPtr server = std::move(*created);
@@ -40,7 +43,18 @@ StatusOr<AdminServerPtr> AdminServer::Create(net::EventLoop* loop, const std::st
   const AdminApi* api = server->api_.get();
   server->http_->HandlePrefix(std::string(AdminApi::kPrefix),
                               [api](const net::HttpRequest& request) { return api->Serve(request); });
+  server->http_->Handle("/readyz", [control, healthy = std::move(healthy)] { return ReadyzResponse(healthy, control); });
+  server->http_->Handle("/", [] { return StatusPageResponse(); });
   return server;
+}
+
+net::HttpResponse AdminServer::ReadyzResponse(const std::function<bool()>& is_healthy, AdminControl* control) {
+  constexpr const char* kText = "text/plain; charset=utf-8";
+  if (!is_healthy || !is_healthy()) return net::HttpResponse{503, kText, "draining\n"};
+  StatusOr<StatusInfo> status = control->StatusReport();
+  if (!status.ok()) return net::HttpResponse{503, kText, "no status: " + status.status().message() + "\n"};
+  Readiness r = EvaluateReadiness(*status);
+  return net::HttpResponse{r.ready ? 200 : 503, kText, r.reason + "\n"};
 }
 
 AdminServer::AdminServer(net::HttpServerPtr http) : http_(std::move(http)) {}

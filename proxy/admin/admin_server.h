@@ -1,10 +1,15 @@
 // AdminServer: the HTTP admin endpoint, serving GET /metrics, GET /healthz and, when given an
-// AdminControl, the JSON admin API under /api/ (admin::AdminApi).
+// AdminControl, GET /readyz, the status page at GET / (admin/status_page.h) and the JSON admin
+// API under /api/ (admin::AdminApi).
 //
 // /metrics returns Metrics::Serialize() in the Prometheus text format (version 0.0.4). /healthz
 // returns 200 "ok" while is_healthy() is true and 503 "draining" otherwise, so a load balancer
-// stops sending new clients during a drain. Both stay open to any peer (Prometheus, load
-// balancers); the api has its own token rule. Other paths are 404, other methods 405.
+// stops sending new clients during a drain. /readyz returns 200 "ready" when the control's
+// StatusReport() is ready (admin/readiness.h: listeners bound, config loaded, a backend of every
+// shard up) and 503 with the reason otherwise ("draining" while is_healthy() is false). /metrics,
+// /healthz, /readyz and the page at / stay open to any peer (Prometheus, load balancers; /readyz
+// names only shards and backends, as /metrics does, and the page itself holds no data); the api,
+// which the page reads, has its own token rule. Other paths are 404, other methods 405.
 //
 // Ownership: borrows loop, metrics and control, which must outlive the server. Thread: created,
 // used and destroyed on the loop's thread; is_healthy, Metrics::Serialize and the control run
@@ -53,6 +58,10 @@ class AdminServer {
                                          AdminToken token);
 
   uint16_t bound_port() const { return http_->bound_port(); }
+
+  // The /readyz answer: 503 "draining" unless is_healthy(), else EvaluateReadiness of the
+  // control's report (503 when there is none). Pure apart from the two calls; for tests too.
+  static net::HttpResponse ReadyzResponse(const std::function<bool()>& is_healthy, AdminControl* control);
 
  private:
   explicit AdminServer(net::HttpServerPtr http);

@@ -47,4 +47,26 @@ StatusOr<JsonValue> BodyObject(const net::HttpRequest& request,
   return std::move(*json);
 }
 
+void WriteBackend(JsonWriter& w, const BackendInfo& b) {
+  w.BeginObject();
+  w.Key("name").String(b.name);
+  w.Key("shard").String(b.shard);
+  w.Key("address").String(b.address);
+  w.Key("security").String(b.security);
+  w.Key("state").String(BackendStateName(b.state));
+  w.Key("active_sessions").Uint(b.active_sessions);
+  w.Key("last_check");
+  if (b.last_check.has_value()) {
+    w.BeginObject();
+    w.Key("ok").Bool(b.last_check->ok);
+    w.Key("detail").String(b.last_check->detail);
+    w.Key("at").Int(b.last_check->at_unix_seconds);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+}
+
+
 }  // namespace imapgate::admin::internal

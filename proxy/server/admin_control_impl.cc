@@ -3,6 +3,7 @@
 #include "abuse/abuse_services.h"
 
 #include "common/log.h"
+#include "common/version.h"
 #include "route/normalize.h"
 #include "server/server.h"
 
@@ -243,5 +244,43 @@ StatusOr<uint64_t> ServerAdminControl::RevokeAppPassword(std::string_view user, 
 }
 
 Status ServerAdminControl::Reload() { return server_->Reload("api"); }
+
+StatusOr<admin::StatusInfo> ServerAdminControl::StatusReport() {
+  admin::StatusInfo s;
+  s.version = IMAPGATE_VERSION;
+  s.started_unix_seconds = server_->started_unix_;
+  s.config_loaded_unix_seconds = server_->config_loaded_unix_;
+  s.now_unix_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(server_->time_->WallNow().time_since_epoch()).count();
+  s.draining = server_->draining_.load();
+  s.counts = server_->status_board_.Counts();
+  const admin::RefusalRing& ring = server_->status_board_.refusals();
+  s.refusals = ring.Recent();
+  s.refusals_total = ring.total();
+  s.refusals_capacity = ring.capacity();
+  const GenerationPtr& g = server_->generation_;
+  s.config_loaded = g != nullptr && g->config != nullptr;
+  if (g == nullptr) return s;
+  // Every listener was bound in Create(); the workers serve them once running (the admin
+  // endpoint answers from the main loop, which runs after the workers started).
+  s.listeners_bound = !server_->workers_.empty() && server_->listen_fds_.size() == g->listeners.size();
+  for (const ListenerSpec& l : g->listeners) {
+    admin::ListenerInfo info;
+    info.name = l.context.name;
+    info.address = l.endpoint;
+    info.mode = ListenerModeName(l.mode);
+    info.tls = true;  // implicit TLS or STARTTLS: every listener has a certificate
+    info.proxy_protocol = l.context.proxy_protocol;
+    s.listeners.push_back(std::move(info));
+  }
+  const login::BackendPool& pool = g->pool;
+  for (const login::PoolShard& shard : pool.shards) {
+    admin::ShardInfo info;
+    info.name = shard.name;
+    for (size_t index : shard.backends) info.backends.push_back(Row(pool, pool.backends[index]));
+    s.shards.push_back(std::move(info));
+  }
+  return s;
+}
 
 }  // namespace imapgate::server

@@ -41,6 +41,8 @@ class ServerAdminControl final : public admin::AdminControl {
   StatusOr<bool> AbuseUnblock(std::string_view key) override;
   StatusOr<admin::AbuseCountersInfo> AbuseAddress(std::string_view address) override;
   StatusOr<admin::AbuseCountersInfo> AbuseUser(std::string_view user) override;
+  // Issue E: the status page's and /readyz's view of the server.
+  StatusOr<admin::StatusInfo> StatusReport() override;
 
  private:
   // The backend's row, or kNotFound.

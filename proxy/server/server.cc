@@ -39,6 +39,10 @@ double UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+int64_t WholeUnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
 std::string AdminWhat(const config::Config& c) {
   return "admin listener on " + c.admin.address.host + ":" + std::to_string(c.admin.address.port);
 }
@@ -129,6 +133,7 @@ CheckReport CheckConfigResources(const config::ConfigPtr& config) {
 StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   std::unique_ptr<Server> s(new Server());
   s->config_ = std::move(config);
+  s->started_unix_ = WholeUnixSeconds(s->time_->WallNow());
   const config::Config& c = *s->config_;
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(c.log_level, &level);
@@ -176,6 +181,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   s->warnings_ = ConfigWarnings(c);
   s->metrics_->ConfigLoaded(UnixSeconds(s->time_->WallNow()));
   PublishGenerationMetrics(*s->generation_, *s->metrics_, workers, s->session_cap_);
+  s->config_loaded_unix_ = WholeUnixSeconds(s->time_->WallNow());
 
   if (Status st = s->BindListeners(); !st.ok()) return st;
   auto loop = net::EventLoop::Create();
@@ -327,6 +333,7 @@ Status Server::CreateWorkers(size_t session_cap) {
     o.id_prefix = prefix + "-" + std::to_string(i) + "-";
     o.registry = &registry_;
     o.abuse = abuse_;
+    o.status = &status_board_;
     auto w = Worker::Create(std::move(o));
     if (!w.ok()) return w.status();
     workers_.push_back(std::move(*w));
@@ -409,6 +416,7 @@ Status Server::Reload(std::string_view trigger) {
   }
   metrics_->ConfigReloaded(true, UnixSeconds(time_->WallNow()));
   PublishGenerationMetrics(*g, *metrics_, static_cast<int>(workers_.size()), session_cap_);
+  config_loaded_unix_ = WholeUnixSeconds(time_->WallNow());
   LogEvent(LogLevel::kInfo, "reload_ok")
       .Add("trigger", trigger)
       .Add("file", file)

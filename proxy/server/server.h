@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "admin/admin_server.h"
+#include "admin/status_board.h"
 #include "common/status.h"
 #include "common/time_source.h"
 #include "config/config.h"
@@ -86,6 +87,10 @@ class Server {
   stats::MetricsPtr metrics_;
   GenerationPtr generation_;
   session::SessionRegistry registry_;  // relayed sessions of every worker (admin API)
+  // Refusals and login/TLS counters for the status page (issue E); outlives the workers.
+  admin::StatusBoard status_board_;
+  int64_t started_unix_ = 0;        // wall clock at Create (main thread only)
+  int64_t config_loaded_unix_ = 0;  // start-up, then each successful reload (main thread only)
   // Backend health, shared by every generation (entries by backend name), the workers' logins,
   // the checker and the admin API.
   std::shared_ptr<health::BackendHealthTable> health_;

@@ -30,6 +30,7 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   w->context_.scratch_size = w->scratch_.size();
   w->context_.id_prefix = o.id_prefix;
   w->context_.registry = o.registry;
+  w->context_.status = o.status;
   const config::ConfigPtr& config = w->context_.generation->config;  // null in some tests
   const config::WarmConnectionsConfig warm = config ? config->warm_connections : config::WarmConnectionsConfig{};
   if (warm.per_backend > 0) {

@@ -44,6 +44,9 @@ struct WorkerOptions {
   session::SessionRegistry* registry = nullptr;  // relayed sessions, for the admin API; may be null
   // The abuse defence's process-wide part (issue C); null: no defence (unit tests).
   std::shared_ptr<abuse::AbuseServices> abuse;
+  // Where sessions record refusals and count logins and TLS handshakes for the status page
+  // (issue E; not owned, outlives the worker); null: nowhere (unit tests).
+  admin::StatusBoard* status = nullptr;
 };
 
 class Worker {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "abuse/worker_abuse.h"
+#include "admin/status_board.h"
 #include "auth/auth_step.h"
 #include "common/log.h"
 #include "imap/capabilities.h"
@@ -66,6 +67,7 @@ void Session::OnProxyHeader(const net::ProxyHeaderResult& result) {
   if (finished_) return;
   if (!result.ok) {
     worker_->metrics->ProxyHeader(listener_->index, false);
+    RecordRefusal("proxy_header");
     LogEvent(LogLevel::kWarn, "proxy_header_refused")
         .Add("sid", id_)
         .Add("peer", client_address_)
@@ -86,6 +88,7 @@ void Session::StartFrontend() {
   if (abuse_) {
     abuse::WorkerAbuse::Admission admission = abuse_->Admit(peer_, id_);
     if (!admission.admitted) {
+      RecordRefusal(admission.reason);
       frontend_->StartRefusing(std::move(admission.bye_text));
       return;
     }
@@ -114,8 +117,20 @@ void Session::Kick(const char* text) {
   relay_->Shutdown(text, relay::RelayEnd::kKicked);
 }
 
+void Session::RecordRefusal(std::string_view reason) {
+  if (worker_->status == nullptr) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(worker_->time->WallNow().time_since_epoch()).count();
+  worker_->status->refusals().Record(now, listener_->name, reason, client_address_);
+}
+
+void Session::CountLogin(stats::LoginResult result, double seconds) {
+  worker_->metrics->LoginFinished(listener_->index, result, seconds);
+  if (worker_->status != nullptr) worker_->status->CountLogin(result == stats::LoginResult::kOk);
+}
+
 void Session::OnTlsHandshake(const stats::Metrics::TlsHandshakeEvent& event) {
   worker_->metrics->TlsHandshake(listener_->index, event);
+  if (worker_->status != nullptr) worker_->status->CountTlsHandshake(event.ok);
   if (event.ok) tls_version_ = frontend_->TlsVersion();
 }
 
@@ -212,7 +227,8 @@ void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view ste
       if (!admission.ok) {
         attempt.backend.reset();
         double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
-        worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kUnavailable, seconds);
+        CountLogin(stats::LoginResult::kUnavailable, seconds);
+        RecordRefusal(admission.reason);
         DeleteSoon(std::move(pipeline_));  // we are inside its callback
         frontend_->LoginRejected(frontend::LoginRejection::kLimit, admission.text);
         return;
@@ -232,7 +248,7 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
   double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
   bool auth_failed = verdict.kind == login::VerdictKind::kReject && verdict.reason == login::RejectReason::kAuthFailed;
   const stats::LoginResult result = auth_failed ? stats::LoginResult::kAuthFailed : stats::LoginResult::kUnavailable;
-  worker_->metrics->LoginFinished(listener_->index, result, seconds);
+  CountLogin(result, seconds);
   if (int shard = ShardMetricsIndex(); shard >= 0) worker_->metrics->ShardLogin(shard, result, failovers_);
   // imapgate_backend_errors_total is counted by the backend step, for each backend that failed.
   // A wrong password is routine (info); a backend or service that cannot be reached is the
@@ -250,6 +266,9 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
   // An auth source's refusal text, or the abuse defence's reason; a backend or service down gets
   // the generic text.
   const bool limited = verdict.kind == login::VerdictKind::kReject && verdict.reason == login::RejectReason::kLimited;
+  // A login refused by a limit (the abuse defence: a block, a surge, the policy hook) is a
+  // refusal; a wrong password or a backend down is not.
+  if (limited) RecordRefusal("login_" + verdict.detail);
   frontend_->LoginRejected(auth_failed ? frontend::LoginRejection::kAuthFailed
                                        : frontend::LoginRejection::kUnavailable,
                            auth_failed || limited ? std::string_view(verdict.client_text) : std::string_view());
@@ -259,7 +278,7 @@ void Session::OnLoggedIn(upstream::BackendLoginResult result) {
   double seconds = std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count();
   auto taken = frontend_->TakeConnection(imap::FilterBackendCapabilities(result.capabilities));
   if (!taken.ok()) return;  // the frontend is closing (timeout, shutdown): it ends the session
-  worker_->metrics->LoginFinished(listener_->index, stats::LoginResult::kOk, seconds);
+  CountLogin(stats::LoginResult::kOk, seconds);
   if (int shard = ShardMetricsIndex(); shard >= 0) {
     worker_->metrics->ShardLogin(shard, stats::LoginResult::kOk, failovers_);
   }
@@ -308,12 +327,16 @@ void Session::OnRelayDone(const relay::RelayResult& result) {
 void Session::OnFrontendEnded(frontend::FrontendEnd end) {
   if (auto reason = frontend::FrontendEndRejectReason(end)) {
     worker_->metrics->PreauthRejected(listener_->index, *reason);
+    RecordRefusal(stats::RejectReasonName(*reason));
   }
   DeleteSoon(std::move(pipeline_));  // a login still in flight is abandoned (cancelled)
   Finish(frontend::FrontendEndName(end));
 }
 
-void Session::OnCleartextLoginRefused() { worker_->metrics->CleartextLoginRefused(listener_->index); }
+void Session::OnCleartextLoginRefused() {
+  worker_->metrics->CleartextLoginRefused(listener_->index);
+  RecordRefusal("cleartext_login");
+}
 
 void Session::Finish(const char* result) {
   if (finished_) return;

@@ -45,6 +45,10 @@ namespace imapgate::abuse {
 class WorkerAbuse;
 }
 
+namespace imapgate::admin {
+class StatusBoard;
+}
+
 namespace imapgate::server {
 struct Generation;  // server/generation.h: the configuration snapshot a session runs under
 }
@@ -91,6 +95,8 @@ struct WorkerContext {
   upstream::WarmPool* warm_pool = nullptr;
   // Where relayed sessions are listed for the admin API (not owned; may be null in tests).
   SessionRegistry* registry = nullptr;
+  // The status page's refusal ring and counters (issue E; not owned; null: none, in tests).
+  admin::StatusBoard* status = nullptr;
   // Called once when a session is over; the worker forgets it and deletes it later.
   std::function<void(Session*)> on_session_done;
 };
@@ -137,6 +143,10 @@ class Session final : public frontend::FrontendDelegate, public login::PipelineH
  private:
   Session(WorkerContext* worker, const ListenerContext* listener);
   void OnProxyHeader(const net::ProxyHeaderResult& result);
+  // Issue E: a refusal of this connection or login, for the status page (reason: a fixed name).
+  void RecordRefusal(std::string_view reason);
+  // The login's metrics and the status page's login counter.
+  void CountLogin(stats::LoginResult result, double seconds);
   // The client is known (after PROXY in, if any): the abuse admission, then the frontend.
   void StartFrontend();
   // The metrics label index of the shard this session's login went to; -1 when none.

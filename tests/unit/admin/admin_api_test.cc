@@ -347,6 +347,79 @@ TEST_F(AdminApiTest, ErrorsNeverEchoTheToken) {
   EXPECT_EQ(r.body.find("0123456789abcdef"), std::string::npos);
 }
 
+// --- GET /api/v1/status (issue E) ---
+
+TEST_F(AdminApiTest, StatusHasTheWholeShape) {
+  HttpResponse r = Get("/api/v1/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            R"({"version":"9.8.7","started_at":1700000000,"config_loaded_at":1700000100,)"
+            R"("now":1700000200,"ready":true,"ready_reason":"ready","draining":false,)"
+            R"("listeners":[{"name":"imaps","address":"127.0.0.1:993","mode":"implicit","tls":true,)"
+            R"("proxy_protocol":false},{"name":"imap","address":"127.0.0.1:143","mode":"starttls",)"
+            R"("tls":true,"proxy_protocol":true}],)"
+            R"("shards":[{"name":"shard-a","backends_up":1,"backends":[{"name":"a1","shard":"shard-a",)"
+            R"("address":"127.0.0.1:11143","security":"plaintext","state":"up","active_sessions":2,)"
+            R"("last_check":{"ok":true,"detail":"ok","at":1700}}]},)"
+            R"({"name":"shard-b","backends_up":1,"backends":[{"name":"b1","shard":"shard-b",)"
+            R"("address":"127.0.0.1:11145","security":"starttls","state":"up","active_sessions":0,)"
+            R"("last_check":null}]}],)"
+            R"("counters":{"logins":{"ok":5,"failed":2},"tls_handshakes":{"ok":7,"failed":1}},)"
+            R"("refusals":[{"at":1700000150,"listener":"imap","reason":"cleartext_login",)"
+            R"("client_address":"192.0.2.7:5000"}],"refusals_total":3,"refusals_capacity":50})"
+            "\n");
+}
+
+TEST_F(AdminApiTest, StatusSaysWhyItIsNotReady) {
+  control_.status.shards[1].backends[0].state = BackendState::kDown;
+  JsonValue j = Json(Get("/api/v1/status"));
+  ASSERT_TRUE(j.is_object());
+  EXPECT_FALSE(j.Find("ready")->bool_value());
+  EXPECT_EQ(j.Find("ready_reason")->string(), "shard shard-b: no backend up (b1 down)");
+  EXPECT_EQ(*j.Find("shards")->items()[1].Find("backends_up")->integer(), 0);
+}
+
+TEST_F(AdminApiTest, StatusEscapesWhatClientsAndConfigsSend) {
+  control_.status.refusals = {{1, "imap", "x", "<script>\"\\\n"}};
+  HttpResponse r = Get("/api/v1/status");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(R"("client_address":"<script>\"\\\n")"), std::string::npos) << r.body;
+  EXPECT_EQ(Json(r).Find("refusals")->items()[0].Find("client_address")->string(), "<script>\"\\\n");
+}
+
+TEST_F(AdminApiTest, StatusListsAtMostTheRingsBoundOfRefusals) {
+  control_.status.refusals.assign(RefusalRing::kMaxCapacity + 5, Refusal{1, "imap", "r", "a"});
+  JsonValue j = Json(Get("/api/v1/status"));
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j.Find("refusals")->items().size(), RefusalRing::kMaxCapacity);
+}
+
+TEST_F(AdminApiTest, StatusErrorsAndQueries) {
+  EXPECT_EQ(Get("/api/v1/status?x=1").status, 400);
+  control_.status_error = Status(StatusCode::kUnavailable, "not yet");
+  EXPECT_EQ(Get("/api/v1/status").status, 503);
+  EXPECT_EQ(Post("/api/v1/status", "").status, 405);
+}
+
+TEST_F(AdminApiTest, StatusFollowsTheReadRule) {
+  Options remote;
+  remote.loopback = false;
+  EXPECT_EQ(Get("/api/v1/status", remote).status, 401);
+  remote.auth = Bearer(kToken);
+  EXPECT_EQ(Get("/api/v1/status", remote).status, 200);
+  Options wrong;
+  wrong.auth = Bearer(kSameLengthWrong);
+  EXPECT_EQ(Get("/api/v1/status", wrong).status, 401);
+}
+
+TEST(AdminApiDefaultControlTest, StatusOfAControlWithoutOneIs503) {
+  struct Minimal : testing::FakeAdminControl {
+    StatusOr<StatusInfo> StatusReport() override { return AdminControl::StatusReport(); }
+  } control;
+  AdminApi api(&control, AdminToken());
+  EXPECT_EQ(api.Serve(MakeRequest(HttpMethod::kGet, "/api/v1/status", {})).status, 503);
+}
+
 TEST_F(AdminApiTest, LoopbackReadsNeedNoToken) {
   EXPECT_EQ(Get("/api/v1/backends").status, 200);
   EXPECT_EQ(Get("/api/v1/sessions").status, 200);

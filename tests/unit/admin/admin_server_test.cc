@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "admin/status_page.h"
 #include "fake_admin_control.h"
 #include "net/event_loop.h"
 #include "stats/metrics.h"
@@ -168,7 +169,7 @@ class AdminApiServerTest : public ::testing::Test {
     auto token = AdminToken::FromString(kToken);
     ASSERT_TRUE(token.ok());
     auto admin = AdminServer::Create(loop_.get(), "127.0.0.1", 0, metrics_.get(),
-                                     [] { return true; }, &control_, std::move(*token));
+                                     [this] { return healthy_.load(); }, &control_, std::move(*token));
     ASSERT_TRUE(admin.ok()) << admin.status().message();
     admin_ = std::move(admin.value());
     loop_thread_ = std::make_unique<LoopThread>(loop_.get());
@@ -192,6 +193,7 @@ class AdminApiServerTest : public ::testing::Test {
   }
 
   ::imapgate::testing::FakeAdminControl control_;
+  std::atomic<bool> healthy_{true};
   std::unique_ptr<net::EventLoop> loop_;
   stats::MetricsPtr metrics_;
   AdminServerPtr admin_;
@@ -251,6 +253,98 @@ TEST_F(AdminApiServerTest, MetricsAndHealthzUnchanged) {
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("imapgate_up 1"), std::string::npos);
   EXPECT_EQ(Request(admin_->bound_port(), "POST", "/metrics").status, 405);
+}
+
+// --- /readyz and the status page (issue E) ---
+
+TEST_F(AdminApiServerTest, ReadyzIs200WhenReady) {
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, "ready\n");
+  EXPECT_NE(r.head.find("Content-Type: text/plain; charset=utf-8"), std::string::npos) << r.head;
+}
+
+TEST_F(AdminApiServerTest, ReadyzIs503NamingTheShard) {
+  loop_thread_->RunOnLoop([this] {
+    control_.status.shards[1].backends[0].state = BackendState::kDown;
+  });
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 503) << r.head;
+  EXPECT_EQ(r.body, "shard shard-b: no backend up (b1 down)\n");
+  // /healthz is liveness: still 200.
+  EXPECT_EQ(Request(admin_->bound_port(), "GET", "/healthz").status, 200);
+}
+
+TEST_F(AdminApiServerTest, ReadyzIs503DrainingDuringAGracefulDrain) {
+  healthy_ = false;
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 503) << r.head;
+  EXPECT_EQ(r.body, "draining\n");
+}
+
+TEST_F(AdminApiServerTest, ReadyzWithoutAReportIs503) {
+  loop_thread_->RunOnLoop([this] { control_.status_error = Status(StatusCode::kUnavailable, "none"); });
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/readyz");
+  EXPECT_EQ(r.status, 503) << r.head;
+  EXPECT_EQ(r.body, "no status: none\n");
+  EXPECT_EQ(Request(admin_->bound_port(), "POST", "/readyz").status, 405);
+}
+
+TEST_F(AdminApiServerTest, StatusPageIsServedWithItsHeaders) {
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_NE(r.head.find("Content-Type: text/html; charset=utf-8"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find(std::string("Content-Security-Policy: ") + std::string(kStatusPageCsp)),
+            std::string::npos)
+      << r.head;
+  EXPECT_NE(r.head.find("X-Content-Type-Options: nosniff"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("X-Frame-Options: DENY"), std::string::npos) << r.head;
+  EXPECT_EQ(r.body, StatusPageHtml());
+  EXPECT_EQ(Request(admin_->bound_port(), "GET", "/?refresh=1").status, 200);
+  EXPECT_EQ(Request(admin_->bound_port(), "GET", "/index.html").status, 404);
+  EXPECT_EQ(Request(admin_->bound_port(), "POST", "/").status, 405);
+}
+
+TEST_F(AdminApiServerTest, StatusApiOverTheSocket) {
+  RawHttpReply r = Request(admin_->bound_port(), "GET", "/api/v1/status");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_NE(r.body.find("\"refusals\":[{\"at\":1700000150"), std::string::npos) << r.body;
+}
+
+TEST(AdminServerNoControlTest, NoReadyzOrPageWithoutAControl) {
+  ASSERT_TRUE(net::InitEventThreading().ok());
+  auto loop = net::EventLoop::Create();
+  ASSERT_TRUE(loop.ok());
+  auto metrics = stats::Metrics::Create({}, "b", "0");
+  ASSERT_TRUE(metrics.ok());
+  auto admin = AdminServer::Create(loop->get(), "127.0.0.1", 0, metrics->get(), [] { return true; });
+  ASSERT_TRUE(admin.ok());
+  {
+    LoopThread thread(loop->get());
+    EXPECT_EQ(Request((*admin)->bound_port(), "GET", "/readyz").status, 404);
+    EXPECT_EQ(Request((*admin)->bound_port(), "GET", "/").status, 404);
+  }
+}
+
+TEST(StatusPageTest, PageIsSelfContainedAndNeverUsesInnerHtml) {
+  const std::string_view page = StatusPageHtml();
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  for (std::string_view banned : {"http://", "https://", "<link", " src=", "innerHTML", "outerHTML",
+                                  "insertAdjacentHTML", "document.write", "eval("}) {
+    EXPECT_EQ(page.find(banned), std::string_view::npos) << banned;
+  }
+  EXPECT_NE(page.find("fetch(\"/api/v1/status\""), std::string_view::npos);
+  EXPECT_NE(page.find("textContent"), std::string_view::npos);
+  EXPECT_NE(page.find("setInterval(refresh, REFRESH_MS)"), std::string_view::npos);
+}
+
+TEST(StatusPageTest, CspAllowsOnlyInlineScriptAndSameOriginFetches) {
+  EXPECT_NE(kStatusPageCsp.find("default-src 'none'"), std::string_view::npos);
+  EXPECT_NE(kStatusPageCsp.find("connect-src 'self'"), std::string_view::npos);
+  EXPECT_NE(kStatusPageCsp.find("frame-ancestors 'none'"), std::string_view::npos);
+  net::HttpResponse r = StatusPageResponse();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
 }
 
 TEST(AdminServerCreateTest, ApiNeedsAControl) {

@@ -21,6 +21,7 @@ class FakeAdminControl : public admin::AdminControl {
     admin::BackendInfo b1{"b1", "shard-b", "127.0.0.1:11145", "starttls",
                           admin::BackendState::kDown, 0, std::nullopt};
     backends = {a1, b1};
+    status = ReadyStatus(backends);
     sessions = {
         {"s1", "alice@demo.test", "127.0.0.1:5000", "a1", 1700000000, 10, 20},
         {"s2", "bob@demo.test", "127.0.0.1:5001", "b1", 1700000001, 30, 40},
@@ -114,6 +115,33 @@ class FakeAdminControl : public admin::AdminControl {
   std::vector<admin::AbuseBlockInfo> blocks = {{"address", "192.0.2.7", "address_failures", 600}};
   std::vector<std::string> unblocked;
   size_t last_max_blocks = 0;
+
+  // Issue E.
+  StatusOr<admin::StatusInfo> StatusReport() override {
+    if (!status_error.ok()) return status_error;
+    return status;
+  }
+  // A ready instance with two shards (the backends above, b1 of shard-b made up) and one refusal.
+  static admin::StatusInfo ReadyStatus(const std::vector<admin::BackendInfo>& backends) {
+    admin::StatusInfo s;
+    s.version = "9.8.7";
+    s.started_unix_seconds = 1700000000;
+    s.config_loaded_unix_seconds = 1700000100;
+    s.now_unix_seconds = 1700000200;
+    s.config_loaded = true;
+    s.listeners_bound = true;
+    s.listeners = {{"imaps", "127.0.0.1:993", "implicit", true, false},
+                   {"imap", "127.0.0.1:143", "starttls", true, true}};
+    s.shards = {{"shard-a", {backends[0]}}, {"shard-b", {backends[1]}}};
+    s.shards[1].backends[0].state = admin::BackendState::kUp;
+    s.counts = admin::StatusCounts{5, 2, 7, 1};
+    s.refusals = {{1700000150, "imap", "cleartext_login", "192.0.2.7:5000"}};
+    s.refusals_total = 3;
+    s.refusals_capacity = 50;
+    return s;
+  }
+  admin::StatusInfo status;  // set in the constructor
+  Status status_error;
 
   Status Reload() override {
     ++reloads;
