@@ -35,6 +35,7 @@ constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
 constexpr size_t kMaxListeners = 64;
 constexpr size_t kMaxFileBytes = 4 * kMiB;
+constexpr size_t kMaxLogPathBytes = 4095;  // PATH_MAX less its NUL
 
 // State shared by the section readers of one load.
 struct Loader {
@@ -237,9 +238,43 @@ struct Loader {
     }
   }
 
+  // log_file: "" (stderr) or a file path whose directory exists; opened at start-up, not here.
+  void ReadLogFile(const MapReader& map, Config* config) const {
+    std::string text;
+    if (!map.String("log_file", true, &text) || text.empty()) return;
+    const YAML::Mark mark = map.MarkOf("log_file");
+    const std::string path = map.PathOf("log_file");
+    if (text.size() > kMaxLogPathBytes) {
+      errors->Add(mark, path + ": longer than " + std::to_string(kMaxLogPathBytes) + " bytes");
+      return;
+    }
+    if (text.back() == '/') {
+      errors->Add(mark, path + ": " + QuoteForMessage(text) + " names a directory, not a file");
+      return;
+    }
+    for (unsigned char c : text) {
+      if (c < 0x20 || c == 0x7f) {
+        errors->Add(mark, path + ": contains a control character");
+        return;
+      }
+    }
+    const std::string resolved = ResolvePath(text);
+    std::error_code ec;
+    if (std::filesystem::is_directory(resolved, ec)) {
+      errors->Add(mark, path + ": " + QuoteForMessage(resolved) + " is a directory, not a file");
+      return;
+    }
+    const std::filesystem::path dir = std::filesystem::path(resolved).parent_path();
+    if (!std::filesystem::is_directory(dir, ec)) {
+      errors->Add(mark, path + ": directory " + QuoteForMessage(dir.string()) + " does not exist");
+      return;
+    }
+    config->log_file = resolved;
+  }
+
   void ReadRoot(const YAML::Node& root, Config* config) const {
     MapReader map(root, YAML::Mark(), "",
-                  {"workers", "log_level", "listeners", "backend", "shards", "routing", "limits",
+                  {"workers", "log_level", "log_format", "log_file", "listeners", "backend", "shards", "routing", "limits",
                    "timeouts", "admin", "user", "group", "allow_root", "health_checks",
                    "backend_login", "warm_connections", "auth", "abuse"},
                   errors);
@@ -253,6 +288,11 @@ struct Loader {
     if (map.Choice("log_level", {kLevels[0], kLevels[1], kLevels[2], kLevels[3]}, &level)) {
       config->log_level = std::string(kLevels[level]);
     }
+    size_t format = 0;
+    if (map.Choice("log_format", {"logfmt", "json"}, &format)) {
+      config->log_format = format == 0 ? "logfmt" : "json";
+    }
+    ReadLogFile(map, config);
     map.String("user", false, &config->process.user);
     map.String("group", false, &config->process.group);
     map.Bool("allow_root", &config->process.allow_root);

@@ -250,6 +250,10 @@ struct Config {
   AuthConfig auth;
   AbuseConfig abuse;
   std::string log_level = "info";  // debug | info | warn | error
+  std::string log_format = "logfmt";  // logfmt | json (a reload changes it)
+  // Absolute path of the log file (relative ones are resolved against the config file's
+  // directory); empty: stderr. A reload's new value takes effect at the next SIGUSR1 reopen.
+  std::string log_file;
 };
 
 using ConfigPtr = std::shared_ptr<const Config>;

@@ -16,6 +16,7 @@ struct BackendHealthTable::Entry {
   mutable std::mutex text_mu;
   std::string last_check_detail;
   std::string last_failure;
+  std::string shard;  // text_mu
 };
 
 namespace {
@@ -55,7 +56,8 @@ const char* StateChangeSourceName(StateChange::Source source) {
 void LogStateChange(const StateChange& change) {
   LogEvent e(change.kind == StateChange::Kind::kDown ? LogLevel::kWarn : LogLevel::kInfo,
              "backend_state");
-  e.Add("backend", change.name).Add("state", StateChangeKindName(change.kind));
+  e.Add("backend", change.name).Add("shard", change.shard.empty() ? std::string_view("-") : change.shard);
+  e.Add("from", change.from).Add("to", change.to).Add("state", StateChangeKindName(change.kind));
   e.Add("via", StateChangeSourceName(change.source));
   if (!change.reason.empty()) e.Add("reason", change.reason);
 }
@@ -97,6 +99,18 @@ const BackendHealthTable::Entry* BackendHealthTable::At(size_t i) const {
 
 BackendHealthTable::Entry* BackendHealthTable::At(size_t i) {
   return i < size() ? &entries_[i] : nullptr;
+}
+
+void BackendHealthTable::SetShard(size_t i, std::string_view shard) {
+  Entry* e = At(i);
+  if (e == nullptr) return;
+  std::lock_guard<std::mutex> lock(e->text_mu);
+  e->shard.assign(shard);
+}
+
+std::string BackendHealthTable::ShardOf(const Entry& e) const {
+  std::lock_guard<std::mutex> lock(e.text_mu);
+  return e.shard;
 }
 
 std::string_view BackendHealthTable::name(size_t i) const {
@@ -190,7 +204,11 @@ void BackendHealthTable::Apply(size_t i, Entry& e, bool ok, std::string_view det
     }
     if (before.up && !after.up) e.unusable_epoch.fetch_add(1, std::memory_order_acq_rel);
     if (after.up != before.up && on_change_) {
+      const std::string shard = ShardOf(e);
       StateChange c;
+      c.shard = shard;
+      c.from = before.up ? "up" : "down";
+      c.to = after.up ? "up" : "down";
       c.backend = i;
       c.name = e.name;
       c.kind = after.up ? StateChange::Kind::kUp : StateChange::Kind::kDown;
@@ -208,7 +226,12 @@ bool BackendHealthTable::SetDraining(size_t i, bool draining) {
   if (e->draining.exchange(draining, std::memory_order_acq_rel) == draining) return false;
   if (draining) e->unusable_epoch.fetch_add(1, std::memory_order_acq_rel);
   if (on_change_) {
+    const std::string shard = ShardOf(*e);
+    const char* health = Unpack(e->updown.load(std::memory_order_acquire)).up ? "up" : "down";
     StateChange c;
+    c.shard = shard;
+    c.from = draining ? health : "draining";
+    c.to = draining ? "draining" : health;
     c.backend = i;
     c.name = e->name;
     c.kind = draining ? StateChange::Kind::kDraining : StateChange::Kind::kUndrained;

@@ -45,11 +45,17 @@ struct StateChange {
   Kind kind = Kind::kDown;
   Source source = Source::kCheck;
   std::string_view reason;  // the failure that took it down; empty otherwise
+  std::string_view shard;   // the backend's shard (SetShard); empty when not set
+  // The state before and after: "up", "down" or "draining" (a drain goes from up or down to
+  // draining; an undrain from draining to up or down).
+  std::string_view from;
+  std::string_view to;
 };
 const char* StateChangeKindName(StateChange::Kind kind);  // "down", "up", "draining", "undrained"
 const char* StateChangeSourceName(StateChange::Source source);  // "check", "login", "operator"
 
-// The default observer: one log line per change (event backend_state; warn for down).
+// The default observer: one log line per change (event backend_state with backend, shard, from,
+// to, state (= to, or "undrained"), via and, on a down, reason; warn for down).
 void LogStateChange(const StateChange& change);
 
 // A consistent-enough copy of one entry for the admin API (fields are read one by one).
@@ -86,6 +92,9 @@ class BackendHealthTable {
   std::optional<size_t> Find(std::string_view name) const;
   // Entries added so far; indices 0..size()-1 are valid.
   size_t size() const { return size_.load(std::memory_order_acquire); }
+  // Labels entry i with its shard's name for the change lines (a reload may move a backend to
+  // another shard); takes the entry's text lock. An unknown index is ignored.
+  void SetShard(size_t i, std::string_view shard);
   // The name of entry i (stable for the table's lifetime); empty for an unknown index.
   std::string_view name(size_t i) const;
   const HealthPolicy& policy() const { return policy_; }
@@ -121,6 +130,7 @@ class BackendHealthTable {
  private:
   struct Entry;
   const Entry* At(size_t i) const;
+  std::string ShardOf(const Entry& e) const;  // takes e's text lock
   Entry* At(size_t i);
   // Applies one result; reports a change of up/down to the observer.
   void Apply(size_t i, Entry& e, bool ok, std::string_view detail, StateChange::Source source);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -87,6 +88,20 @@ void PublishGenerationMetrics(const Generation& g, stats::Metrics& metrics, int 
   metrics.SetSessionsLimit(static_cast<int64_t>(SessionsLimit(workers, session_cap, total)));
 }
 
+// Names each backend's shard in the health table, for its backend_state lines.
+void LabelShards(const login::BackendPool& pool) {
+  if (!pool.health) return;
+  for (const login::PoolBackend& b : pool.backends) pool.health->SetShard(b.health, pool.shards[b.shard].name);
+}
+
+// The log level and format of `c` (start-up and reload).
+void ApplyLogSettings(const config::Config& c) {
+  LogLevel level = LogLevel::kInfo;
+  if (ParseLogLevel(c.log_level, &level)) SetLogLevel(level);
+  LogFormat format = LogFormat::kLogfmt;
+  if (ParseLogFormat(c.log_format, &format)) SetLogFormat(format);
+}
+
 }  // namespace
 
 CheckReport CheckConfigResources(const config::ConfigPtr& config) {
@@ -126,6 +141,14 @@ CheckReport CheckConfigResources(const config::ConfigPtr& config) {
     if (!action.ok()) add({true, action.status().message()});
     if (!warning.empty()) report.warnings.push_back(warning);
   }
+  if (!c.log_file.empty()) {  // opened for appending at start-up (not created by the check)
+    const bool exists = access(c.log_file.c_str(), F_OK) == 0;
+    const std::string target = exists ? c.log_file : c.log_file.substr(0, c.log_file.find_last_of('/') + 1);
+    if (access(target.c_str(), W_OK) != 0) {
+      add({true, "log_file '" + c.log_file + "': " + (exists ? "the file" : "its directory") +
+                     " is not writable: " + std::strerror(errno)});
+    }
+  }
   for (std::string& w : ConfigWarnings(c)) report.warnings.push_back(std::move(w));
   return report;
 }
@@ -135,10 +158,13 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   s->config_ = std::move(config);
   s->started_unix_ = WholeUnixSeconds(s->time_->WallNow());
   const config::Config& c = *s->config_;
-  LogLevel level = LogLevel::kInfo;
-  ParseLogLevel(c.log_level, &level);
-  SetLogLevel(level);
+  ApplyLogSettings(c);
   signal(SIGPIPE, SIG_IGN);
+  // Opened while still privileged (the file may be in a root-owned directory); a reopen after the
+  // privilege drop (SIGUSR1) runs as the run user: see log_file in conf/imapgate.yaml.
+  if (!c.log_file.empty()) {
+    if (Status st = OpenLogDestination(c.log_file); !st.ok()) return st;
+  }
   net::EventLoop::RouteLibeventLogs();
   if (Status st = net::InitEventThreading(); !st.ok()) return st;
 
@@ -178,6 +204,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(config::ConfigPtr config) {
   auto generation = BuildGeneration(s->config_, s->metrics_.get(), 1, s->health_, s->auth_, s->moves_);
   if (!generation.ok()) return generation.status();
   s->generation_ = *generation;
+  LabelShards(s->generation_->pool);
   s->warnings_ = ConfigWarnings(c);
   s->metrics_->ConfigLoaded(UnixSeconds(s->time_->WallNow()));
   PublishGenerationMetrics(*s->generation_, *s->metrics_, workers, s->session_cap_);
@@ -310,12 +337,24 @@ Status Server::CreateAdminAndSignals() {
     StopAll();
   });
   auto on_hup = net::SignalWatcher::Create(main_loop_.get(), SIGHUP, [this] { IgnoreStatus(Reload("sighup"), "Reload logs its own failure"); });
+  // logrotate: the log file is opened again (the old one was renamed); on failure the old file
+  // stays in use and says so.
+  auto on_usr1 = net::SignalWatcher::Create(main_loop_.get(), SIGUSR1, [this] {
+    const std::string file = config_->log_file;
+    if (Status st = ReopenLogDestination(); !st.ok()) {
+      LogEvent(LogLevel::kError, "log_reopen_failed").Add("file", file).Add("error", st.message());
+      return;
+    }
+    LogEvent(LogLevel::kInfo, "log_reopened").Add("file", file.empty() ? std::string_view("stderr") : std::string_view(file));
+  });
   if (!on_term.ok()) return on_term.status();
   if (!on_int.ok()) return on_int.status();
   if (!on_hup.ok()) return on_hup.status();
+  if (!on_usr1.ok()) return on_usr1.status();
   signals_.push_back(std::move(*on_term));
   signals_.push_back(std::move(*on_int));
   signals_.push_back(std::move(*on_hup));
+  signals_.push_back(std::move(*on_usr1));
   return Status::Ok();
 }
 
@@ -392,8 +431,14 @@ Status Server::Reload(std::string_view trigger) {
   }
 
   // Valid: from here on nothing fails.
-  LogLevel level = LogLevel::kInfo;
-  if (ParseLogLevel(c.log_level, &level)) SetLogLevel(level);
+  ApplyLogSettings(c);
+  if (c.log_file != config_->log_file) {
+    SetLogDestinationPath(c.log_file);
+    LogEvent(LogLevel::kInfo, "log_file_changed")
+        .Add("from", config_->log_file.empty() ? std::string_view("stderr") : std::string_view(config_->log_file))
+        .Add("to", c.log_file.empty() ? std::string_view("stderr") : std::string_view(c.log_file))
+        .Add("detail", "takes effect at the next SIGUSR1");
+  }
   for (const RestartNeeded& r : plan.needs_restart) {
     LogEvent e(LogLevel::kWarn, "reload_needs_restart");
     if (!r.listener.empty()) e.Add("listener", r.listener);
@@ -407,6 +452,7 @@ Status Server::Reload(std::string_view trigger) {
     for (auto& w : workers_) w->SetSessionCap(cap);
   }
   config_ = plan.effective;
+  LabelShards(g->pool);
   InstallGeneration(g);
   // The users files: a changed one goes in now (checked by BuildGeneration), with the kicks of the
   // app passwords it removed.

@@ -10,6 +10,20 @@
 #include "server/generation.h"
 
 namespace imapgate::session {
+namespace {
+
+// The session_start line: tls says whether the listener is TLS from the first byte (implicit) or
+// cleartext until STARTTLS; on a PROXY listener `client` is the header's address and `proxy` the
+// socket's peer ("" before or without a header).
+void LogSessionStart(const std::string& sid, const ListenerContext& listener, const std::string& client,
+                     const std::string& proxy) {
+  LogEvent e(LogLevel::kInfo, "session_start");
+  e.Add("sid", sid).Add("listener", listener.name).Add("client", client);
+  e.Add("tls", listener.frontend.implicit_tls ? "implicit" : "starttls");
+  if (!proxy.empty()) e.Add("proxy", proxy);
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Session>> Session::Create(WorkerContext* worker, const ListenerContext* listener,
                                                    net::UniqueFd fd, const net::SocketAddress& peer) {
@@ -46,6 +60,7 @@ void Session::Start() {
   worker_->metrics->ConnectionAccepted(listener_->index);
   worker_->metrics->SessionOpened(listener_->index);
   if (!listener_->proxy_protocol) {
+    LogSessionStart(id_, *listener_, client_address_, "");
     StartFrontend();
     return;
   }
@@ -55,6 +70,7 @@ void Session::Start() {
   auto reader = net::ProxyHeaderReader::Start(worker_->loop, frontend_->fd(), peer_, listener_->proxy_trusted,
                                               options, [this](const net::ProxyHeaderResult& r) { OnProxyHeader(r); });
   if (!reader.ok()) {
+    LogSessionStart(id_, *listener_, client_address_, "");
     LogEvent(LogLevel::kError, "proxy_header_failed").Add("sid", id_).Add("error", reader.status().message());
     worker_->loop->Defer([this] { Finish("internal_error"); });
     return;
@@ -66,6 +82,7 @@ void Session::OnProxyHeader(const net::ProxyHeaderResult& result) {
   DeleteSoon(std::move(proxy_reader_));  // we are inside its callback
   if (finished_) return;
   if (!result.ok) {
+    LogSessionStart(id_, *listener_, client_address_, "");
     worker_->metrics->ProxyHeader(listener_->index, false);
     RecordRefusal("proxy_header");
     LogEvent(LogLevel::kWarn, "proxy_header_refused")
@@ -79,6 +96,7 @@ void Session::OnProxyHeader(const net::ProxyHeaderResult& result) {
   worker_->metrics->ProxyHeader(listener_->index, true);
   peer_ = result.client;
   proxied_local_ = result.destination;
+  LogSessionStart(id_, *listener_, peer_.ToString(), client_address_);
   client_address_ = peer_.ToString();
   StartFrontend();
 }
@@ -235,6 +253,16 @@ void Session::OnLoginDecided(const login::Verdict& verdict, std::string_view ste
       }
       session_slots_ = std::move(admission.slots);
     }
+    {  // written here, before anything the relay's start logs
+      LogEvent e(LogLevel::kInfo, "login_ok");
+      e.Add("sid", id_).Add("client", client_address_).Add("listener", listener_->name).Add("user", user_);
+      e.Add("mechanism", attempt.mechanism).Add("tls", attempt.tls_version);
+      e.Add("shard", shard_.empty() ? std::string_view("-") : std::string_view(shard_));
+      e.Add("backend", backend_name_.empty() ? std::string_view("-") : std::string_view(backend_name_));
+      if (!app_password_.empty()) e.Add("app_password", app_password_);  // the device name
+      e.Add("failovers", failovers_).Add("step", step);
+      e.Add("duration_s", std::chrono::duration<double>(worker_->time->MonotonicNow() - login_started_).count());
+    }
     upstream::BackendLoginResult result = std::move(*attempt.backend);
     attempt.backend.reset();
     DeleteSoon(std::move(pipeline_));  // we are inside its callback
@@ -256,7 +284,9 @@ void Session::OnLoginRejected(const login::Verdict& verdict, std::string_view st
   LogEvent(auth_failed ? LogLevel::kInfo : LogLevel::kWarn, "login_failed")
       .Add("sid", id_)
       .Add("client", client_address_)
+      .Add("listener", listener_->name)
       .Add("user", user_)
+      .Add("mechanism", pipeline_ ? std::string_view(pipeline_->attempt().mechanism) : std::string_view("-"))
       .Add("shard", shard_.empty() ? std::string_view("-") : std::string_view(shard_))
       .Add("backend", backend_name_.empty() ? std::string_view("-") : std::string_view(backend_name_))
       .Add("step", step)
@@ -336,6 +366,12 @@ void Session::OnFrontendEnded(frontend::FrontendEnd end) {
 void Session::OnCleartextLoginRefused() {
   worker_->metrics->CleartextLoginRefused(listener_->index);
   RecordRefusal("cleartext_login");
+  LogEvent(LogLevel::kInfo, "login_failed")
+      .Add("sid", id_)
+      .Add("client", client_address_)
+      .Add("listener", listener_->name)
+      .Add("step", "frontend")
+      .Add("reason", "cleartext login refused: STARTTLS first");
 }
 
 void Session::Finish(const char* result) {

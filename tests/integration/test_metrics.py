@@ -252,17 +252,7 @@ class MetricsCatalogTest(GateTestCase):
         lines = self.wait_for_log(RELOAD_DONE, timeout=20, count=before + 1)
         self.assertGreater(len(lines), before, "no reload outcome after SIGHUP")
         self.assertIn(f"event={event}", lines[before])
-
-    # -- the catalog -------------------------------------------------------------------------
-    def test_every_exported_family_is_in_docs_metrics_md_and_back(self):
-        doc = (SOURCE_DIR / "docs" / "METRICS.md").read_text()
-        documented = set(re.findall(r"(?m)^\| `(imapgate_[a-z0-9_]+)` \|", doc))
-        exported = set(parse_families(self.scrape()))
-        self.assertEqual(sorted(exported - documented), [], "exported but not in docs/METRICS.md")
-        # Helper M2's families (backend latency, shard gauges) may not be in this build yet.
-        pending = {"imapgate_backend_connect_duration_seconds", "imapgate_backend_login_duration_seconds",
-                   "imapgate_shard_backends", "imapgate_shard_backends_up"}
-        self.assertEqual(sorted(documented - exported - pending), [], "in docs/METRICS.md but not exported")
+    # docs/METRICS.md against the scrape, both ways: test_dashboard.py (with a real Prometheus).
 
 
 if __name__ == "__main__":

@@ -395,6 +395,7 @@ TEST(LogStateChangeTest, LogsEachChangeOnceWithItsReason) {
   p.rise = 1;
   BackendHealthTable table(p);  // the default observer: LogStateChange
   const size_t a = *table.Add("a1");
+  table.SetShard(a, "shard-a");
   testing::StderrCapture capture;
   for (int i = 0; i < 5; ++i) table.RecordPassive(a, false, "connect: Connection refused");
   table.RecordCheck(a, CheckOutcome::kOk, "", std::chrono::system_clock::time_point());
@@ -412,13 +413,35 @@ TEST(LogStateChangeTest, LogsEachChangeOnceWithItsReason) {
   EXPECT_NE(lines[0].find("backend_state"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("backend=a1"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("state=down"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("shard=shard-a from=up to=down"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("via=login"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("reason=\"connect: Connection refused\""), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("state=up"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("shard=shard-a from=down to=up"), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("via=check"), std::string::npos) << lines[1];
   EXPECT_EQ(lines[1].find("reason="), std::string::npos) << lines[1];
   EXPECT_NE(lines[2].find("state=draining"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("from=up to=draining"), std::string::npos) << lines[2];
   EXPECT_NE(lines[2].find("via=operator"), std::string::npos) << lines[2];
+}
+
+// An undrain goes back to the backend's health; a backend without a shard label logs shard=-.
+TEST(LogStateChangeTest, UndrainGoesBackToTheHealthAndAnUnlabelledShardIsADash) {
+  HealthPolicy p;
+  p.fall = 1;
+  p.rise = 1;
+  BackendHealthTable table(p);
+  const size_t a = *table.Add("a1");
+  {
+    testing::StderrCapture setup;  // the drain and down lines, not asserted here
+    ASSERT_TRUE(table.SetDraining(a, true));
+    table.RecordPassive(a, false, "refused");
+  }
+  testing::StderrCapture capture;
+  ASSERT_TRUE(table.SetDraining(a, false));
+  const std::string out = capture.Take();
+  EXPECT_NE(out.find("backend=a1 shard=- from=draining to=down state=undrained via=operator"), std::string::npos)
+      << out;
 }
 
 }  // namespace
