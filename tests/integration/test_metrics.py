@@ -252,6 +252,7 @@ class MetricsCatalogTest(GateTestCase):
         lines = self.wait_for_log(RELOAD_DONE, timeout=20, count=before + 1)
         self.assertGreater(len(lines), before, "no reload outcome after SIGHUP")
         self.assertIn(f"event={event}", lines[before])
+
     # docs/METRICS.md against the scrape, both ways: test_dashboard.py (with a real Prometheus).
 
 
