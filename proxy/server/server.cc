@@ -241,6 +241,7 @@ Status Server::StartHealthChecks() {
     // Shards of the configuration in effect (generation_ changes on this same main loop: a reload).
     if (self->generation_) metrics->SetShardBackends(login::ShardBackendCounts(self->generation_->pool));
     metrics->SetHashPoolQueued(static_cast<int64_t>(auth->queued()));
+    metrics->SetLogWriteFailures(LogWriteFailures());
     if (!self->admin_abuse_store_) return;
     if (auto blocked = self->admin_abuse_store_->BlockedCounts()) {
       metrics->SetAbuseBlocked("address", static_cast<int64_t>(blocked->first));

@@ -298,6 +298,7 @@ class PrometheusMetrics final : public Metrics {
     if (const ListenerSeries* s = At(listener)) internal::SessionTlsSeries::SetNotAfter(*s->session_tls, unix_seconds);
   }
   void SetSessionsLimit(int64_t sessions) override { session_tls_->SetSessionsLimit(sessions); }
+  void SetLogWriteFailures(uint64_t total) override { session_tls_->SetLogWriteFailures(total); }
 
   // --- Configuration reloads (issue D). ---
   void ConfigReloaded(bool ok, double unix_seconds) override {

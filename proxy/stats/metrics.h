@@ -132,6 +132,10 @@ class Metrics {
   virtual void SetCertificateNotAfter(int listener, double unix_seconds) = 0;
   // imapgate_sessions_limit: the most client sessions this instance holds at once.
   virtual void SetSessionsLimit(int64_t sessions) = 0;
+  // imapgate_log_write_failures_total: log lines that could not be written (disk full, a closed
+  // pipe). `total` is the logger's own running count (LogWriteFailures()); the counter follows
+  // it (a lower value is ignored). From the collect hook.
+  virtual void SetLogWriteFailures(uint64_t total) = 0;
   // imapgate_config_last_reload_successful (no method of its own): ConfigLoaded and
   // ConfigReloaded(true) set it to 1, ConfigReloaded(false) to 0.
 

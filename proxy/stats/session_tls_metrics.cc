@@ -96,6 +96,11 @@ SessionTlsSeries::SessionTlsSeries(prometheus::Registry& r) {
                                        "0 after a failed reload until one succeeds.")
                                  .Register(r)
                                  .Add({});
+  log_write_failures_ = &prometheus::BuildCounter()
+                             .Name("imapgate_log_write_failures_total")
+                             .Help("Log lines that could not be written (disk full, a closed pipe).")
+                             .Register(r)
+                             .Add({});
 }
 
 std::unique_ptr<ListenerSessionTls> SessionTlsSeries::AddListener(const std::string& name) {
@@ -146,6 +151,16 @@ void SessionTlsSeries::SetStartTime(double unix_seconds) { start_time_->Set(unix
 void SessionTlsSeries::SetSessionsLimit(int64_t sessions) { sessions_limit_->Set(static_cast<double>(sessions)); }
 
 void SessionTlsSeries::SetLastReloadSuccessful(bool ok) { last_reload_successful_->Set(ok ? 1 : 0); }
+
+void SessionTlsSeries::SetLogWriteFailures(uint64_t total) {
+  uint64_t seen = log_write_failures_seen_.load(std::memory_order_relaxed);
+  while (total > seen) {
+    if (log_write_failures_seen_.compare_exchange_weak(seen, total, std::memory_order_relaxed)) {
+      log_write_failures_->Increment(static_cast<double>(total - seen));
+      return;
+    }
+  }
+}
 
 }  // namespace internal
 }  // namespace imapgate::stats

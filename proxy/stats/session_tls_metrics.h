@@ -12,6 +12,8 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +51,8 @@ class SessionTlsSeries {
   void SetStartTime(double unix_seconds);
   void SetSessionsLimit(int64_t sessions);
   void SetLastReloadSuccessful(bool ok);
+  // Raises imapgate_log_write_failures_total to `total` (never lowers it). Thread-safe.
+  void SetLogWriteFailures(uint64_t total);
 
  private:
   prometheus::Family<prometheus::Counter>* handshakes_ = nullptr;
@@ -60,6 +64,8 @@ class SessionTlsSeries {
   prometheus::Gauge* start_time_ = nullptr;
   prometheus::Gauge* sessions_limit_ = nullptr;
   prometheus::Gauge* last_reload_successful_ = nullptr;
+  prometheus::Counter* log_write_failures_ = nullptr;
+  std::atomic<uint64_t> log_write_failures_seen_{0};
 };
 
 }  // namespace imapgate::stats::internal

@@ -743,17 +743,17 @@ def imapgate_yaml(cert: str, key: str, backend_port: Optional[int] = None, impli
     return "\n".join(out) + "\n"
 
 
-def _readable_after_privilege_drop(token_file: Path, key_file: Path, *secret_files: Path) -> None:
+def readable_after_privilege_drop(key_file: Path, *secret_files: Path) -> None:
     """As root, imapgate reads its files at start and then runs as nobody (user:/group: in the
-    config); a reload (SIGHUP, POST /api/v1/reload) reads them again as nobody. Give the admin
-    token and the other secret files to that account (they must stay 0600) and the TLS key to its
-    group (0640)."""
+    config); a reload (SIGHUP, POST /api/v1/reload) reads them again as nobody. Give the secret
+    files (the admin token, ...) to that account (they must stay 0600) and the TLS key to its
+    group (0640 root:GROUP), as a deployment does. Not root: nothing to do."""
     account = unprivileged_account()
     if account is None:
         return
     uid = pwd.getpwnam(account[0]).pw_uid
     gid = grp.getgrnam(account[1]).gr_gid
-    for f in (token_file, *secret_files):
+    for f in secret_files:
         os.chown(f, uid, gid)
         Path(f).chmod(0o600)
     os.chown(key_file, 0, gid)
@@ -1460,7 +1460,7 @@ def run_demo(repo: Path, binary: Path, config: Optional[Path] = None, fleet: boo
         # The fingerprint key both instances share (abuse.key_file), kept across runs.
         _kept_secret(abuse_key, lambda: secrets.token_urlsafe(32))
         secret_files.append(abuse_key)
-    _readable_after_privilege_drop(token_file, tls["key"], *secret_files)
+    readable_after_privilege_drop(tls["key"], token_file, *secret_files)
 
     conf = config or repo / "conf" / "imapgate.yaml"
     if not conf.exists():

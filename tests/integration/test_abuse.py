@@ -22,7 +22,6 @@ import unittest
 from typing import Dict, List, Optional, Tuple
 
 import harness as h
-from test_shards import readable_after_privilege_drop
 
 # libevent may fire a timer up to a millisecond or so early (epoll's millisecond timeout): a tarpit
 # of d seconds is asserted as at least d - TIMER_SLACK.
@@ -366,7 +365,7 @@ class TrustListsAndPolicyHookTest(AbuseTestCase):
         data = self.assert_bye_and_close(self.implicit(source="127.0.14.9"), what="blocklisted")
         self.assertIn(b"* BYE Access denied", data)
         type(self).BLOCKLIST = "[]"
-        readable_after_privilege_drop(self.token_file, self.tls["key"])  # a reload reads them again
+        h.ds.readable_after_privilege_drop(self.tls["key"], self.token_file)  # a reload reads them again
         self.write_config()
         self.reload()
         deadline = time.monotonic() + 10

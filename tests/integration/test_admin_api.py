@@ -99,7 +99,7 @@ class AdminApiTest(ShardedGateTestCase):
         port = super().start_backend()
         # imapgate drops root for nobody after binding; a reload (the API's too) reads the
         # token and the TLS key again as that account, as in the demo.
-        ds._readable_after_privilege_drop(cls.token_file, Path(cls.tls["key"]))
+        ds.readable_after_privilege_drop(Path(cls.tls["key"]), cls.token_file)
         return port
 
     @classmethod

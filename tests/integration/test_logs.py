@@ -34,7 +34,6 @@ from typing import Dict, List, Optional
 
 from harness import (AuthGateTestCase, crypt_hash, ds, give_to_unprivileged, sha256_app_hash,
                      tagged_status, totp, write_users_file)
-from test_reload import share_key_with_gate
 
 ALICE, DAVE, OLLIE = "alice@demo.test", "dave@demo.test", "ollie@demo.test"
 BACKEND_USERS = {u: f"{u.split('@')[0]}-dovecot-{secrets.token_hex(4)}" for u in (ALICE, DAVE, OLLIE)}
@@ -91,7 +90,7 @@ class JsonLogFileTest(AuthGateTestCase):
 
     @classmethod
     def start_backend(cls) -> int:
-        share_key_with_gate(cls.tls["key"])  # a reload loads the key again, as the run user
+        ds.readable_after_privilege_drop(cls.tls["key"])  # a reload loads the key again, as the run user
         # The log directory belongs to the run user: a reopen after the privilege drop creates
         # the new file there.
         cls.log_dir = cls.tmp / "logs"

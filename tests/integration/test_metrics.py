@@ -8,7 +8,6 @@ start time, the sessions limit, last_reload_successful across a failed and a goo
 docs/METRICS.md against the scrape."""
 
 import calendar
-import grp
 import imaplib
 import os
 import re
@@ -26,15 +25,6 @@ from harness import (ALICE, ALICE_PW, BOB, BOB_PW, HOST, SOURCE_DIR, GateTestCas
 
 WRONG_PW = "wrong-secret-Mt4q"
 RELOAD_DONE = r"event=reload_(ok|failed)"
-
-
-def share_key_with_gate(key_path) -> None:
-    """As root, imapgate runs as the unprivileged account after start: let its group read the key
-    (0640 root:GROUP), as a deployment would, so that a reload can load it again."""
-    account = ds.unprivileged_account() if os.geteuid() == 0 else None
-    if account:
-        os.chown(key_path, 0, grp.getgrnam(account[1]).gr_gid)
-        os.chmod(key_path, 0o640)
 
 
 def parse_families(text: str) -> Dict[str, str]:
@@ -77,8 +67,7 @@ class MetricsCatalogTest(GateTestCase):
 
     def promtool_check(self, text: str) -> None:
         promtool = shutil.which("promtool")
-        if promtool is None:
-            self.skipTest("promtool not installed")
+        self.assertIsNotNone(promtool, "promtool is missing (scripts/install-deps installs prometheus)")
         r = subprocess.run([promtool, "check", "metrics"], input=text.encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=30)
         self.assertEqual(r.returncode, 0, r.stdout.decode())
@@ -231,7 +220,7 @@ class MetricsCatalogTest(GateTestCase):
     def test_zz_last_reload_successful_follows_failed_and_good_reloads(self):
         # Last in the class (it rewrites the config): a failed reload then the original again.
         self.assertEqual(metric_sum(self.scrape(), "imapgate_config_last_reload_successful"), 1)
-        share_key_with_gate(self.tls["key"])
+        ds.readable_after_privilege_drop(self.tls["key"])
         original = self.config_path.read_text()
         try:
             self.config_path.write_text(original + "no_such_key: 1\n")
@@ -254,6 +243,32 @@ class MetricsCatalogTest(GateTestCase):
         self.assertIn(f"event={event}", lines[before])
 
     # docs/METRICS.md against the scrape, both ways: test_dashboard.py (with a real Prometheus).
+
+
+class LogWriteFailuresTest(GateTestCase):
+    """log_file on /dev/full: every log line fails (ENOSPC). imapgate serves on, and
+    imapgate_log_write_failures_total counts the lines lost."""
+
+    @classmethod
+    def imapgate_config(cls) -> str:
+        return super().imapgate_config() + "log_file: /dev/full\n"
+
+    def failures(self) -> float:
+        status, body, _ = self.admin_request("GET", "/metrics")
+        self.assertEqual(status, 200, body[:200])
+        return metric_sum(body.decode(), "imapgate_log_write_failures_total")
+
+    def test_lines_that_cannot_be_written_are_counted_and_logins_go_on(self):
+        before = self.failures()
+        self.assertGreater(before, 0, "start-up writes log lines, and each failed")
+        m = imaplib.IMAP4_SSL("localhost", self.implicit_port, ssl_context=self.client_ctx(), timeout=20)
+        m.login(ALICE, ALICE_PW)
+        m.logout()
+        # session_start, login_ok and session_end at least, each counted by the next scrape.
+        deadline = time.monotonic() + 10
+        while self.failures() < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertGreaterEqual(self.failures(), before + 3)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ readable by that account's group: a reload loads every certificate and key again
 
 from __future__ import annotations
 
-import grp
 import os
 import re
 import signal
@@ -25,15 +24,6 @@ from typing import Dict, List, Optional
 from harness import ALICE, ALICE_PW, USERS, GateTestCase, RawClient, ds, tagged_status
 
 RELOAD_DONE = r"event=reload_(ok|failed)\b"
-
-
-def share_key_with_gate(key_path) -> None:
-    """As root, imapgate runs as the unprivileged account after start: let its group read the key
-    (0640 root:GROUP), as a deployment would, so that a reload can load it again."""
-    account = ds.unprivileged_account() if os.geteuid() == 0 else None
-    if account:
-        os.chown(key_path, 0, grp.getgrnam(account[1]).gr_gid)
-        os.chmod(key_path, 0o640)
 
 
 def subjects(c: RawClient, tag: str, sequence: str = "1:*") -> List[bytes]:
@@ -49,7 +39,7 @@ class ReloadCase(GateTestCase):
 
     @classmethod
     def start_backend(cls) -> int:
-        share_key_with_gate(cls.tls["key"])
+        ds.readable_after_privilege_drop(cls.tls["key"])
         return super().start_backend()
 
     @classmethod

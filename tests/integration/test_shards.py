@@ -31,11 +31,9 @@ client sees is imapgate's. A cleanup starts it again and waits until imapgate re
 
 from __future__ import annotations
 
-import grp
 import imaplib
 import json
 import os
-import pwd
 import re
 import signal
 import socket
@@ -50,19 +48,6 @@ from harness import (ALICE, ALICE_PW, BOB, BOB_PW, HOST, PROXY_V2_SIGNATURE, Raw
 
 RELOAD_DONE = r"event=reload_(ok|failed)\b"
 BACKEND_CONNECT_TIMEOUT = float(ds.DEFAULT_TIMEOUTS["backend_connect"].rstrip("s"))  # 5 s
-
-
-def readable_after_privilege_drop(token_file, key_file) -> None:
-    """As root imapgate runs as the unprivileged account after start, and a reload reads the
-    admin token and the TLS key again: give the token to that account (0600) and the key to its
-    group (0640 root:GROUP), as a deployment (and the demo) does."""
-    account = ds.unprivileged_account()
-    if account is None:
-        return
-    os.chown(token_file, pwd.getpwnam(account[0]).pw_uid, grp.getgrnam(account[1]).gr_gid)
-    os.chmod(token_file, 0o600)
-    os.chown(key_file, 0, grp.getgrnam(account[1]).gr_gid)
-    os.chmod(key_file, 0o640)
 
 
 
@@ -187,7 +172,7 @@ class ShardsTest(ShardsBase):
     @classmethod
     def start_backend(cls) -> int:
         port = super().start_backend()
-        readable_after_privilege_drop(cls.token_file, cls.tls["key"])  # for the reload test
+        ds.readable_after_privilege_drop(cls.tls["key"], cls.token_file)  # for the reload test
         return port
 
     def setUp(self):

@@ -219,6 +219,16 @@ TEST_F(SessionTlsMetricsTest, ProcessGaugesHoldWhatWasSet) {
   EXPECT_EQ(Value("imapgate_tls_certificate_not_after_seconds", {{"listener", "imap"}}), 0);
 }
 
+TEST_F(SessionTlsMetricsTest, LogWriteFailuresFollowTheLoggersCountAndNeverGoDown) {
+  EXPECT_EQ(Value("imapgate_log_write_failures_total", {}), 0);
+  metrics_->SetLogWriteFailures(3);
+  metrics_->SetLogWriteFailures(3);  // the next scrape, nothing new: not added again
+  EXPECT_EQ(Value("imapgate_log_write_failures_total", {}), 3);
+  metrics_->SetLogWriteFailures(5);
+  metrics_->SetLogWriteFailures(2);  // lower (never happens): ignored, a counter never goes down
+  EXPECT_EQ(Value("imapgate_log_write_failures_total", {}), 5);
+}
+
 TEST_F(SessionTlsMetricsTest, LastReloadSuccessfulFollowsTheLastLoad) {
   metrics_->ConfigLoaded(1000);
   EXPECT_EQ(Value("imapgate_config_last_reload_successful", {}), 1);
