@@ -179,7 +179,7 @@ class StatusPageTest(ShardedGateTestCase):
     def dump_dom(self, url: Optional[str] = None) -> str:
         chromium = chromium_binary()
         if chromium is None:
-            self.skipTest("chromium is not installed (scripts/install-deps installs it)")
+            self.fail("chromium is not installed (scripts/install-deps installs it)")
         profile = tempfile.mkdtemp(prefix="imapgate-chromium-", dir=str(self.tmp))
         cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                "--disable-extensions", "--disable-background-networking", f"--user-data-dir={profile}",
