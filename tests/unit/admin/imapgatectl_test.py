@@ -68,6 +68,36 @@ class ImapgatectlTest(unittest.TestCase):
         self.assertEqual((req.method, req.path), ("GET", "/api/v1/backends"))
         self.assertNotIn("Authorization", req.headers)  # reads need no token on loopback
 
+    def test_status_summary(self):
+        refusals = [{"at": 1700000000 - i, "listener": "imaps", "reason": "per_address",
+                     "client_address": "192.0.2.%d" % i} for i in range(12)]
+        self.stub.reply("GET", "/api/v1/status", 200, {
+            "version": "9.8.7", "started_at": 1700000000, "config_loaded_at": 1700000100,
+            "now": 1700000200, "ready": False, "ready_reason": "shard shard-b: no backend up (b1 down)",
+            "draining": False,
+            "listeners": [{"name": "imaps", "address": "127.0.0.1:993", "mode": "implicit", "tls": True,
+                           "proxy_protocol": False}],
+            "shards": [{"name": "shard-a", "backends_up": 1, "backends": [
+                           {"name": "a1", "state": "up", "active_sessions": 3}]},
+                       {"name": "shard-b", "backends_up": 0, "backends": [
+                           {"name": "b1", "state": "down", "active_sessions": 0}]}],
+            "counters": {"logins": {"ok": 5, "failed": 2}, "tls_handshakes": {"ok": 9, "failed": 1}},
+            "refusals": refusals, "refusals_total": 12, "refusals_capacity": 50})
+        r = self.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imapgate 9.8.7", r.stdout)
+        self.assertIn("NOT READY: shard shard-b: no backend up (b1 down)", r.stdout)
+        lines = r.stdout.splitlines()
+        self.assertTrue(any(l.split()[:4] == ["shard-a", "a1", "up", "3"] for l in lines), r.stdout)
+        self.assertTrue(any(l.split()[:3] == ["shard-b", "b1", "down"] for l in lines), r.stdout)
+        self.assertIn("5 ok, 2 failed", r.stdout)
+        self.assertIn("9 ok, 1 failed", r.stdout)
+        self.assertIn("12 since start-up", r.stdout)
+        # The newest 10 refusals, not all 12.
+        self.assertIn("192.0.2.9", r.stdout)
+        self.assertNotIn("192.0.2.10", r.stdout)
+        self.assertEqual((self.stub.requests[-1].method, self.stub.requests[-1].path), ("GET", "/api/v1/status"))
+
     def test_failed_check_shows_its_detail(self):
         failed = json.loads(json.dumps(BACKENDS))
         failed["backends"][0]["last_check"] = {"ok": False, "detail": "connect: refused",
