@@ -57,7 +57,6 @@ WorkerAbuse::Admission WorkerAbuse::Admit(const net::SocketAddress& client, std:
   std::optional<proxyproto::IpAddress> ip = proxyproto::ParseIp(client.Host());
   if (!ip) return a;
   *ip = ip->Unmapped();
-  if (plan_->trusted.Contains(*ip)) return a;  // counted at login, by the address it forwards
   const std::string address = proxyproto::FormatIp(*ip);
   auto refuse = [&](const char* reason, const char* text) {
     if (metrics_ != nullptr) metrics_->ConnectionRefused(reason);
@@ -68,6 +67,14 @@ WorkerAbuse::Admission WorkerAbuse::Admit(const net::SocketAddress& client, std:
     refused.reason = reason;
     return refused;
   };
+  ratelimit::ConnectionLimits& limits = services_->connections();
+  if (plan_->trusted.Contains(*ip)) {
+    // A trusted peer (webmail, a proxy in front) is not limited per address: its logins are
+    // counted by the address it forwards. Its connections still count towards the total.
+    a.slots.total = limits.TryAcquireTotal();
+    if (!a.slots.total.held()) return refuse("total", "Too many connections");
+    return a;
+  }
   if (plan_->blocklist.Contains(*ip)) return refuse("blocklist", "Access denied");
   const std::string subnet =
       ratelimit::SubnetKey(*ip, plan_->policy.subnet_prefix_v4, plan_->policy.subnet_prefix_v6);
@@ -76,7 +83,6 @@ WorkerAbuse::Admission WorkerAbuse::Admit(const net::SocketAddress& client, std:
   }
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(time_->MonotonicNow().time_since_epoch()).count();
-  ratelimit::ConnectionLimits& limits = services_->connections();
   if (!limits.TryAccept(address, now_ms)) return refuse("accept_rate", "Too many connections, slow down");
   a.slots = limits.TryAcquirePreauth(address);
   if (!a.slots.ok()) {

@@ -158,6 +158,11 @@ ConnectionLimits::PreauthSlots ConnectionLimits::TryAcquirePreauth(const std::st
   return slots;
 }
 
+ConnectionSlot ConnectionLimits::TryAcquireTotal() {
+  if (!impl_->TryIncrementTotal(impl_->max_total.load())) return ConnectionSlot();
+  return ConnectionSlot(this, ConnectionSlot::Kind::kTotal, std::string());
+}
+
 bool ConnectionLimits::TryAccept(const std::string& address, int64_t now_ms) {
   const uint32_t limit = impl_->accepts_per_minute.load();
   if (limit == 0) return true;  // unlimited: nothing kept

@@ -75,6 +75,9 @@ class ConnectionLimits {
     const char* refused_by = "";
   };
   PreauthSlots TryAcquirePreauth(const std::string& address);
+  // A connection that only the total bounds (a trusted peer's: no per-address count): a held
+  // slot, or an empty one at max_total.
+  ConnectionSlot TryAcquireTotal();
 
   // Counts a new connection of `address` at `now_ms` (monotonic) against accepts_per_minute;
   // false when it is over (the connection is refused and still counted).

@@ -217,7 +217,27 @@ class SubnetBlockTest(AbuseTestCase):
 
 
 class TotalConnectionsTest(AbuseTestCase):
-    ABUSE = AbuseTestCase.ABUSE.replace("per_user: 3 }", "per_user: 3, total: 3 }")
+    TRUSTED = "127.0.22.0/24"  # a webmail's addresses: not limited per address, yet in the total
+    ABUSE = (AbuseTestCase.ABUSE.replace("per_user: 3 }", "per_user: 3, total: 3 }")
+             + f"\ntrusted_networks: [{TRUSTED}]")
+
+    def test_a_trusted_peers_connections_count_towards_the_total(self):
+        held = [self.client("127.0.22.1") for _ in range(3)]  # the whole total, from a trusted peer
+        data = self.assert_bye_and_close(self.implicit(source="127.0.23.1"), what="a connection past the total")
+        self.assertIn(b"* BYE Too many connections", data)
+        data = self.assert_bye_and_close(self.implicit(source="127.0.22.2"), what="a trusted one past the total")
+        self.assertIn(b"* BYE Too many connections", data)
+        for c in held:
+            c.close()
+        self.wait_no_sessions()  # the slots come back as the server sees the closes
+        self.client("127.0.23.1").close()
+        self.wait_no_sessions()
+
+    def wait_no_sessions(self) -> None:
+        deadline = time.monotonic() + 10
+        while h.metric_sum(self.metrics(), "imapgate_sessions_active") > 0:
+            self.assertLess(time.monotonic(), deadline, "sessions still open 10 s after their clients closed")
+            time.sleep(0.1)
 
     def test_logged_in_sessions_count_towards_the_total(self):
         self.login(self.client("127.0.21.1"), "user5@demo.test", USERS["user5@demo.test"])

@@ -57,6 +57,25 @@ TEST(ConnectionLimitsTest, TotalLimit) {
   EXPECT_TRUE(limits.TryAcquirePreauth("10.0.0.99").ok());
 }
 
+TEST(ConnectionLimitsTest, TotalOnlySlotsShareTheTotalWithPreauthSlots) {
+  ConnectionLimitsConfig cfg = Config();
+  cfg.max_total = 3;
+  ConnectionLimits limits(cfg);
+  ConnectionSlot a = limits.TryAcquireTotal();
+  ConnectionSlot b = limits.TryAcquireTotal();
+  EXPECT_TRUE(a.held());
+  EXPECT_TRUE(b.held());
+  auto c = limits.TryAcquirePreauth("10.0.0.1");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(limits.TryAcquireTotal().held());  // the total is full, whoever holds it
+  EXPECT_STREQ(limits.TryAcquirePreauth("10.0.0.2").refused_by, "total");
+  EXPECT_EQ(limits.total(), 3u);
+  a.Release();
+  EXPECT_EQ(limits.total(), 2u);
+  EXPECT_TRUE(limits.TryAcquireTotal().held());  // a temporary: released at once
+  EXPECT_EQ(limits.total(), 2u);
+}
+
 TEST(ConnectionLimitsTest, SlotsReleaseOnDestructionAndEntriesGoAtZero) {
   ConnectionLimits limits(Config());
   {
