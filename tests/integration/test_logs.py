@@ -143,7 +143,11 @@ class JsonLogFileTest(AuthGateTestCase):
         return c
 
     def logout(self, c) -> None:
+        """LOGOUT, then wait for the server to close: the session ends as `logout` (closing at
+        once would race the backend's close and end it as `closed`)."""
         c.command("z", "LOGOUT")
+        _, closed = c.read_until_close(20)
+        self.assertTrue(closed, "the server did not close after LOGOUT")
         c.close()
 
     def ended(self, sid: str, path: Optional[Path] = None) -> Dict:
